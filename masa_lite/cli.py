@@ -1,0 +1,161 @@
+"""Command line: ``masa-lite demo | train | eval | build-tiny | export-task``.
+
+Every command runs on the bundled tiny model by default, with no accounts and no downloads;
+``--profile`` (or ``MASA_LITE_PROFILE``) picks the size, ``-o key=value`` overrides any config key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _config(args):
+    from masa_lite.config import load_config
+
+    overrides = list(args.override or [])
+    if getattr(args, "out", None):
+        overrides.append(f"out_dir={args.out}")
+    if getattr(args, "model", None):
+        overrides.append(f"model.name={args.model}")
+    return load_config(args.profile, path=args.config, overrides=overrides)
+
+
+def cmd_demo(args) -> int:
+    """Load the tiny model, sample problems of every level, verify the answers."""
+    import torch
+
+    from masa_lite import tasks
+    from masa_lite.models import load_model_and_tokenizer
+    from masa_lite.rewards import score_rollouts
+    from masa_lite.rollout import generate_rollouts
+
+    t0 = time.time()
+    torch.manual_seed(args.seed)
+    model, tok = load_model_and_tokenizer(args.model, device=args.device)
+    probs = tasks.generate_problems(args.n, seed=args.seed, split="test")
+    records = [p.to_record() for p in probs]
+    rollouts = generate_rollouts(model, tok, [tasks.solution_prompt(p.problem) for p in probs],
+                                 n=1, max_new_tokens=400)
+    score_rollouts(rollouts, records)
+    for r in rollouts[: args.show]:
+        rec = records[r.prompt_index]
+        print(f"--- level {rec['level']}: {rec['problem']}  (answer {rec['answer']})")
+        print(r.text)
+        print(f"=> {'correct' if r.correct else 'wrong'}, {r.length} tokens")
+    by_level: dict[int, list[bool]] = {}
+    for r in rollouts:
+        by_level.setdefault(records[r.prompt_index]["level"], []).append(bool(r.correct))
+    print("\naccuracy by level (1 sample each): " + ", ".join(
+        f"L{lv} {sum(v) / len(v):.2f} (n={len(v)})" for lv, v in sorted(by_level.items())))
+    print(f"overall {sum(bool(r.correct) for r in rollouts) / len(rollouts):.2f} on {len(rollouts)} "
+          f"problems in {time.time() - t0:.1f} s")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from masa_lite.grpo import train
+
+    cfg = _config(args)
+    out = train(cfg, resume=not args.no_resume)
+    last = out["history"][-1] if out["history"] else {}
+    print(json.dumps({k: v for k, v in last.items() if k != "warnings"}, indent=1))
+    print(f"run folder: {out['run_dir']}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from masa_lite.evaluation import evaluate_policy
+    from masa_lite.models import load_model_and_tokenizer
+    from masa_lite.problems import eval_records
+    from masa_lite.prompts import prompt_format_for
+
+    cfg = _config(args)
+    model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
+                                          dtype=cfg.model.dtype)
+    if args.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, args.adapter)
+    fmt = prompt_format_for(cfg.model.name, tok)
+    records = eval_records(cfg, dataset=args.dataset)
+    res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
+                          max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
+                          greedy=args.greedy, progress=True, seed=cfg.seed)
+    res.pop("per_problem")
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+def cmd_build_tiny(args) -> int:
+    from masa_lite.tiny_model import build_and_card
+
+    build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems)
+    return 0
+
+
+def cmd_export_task(args) -> int:
+    from masa_lite import tasks
+
+    for split in ("train", "val", "test"):
+        if split == "train":
+            probs = tasks.generate_problems(args.n_train, seed=args.seed, split="train")
+        else:
+            probs = tasks.task_splits(args.n_per_level, seed=args.seed)[split]
+        path = tasks.save_jsonl(probs, f"{args.out}/{split}.jsonl")
+        print(f"{path}: {len(probs)} problems")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="masa-lite", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="sample and verify problems with the bundled tiny model")
+    d.add_argument("--model", default="masa-tiny")
+    d.add_argument("--device", default="auto")
+    d.add_argument("-n", type=int, default=64, help="problems to sample")
+    d.add_argument("--show", type=int, default=3, help="rollouts to print")
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    for name, func, helptext in (("train", cmd_train, "GRPO training with LoRA"),
+                                 ("eval", cmd_eval, "evaluate a model or adapter")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: "
+                       "MASA_LITE_PROFILE or tiny)")
+        s.add_argument("--config", default=None, help="a YAML file of overrides")
+        s.add_argument("-o", "--override", action="append", help="key=value, e.g. grpo.lr=1e-4")
+        s.add_argument("--model", default=None, help="model name, hub id, folder or .gguf")
+        s.set_defaults(func=func)
+    sub.choices["train"].add_argument("--out", default=None, help="run folder")
+    sub.choices["train"].add_argument("--no-resume", action="store_true")
+    sub.choices["eval"].add_argument("--adapter", default=None, help="a LoRA adapter folder")
+    sub.choices["eval"].add_argument("--dataset", default=None, help="data set name or path")
+    sub.choices["eval"].add_argument("--greedy", action="store_true")
+
+    b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")
+    b.add_argument("--out", default="masa_lite/assets/masa-tiny")
+    b.add_argument("--steps", type=int, default=1500)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--card-problems", type=int, default=50, help="held-out problems per level")
+    b.set_defaults(func=cmd_build_tiny)
+
+    e = sub.add_parser("export-task", help="write the synthetic task's splits as JSONL")
+    e.add_argument("--out", default="data/synthetic")
+    e.add_argument("--n-train", type=int, default=20000)
+    e.add_argument("--n-per-level", type=int, default=100)
+    e.add_argument("--seed", type=int, default=0)
+    e.set_defaults(func=cmd_export_task)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""Typed run configuration, YAML size profiles and the one place that reads the profile variable.
+
+A run is described by :class:`RunConfig`, a tree of small dataclasses. Profiles
+(``masa_lite/profiles/{tiny,cpu,gpu}.yaml``) set sizes for CI, a laptop and a GPU; command-line
+overrides use dotted keys (``grpo.lr=1e-4``). Every key and value is checked: an unknown key or an
+impossible value raises :class:`ConfigError` naming the field and what is allowed.
+
+Notebooks and the CLI pick the profile through :func:`profile_name` — the only reader of the
+``MASA_LITE_PROFILE`` environment variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+PROFILE_ENV = "MASA_LITE_PROFILE"
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used; the message names the fix."""
+
+
+@dataclass
+class ModelConfig:
+    name: str = "masa-tiny"  # bundled short name, hub id, local folder or .gguf file
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    dtype: str = "auto"  # auto (bf16 on cuda, else fp32) | bf16 | fp16 | fp32
+    trust_remote_code: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: Any = "all-linear"  # "all-linear" or a list of module names
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class DataConfig:
+    task: str = "synthetic"  # "synthetic" or a data set name/path for masa_lite.data
+    levels: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+    train_pool: int = 20000  # synthetic problems to draw training prompts from
+    eval_per_level: int = 50  # held-out problems per level for evaluation
+    eval_samples: int = 8  # samples per held-out problem (pass@1 mean, pass@k)
+
+
+@dataclass
+class RolloutConfig:
+    backend: str = "hf"  # hf | vllm
+    group_size: int = 8  # G: solution rollouts per prompt
+    max_new_tokens: int = 400
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    batch_size: int = 128  # rows per generate call
+    merge_adapter: bool = False  # merge LoRA into a copy of the weights for generation
+
+
+@dataclass
+class GRPOConfig:
+    steps: int = 60
+    prompts_per_step: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 5
+    grad_clip: float = 1.0
+    policy_epochs: int = 1
+    micro_batch_size: int = 64
+    eps_low: float = 0.2
+    eps_high: float = 0.28
+    dual_clip: Any = 10.0  # None disables
+    aggregation: str = "token-mean"  # token-mean | seq-mean | dr-grpo | bnpo
+    adv_scale: str = "group"  # group | none (Dr. GRPO) | batch
+    kl_beta: float = 0.0  # KL to the adapter-free base (k3), 0 = off as in the paper
+    format_reward: float = 0.0  # weight of a reward for a parseable \boxed{} answer
+
+
+@dataclass
+class RunConfig:
+    profile: str = "tiny"
+    seed: int = 0
+    out_dir: str = "runs/default"
+    save_every: int = 20
+    eval_every: int = 0  # 0 = only before and after training
+    loggers: list = field(default_factory=lambda: ["jsonl"])  # jsonl | tensorboard | wandb
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+
+
+CHOICES = {
+    "rollout.backend": ("hf", "vllm"),
+    "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
+    "grpo.adv_scale": ("group", "none", "batch"),
+    "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
+}
+POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size", "grpo.steps",
+            "grpo.prompts_per_step", "grpo.policy_epochs", "grpo.micro_batch_size",
+            "model.lora_r", "data.eval_samples")
+NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_clip",
+                "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "save_every",
+                "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high")
+
+
+def _coerce(value, typ, where: str):
+    """Convert YAML/CLI values to the field's type, or raise naming the field."""
+    if typ is Any or value is None:
+        return value
+    if typ is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if typ in (int, float):
+        try:
+            out = typ(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number ({typ.__name__}), got {value!r}") from None
+        if typ is int and isinstance(value, float) and value != int(value):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return out
+    if typ is list or get_origin(typ) is list:
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return value
+    if typ is str:
+        return str(value)
+    return value
+
+
+def _update(obj, data: dict, prefix: str = ""):
+    hints = get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key {where!r}: allowed keys here are {names}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
+            _update(current, value, where + ".")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], where))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check every value against what is allowed; raises :class:`ConfigError`."""
+    def get(path):
+        obj = cfg
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    for path, allowed in CHOICES.items():
+        if get(path) not in allowed:
+            raise ConfigError(f"{path} = {get(path)!r} is not allowed: choose one of {allowed}")
+    for path in POSITIVE:
+        if get(path) < 1:
+            raise ConfigError(f"{path} must be ≥ 1, got {get(path)!r}")
+    for path in NON_NEGATIVE:
+        if get(path) < 0:
+            raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
+    if not 0 < cfg.rollout.top_p <= 1:
+        raise ConfigError(f"rollout.top_p must be in (0, 1], got {cfg.rollout.top_p}")
+    if cfg.grpo.eps_low >= 1:
+        raise ConfigError(f"grpo.eps_low must be < 1 (ratio floor 1 − eps_low), got {cfg.grpo.eps_low}")
+    if cfg.rollout.group_size < 2:
+        raise ConfigError("rollout.group_size must be ≥ 2: GRPO compares rollouts within a group")
+    from masa_lite.tasks import LEVELS
+    bad = [lv for lv in cfg.data.levels if lv not in LEVELS]
+    if bad:
+        raise ConfigError(f"data.levels has unknown level(s) {bad}: levels are {sorted(LEVELS)}")
+    bad = [lg for lg in cfg.loggers if lg not in ("jsonl", "tensorboard", "wandb")]
+    if bad:
+        raise ConfigError(f"loggers has unknown entries {bad}: choose from jsonl, tensorboard, wandb")
+    return cfg
+
+
+def profile_name(default: str = "tiny") -> str:
+    """The size profile chosen by ``MASA_LITE_PROFILE`` (the only place that reads it)."""
+    return os.environ.get(PROFILE_ENV, default)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+
+
+def parse_overrides(items) -> dict:
+    """``["grpo.lr=1e-4", "seed=1"]`` → nested dict (values parsed as YAML scalars)."""
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value, e.g. grpo.lr=1e-4")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def load_config(profile: str | None = None, path=None, overrides=None) -> RunConfig:
+    """Defaults ← profile YAML ← optional YAML file ← overrides, validated."""
+    profile = profile or profile_name()
+    cfg = RunConfig()
+    prof = PROFILE_DIR / f"{profile}.yaml"
+    if not prof.exists():
+        raise ConfigError(f"unknown profile {profile!r}: choose one of {available_profiles()}")
+    _update(cfg, yaml.safe_load(prof.read_text()) or {})
+    cfg.profile = profile
+    if path is not None:
+        _update(cfg, yaml.safe_load(Path(path).read_text()) or {})
+    _update(cfg, overrides if isinstance(overrides, dict) else parse_overrides(overrides))
+    return validate(cfg)
+
+
+def to_dict(cfg: RunConfig) -> dict:
+    return dataclasses.asdict(cfg)

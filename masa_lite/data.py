@@ -1,0 +1,280 @@
+"""Math-reasoning datasets, loaded into one normalised schema.
+
+MASA trains with GRPO on competition-style math and evaluates on several benchmarks. Every
+source names its columns differently and stores the reference answer differently (GSM8K hides
+it after ``####`` inside a worked solution, AMC stores it as a float). This module hides that:
+each loader returns a ``datasets.Dataset`` whose records are
+
+    {"problem": str, "answer": str, "source": str, "level": int | None, "id": str}
+
+``id`` is stable across runs: the source's own id column where it has one, otherwise a hash of
+the problem text (so it does not change with ``limit`` or row order).
+
+Known sources (column names as published on the Hugging Face hub):
+
+=========== ======================================== ====== ===== ==================================
+short name  hub id (config)                          split  level columns -> problem / answer
+=========== ======================================== ====== ===== ==================================
+gsm8k       openai/gsm8k (main)                      test   --    question / answer (after "#### ")
+math500     HuggingFaceH4/MATH-500                   test   level problem / answer (+subject, unique_id)
+deepscaler  agentica-org/DeepScaleR-Preview-Dataset  train  --    problem / answer (+solution)
+aime24      HuggingFaceH4/aime_2024                  train  --    problem / answer (+id, solution, url, year)
+aime25      yentinglin/aime_2025                     train  --    problem / answer (+id, solution, url, year)
+amc         AI-MO/aimo-validation-amc                train  --    problem / answer (float) (+id, url)
+=========== ======================================== ====== ===== ==================================
+
+Every mapping also accepts ``question`` for ``problem`` (e.g. opencompass/AIME2025, whose
+configs ``AIME2025-I``/``AIME2025-II`` have ``question``/``answer``). Offline, download a file
+elsewhere and pass its path: ``load_math_dataset("gsm8k_test.jsonl", source="gsm8k")``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import datasets
+
+FEATURES = datasets.Features({"problem": datasets.Value("string"), "answer": datasets.Value("string"),
+                              "source": datasets.Value("string"), "level": datasets.Value("int64"),
+                              "id": datasets.Value("string")})
+LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The Hugging Face hub could not be reached (offline mode or a network error)."""
+
+
+def clean_answer(value: Any) -> str:
+    """Reference answer as a string; integral floats lose their ``.0`` (AMC stores 142.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def gsm8k_answer(value: Any) -> str:
+    """The final number after ``#### `` in a GSM8K solution, thousands commas removed."""
+    text = clean_answer(value)
+    if "####" in text:
+        text = text.rsplit("####", 1)[1].strip()
+        text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return text
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a source lives on the hub and how its columns map onto the normalised schema."""
+
+    name: str
+    hub_id: str | None
+    config: str | None = None
+    split: str = "train"
+    problem_fields: tuple[str, ...] = ("problem", "question")
+    answer_field: str = "answer"
+    level_field: str | None = None
+    answer_extractor: Callable[[Any], str] = clean_answer
+    id_field: str | None = None
+    passthrough: bool = False  # rows may already carry source/id (re-reading saved output)
+
+
+SOURCES: dict[str, SourceSpec] = {
+    "gsm8k": SourceSpec("gsm8k", "openai/gsm8k", "main", "test", ("question", "problem"),
+                        answer_extractor=gsm8k_answer),
+    "math500": SourceSpec("math500", "HuggingFaceH4/MATH-500", None, "test", level_field="level",
+                          id_field="unique_id"),
+    "deepscaler": SourceSpec("deepscaler", "agentica-org/DeepScaleR-Preview-Dataset"),
+    "aime24": SourceSpec("aime24", "HuggingFaceH4/aime_2024", id_field="id"),
+    "aime25": SourceSpec("aime25", "yentinglin/aime_2025", id_field="id"),
+    "amc": SourceSpec("amc", "AI-MO/aimo-validation-amc", id_field="id"),
+}
+# Used for files and unknown hub ids without ``source=``: also re-reads this module's own output,
+# and still pulls a GSM8K-style "#### n" final answer out of a worked solution.
+GENERIC = SourceSpec("local", None, problem_fields=("problem", "question"), level_field="level",
+                     answer_extractor=gsm8k_answer, id_field="id", passthrough=True)
+
+
+def _level(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = re.search(r"\d+", str(value))  # also "Level 3" as in the original MATH release
+    return int(match.group()) if match else None
+
+
+def _fix_hint() -> str:
+    return f"pass source=<name> to use a known field mapping (one of {sorted(SOURCES)})"
+
+
+def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "data") -> list[dict]:
+    """Map raw rows onto the normalised schema using ``spec``; raise ValueError on missing fields."""
+    out, seen = [], {}
+    for i, row in enumerate(rows):
+        where = f"{origin} (row {i}, columns found: {sorted(row)})"
+        problem = next((str(row[f]) for f in spec.problem_fields if row.get(f) is not None), None)
+        if problem is None:
+            raise ValueError(f"{where}: missing field 'problem' (expected one of "
+                             f"{list(spec.problem_fields)}); rename the column or {_fix_hint()}")
+        if spec.answer_field not in row:
+            raise ValueError(f"{where}: missing field '{spec.answer_field}'; rename the column "
+                             f"to '{spec.answer_field}' or {_fix_hint()}")
+        source = str(row.get("source") or spec.name) if spec.passthrough else spec.name
+        native = row.get(spec.id_field) if spec.id_field else None
+        if spec.passthrough and native is not None:
+            rid = str(native)
+        elif native is not None:
+            rid = f"{source}-{native}"
+        else:
+            rid = f"{source}-{hashlib.sha1(problem.encode()).hexdigest()[:12]}"
+        seen[rid] = seen.get(rid, 0) + 1
+        if seen[rid] > 1:  # duplicate problem text: keep ids unique and deterministic
+            rid = f"{rid}-{seen[rid]}"
+        level = _level(row.get(spec.level_field)) if spec.level_field else None
+        out.append({"problem": problem, "answer": spec.answer_extractor(row.get(spec.answer_field)),
+                    "source": source, "level": level, "id": rid})
+    return out
+
+
+def _read_file(path: Path) -> list[dict]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+        return pq.read_table(path).to_pylist()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as f:
+            return [{k: (v if v != "" else None) for k, v in r.items()} for r in csv.DictReader(f)]
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # probably JSON lines saved as .json
+        if isinstance(data, list):
+            return data
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
+                return lists[0]  # {"data": [...]} style
+            if lists and len(lists) == len(data):  # column-oriented {"col": [...], ...}
+                return [dict(zip(data, vals)) for vals in zip(*data.values())]
+            raise ValueError(f"{path}: unsupported JSON layout; expected a list of objects")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _local_rows(path: Path) -> list[dict]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in LOCAL_SUFFIXES)
+        if not files:
+            raise FileNotFoundError(f"folder {path} holds no {'/'.join(LOCAL_SUFFIXES)} files")
+        return [row for p in files for row in _read_file(p)]
+    if path.suffix.lower() not in LOCAL_SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type; use one of {LOCAL_SUFFIXES}")
+    return _read_file(path)
+
+
+def _offline() -> bool:
+    flag = lambda k: os.environ.get(k, "").strip().upper() in {"1", "ON", "YES", "TRUE"}  # noqa: E731
+    return flag("HF_HUB_OFFLINE") or flag("HF_DATASETS_OFFLINE") or datasets.config.HF_HUB_OFFLINE
+
+
+def _unavailable(hub_id: str, name: str, why: str) -> DatasetUnavailableError:
+    example = name if name in SOURCES else "<short name>"
+    return DatasetUnavailableError(
+        f"could not reach the Hugging Face hub to load '{hub_id}' ({why}). Offline alternative: "
+        f"download the file on a connected machine and pass its local path, e.g. "
+        f'load_math_dataset("path/to/{example}_test.jsonl", source="{example}"). '
+        f"Set HF_HUB_OFFLINE=1 to skip the hub's network retries.")
+
+
+def _hub_rows(spec: SourceSpec, hub_id: str, split: str, limit: int | None, streaming: bool):
+    # datasets reads HF_HUB_OFFLINE at import; if it was set later, datasets would retry the
+    # network for ~25 s before failing, so fail fast here instead.
+    if _offline() and not datasets.config.HF_HUB_OFFLINE:
+        raise _unavailable(hub_id, spec.name, "HF_HUB_OFFLINE is set")
+    try:
+        ds = datasets.load_dataset(hub_id, spec.config, split=split, streaming=streaming)
+    except (ConnectionError, TimeoutError) as exc:
+        raise _unavailable(hub_id, spec.name, f"{type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ in {"OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectError"}:
+            raise _unavailable(hub_id, spec.name, f"{type(exc).__name__}: {exc}") from exc
+        raise
+    if limit is not None:
+        return list(ds.take(limit)) if streaming else list(ds.select(range(min(limit, len(ds)))))
+    return list(ds)
+
+
+def load_math_dataset(name_or_path: str, split: str | None = None, source: str | None = None,
+                      limit: int | None = None, streaming: bool = False) -> datasets.Dataset:
+    """Load a known source (short name), a hub id, or a local file/folder into the schema.
+
+    ``source`` picks the field mapping for a local file or unknown hub id (default: detect
+    ``problem``/``question`` + ``answer``). ``streaming`` streams from the hub and materialises
+    only the first ``limit`` rows; it is ignored for local files.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"unknown source={source!r}; known sources: {sorted(SOURCES)}")
+    spec = SOURCES[source] if source else GENERIC
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        rows = _local_rows(path)
+        rows = rows[:limit] if limit is not None else rows
+        spec = replace(GENERIC, name=path.stem) if source is None else spec
+        records = normalise_records(rows, spec, origin=str(path))
+        return _to_dataset(records)
+    by_hub = {s.hub_id: s for s in SOURCES.values()}
+    looks_like_path = (path.suffix.lower() in LOCAL_SUFFIXES or name_or_path.startswith((".", "/", "~"))
+                       or name_or_path.count("/") > 1)
+    if looks_like_path:
+        raise FileNotFoundError(f"no such file or folder: {name_or_path}")
+    if name_or_path in SOURCES or name_or_path in by_hub:
+        known = SOURCES.get(name_or_path) or by_hub[name_or_path]
+        if source is not None and source != known.name:
+            raise ValueError(f"{name_or_path!r} is the '{known.name}' source; drop source={source!r}")
+        spec, hub_id = known, known.hub_id
+    elif name_or_path.count("/") == 1:
+        hub_id = name_or_path  # unknown hub id: mapping from source=, else auto-detect
+        spec = replace(spec, config=None) if source else replace(GENERIC, name=name_or_path)
+    else:
+        raise ValueError(f"unknown dataset {name_or_path!r}: not a local file and not a known "
+                         f"short name; known: {sorted(SOURCES)} (or pass a hub id 'owner/name')")
+    rows = _hub_rows(spec, hub_id, split or spec.split, limit, streaming)
+    records = normalise_records(rows, spec, origin=f"{hub_id}[{split or spec.split}]")
+    return _to_dataset(records)
+
+
+def _to_dataset(records: list[dict]) -> datasets.Dataset:
+    # from_dict rather than from_list so that an empty result (limit=0) keeps the schema
+    return datasets.Dataset.from_dict({k: [r[k] for r in records] for k in FEATURES}, features=FEATURES)
+
+
+def to_records(ds: Any) -> list[dict]:
+    """Plain list of dicts from a Dataset, IterableDataset or any iterable of dicts."""
+    return [dict(r) for r in ds]
+
+
+def save_jsonl(records: Iterable[dict], path: str | os.PathLike) -> Path:
+    """Write records as JSON lines atomically (temp file in the same folder + os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for rec in records:
+                f.write(json.dumps(dict(rec), ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

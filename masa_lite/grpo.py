@@ -1,0 +1,279 @@
+"""GRPO with LoRA: the training loop that composes rollouts, rewards, advantages and the loss.
+
+One step (masa-method.md §3):
+
+1. draw ``prompts_per_step`` training problems;
+2. sample G rollouts per prompt (:mod:`masa_lite.rollout`);
+3. score them (:mod:`masa_lite.rewards`) → r_i;
+4. group advantages Â_i = (r_i − mean_g r)/(std_g r + ε) (:mod:`masa_lite.advantages`);
+5. clipped surrogate loss on every completion token, micro-batched with gradient accumulation
+   (:mod:`masa_lite.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes;
+6. metrics to the history, warnings when the learning signal is gone, atomic checkpoints.
+
+The step is split into :func:`policy_update` (pure training on scored rollouts) and the loop in
+:func:`train`, so that the MASA trainer can reuse the update with its meta rollouts added.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import resource
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from masa_lite import advantages as adv_lib
+from masa_lite import losses
+from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from masa_lite.config import RunConfig, to_dict
+from masa_lite.history import History, signal_warnings
+from masa_lite.rollout import Rollout, generate_rollouts
+from masa_lite.rewards import score_rollouts
+
+
+@dataclass
+class Scored:
+    """Rollouts of one kind (solution or meta) with rewards and the group each belongs to."""
+
+    rollouts: list[Rollout]
+    rewards: torch.Tensor  # [N]
+    group_ids: torch.Tensor  # [N]: rollouts of the same prompt and path share an id
+
+
+def peak_memory_mb(device) -> float:
+    if getattr(device, "type", str(device)) == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB → MiB
+
+
+def build_policy_batch(tokenizer, rollouts: list[Rollout], device) -> dict:
+    """Left-padded prompts + right-padded completions, and the completion mask [B, K]."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    prompts = [tokenizer.encode(r.prompt, add_special_tokens=False) for r in rollouts]
+    width_p = max(map(len, prompts))
+    width_c = max(1, max(len(r.token_ids) for r in rollouts))
+    ids, attn, cmask = [], [], []
+    for p, r in zip(prompts, rollouts):
+        c = r.token_ids
+        ids.append([pad] * (width_p - len(p)) + p + c + [pad] * (width_c - len(c)))
+        attn.append([0] * (width_p - len(p)) + [1] * (len(p) + len(c)) + [0] * (width_c - len(c)))
+        cmask.append([1] * len(c) + [0] * (width_c - len(c)))
+    t = lambda x: torch.tensor(x, device=device)  # noqa: E731
+    return {"input_ids": t(ids), "attention_mask": t(attn), "completion_mask": t(cmask).float(),
+            "logits_to_keep": width_c}
+
+
+def _micro_batches(n: int, size: int):
+    return [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+
+
+def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored], cfg: RunConfig,
+                  device) -> dict:
+    """Advantages per group, then ``policy_epochs`` passes of the clipped loss; one optimiser step
+    per epoch. Returns the step's training metrics."""
+    g = cfg.grpo
+    rollouts = [r for b in batches for r in b.rollouts]
+    advs = torch.cat([adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
+                      for b in batches]) if batches else torch.zeros(0)
+    keep = [i for i, r in enumerate(rollouts) if r.length > 0]
+    rollouts, advs = [rollouts[i] for i in keep], advs[keep]
+    metrics = {"loss": 0.0, "grad_norm": 0.0, "entropy": float("nan"), "clip_frac": 0.0,
+               "approx_kl": 0.0, "train_tokens": 0}
+    if not rollouts:
+        return metrics
+    # sort by length so micro-batches carry little padding
+    order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].length + len(rollouts[i].prompt))
+    rollouts, advs = [rollouts[i] for i in order], advs[order]
+    mbs = _micro_batches(len(rollouts), g.micro_batch_size)
+    num_tokens = float(sum(r.length for r in rollouts))
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                if device.type == "cuda" and cfg.model.dtype in ("auto", "bf16", "bfloat16")
+                else torch.autocast("cpu", enabled=False))
+
+    def forward(idx, with_entropy=False):
+        batch = build_policy_batch(tokenizer, [rollouts[i] for i in idx], device)
+        with autocast:
+            logp, ent = losses.sequence_token_logprobs(
+                model, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
+                compute_entropy=with_entropy)
+        return batch, logp, ent
+
+    old = None
+    if g.policy_epochs > 1:  # π_old must be frozen before the first update
+        with torch.no_grad():
+            old = [forward(idx)[1] for idx in mbs]
+    ent_sum, ent_n, stats_acc = 0.0, 0.0, []
+    for epoch in range(g.policy_epochs):
+        optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for j, idx in enumerate(mbs):
+            batch, logp, ent = forward(idx, with_entropy=(epoch == 0))
+            mask = batch["completion_mask"]
+            old_logp = old[j] if old is not None else logp.detach()  # one epoch: ρ = 1
+            ref = None
+            if g.kl_beta > 0:  # reference = the base model: the same weights, adapter off
+                with torch.no_grad(), model.disable_adapter():
+                    ref = forward(idx)[1]
+            loss, st = losses.clipped_policy_loss(
+                logp, old_logp, advs[idx].to(device), mask, eps_low=g.eps_low,
+                eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
+                max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
+                ref_logp=ref, beta=g.kl_beta)
+            if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
+                loss = loss * (len(idx) / len(rollouts))
+            loss.backward()
+            total += loss.item()
+            stats_acc.append((len(idx), st))
+            if ent is not None:
+                ent_sum += (ent * mask).sum().item()
+                ent_n += mask.sum().item()
+        params = [p for p in model.parameters() if p.requires_grad]
+        gnorm = torch.nn.utils.clip_grad_norm_(params, g.grad_clip if g.grad_clip > 0 else math.inf)
+        optimizer.step()
+    scheduler.step()
+    n = sum(k for k, _ in stats_acc)
+    avg = lambda key: sum(k * s.get(key, 0.0) for k, s in stats_acc) / n  # noqa: E731
+    metrics.update(loss=total, grad_norm=float(gnorm), entropy=ent_sum / max(ent_n, 1.0),
+                   clip_frac=avg("clip_low_frac") + avg("clip_high_frac"),
+                   approx_kl=avg("approx_kl"), train_tokens=int(num_tokens),
+                   lr=scheduler.get_last_lr()[0])
+    if g.kl_beta > 0:
+        metrics["kl_ref"] = avg("kl_ref")
+    return metrics
+
+
+def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
+    """Reward, accuracy, group and length statistics of one path's rollouts."""
+    rs = scored.rollouts
+    if not rs:
+        return {}
+    lengths = [r.length for r in rs]
+    gs = adv_lib.group_stats(scored.rewards, group_ids=scored.group_ids)
+    return {
+        f"{prefix}reward": scored.rewards.mean().item(),
+        f"{prefix}zero_variance_frac": gs["frac_zero_variance"],
+        f"{prefix}all_correct_groups": gs["num_all_correct"],
+        f"{prefix}all_wrong_groups": gs["num_all_wrong"],
+        f"{prefix}truncated_frac": sum(r.stop_reason != "eos" for r in rs) / len(rs),
+        f"{prefix}len_mean": sum(lengths) / len(lengths),
+        f"{prefix}len_min": min(lengths),
+        f"{prefix}len_max": max(lengths),
+        f"{prefix}tokens_generated": sum(lengths),
+    }
+
+
+def _lr_lambda(cfg: RunConfig):
+    warm, steps = cfg.grpo.warmup_steps, cfg.grpo.steps
+    return lambda s: min(1.0, (s + 1) / max(1, warm)) if warm else 1.0
+
+
+def setup(cfg: RunConfig):
+    """Model with a fresh LoRA adapter, tokenizer, optimiser and scheduler, on the picked device."""
+    from masa_lite.models import LoraSettings, load_model_and_tokenizer, wrap_lora
+
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    model, tokenizer = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
+                                                dtype=cfg.model.dtype,
+                                                trust_remote_code=cfg.model.trust_remote_code)
+    model = wrap_lora(model, LoraSettings(r=cfg.model.lora_r, alpha=cfg.model.lora_alpha,
+                                          dropout=cfg.model.lora_dropout,
+                                          target_modules=cfg.model.lora_targets))
+    if cfg.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.grpo.lr, weight_decay=cfg.grpo.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
+    return model, tokenizer, optimizer, scheduler
+
+
+def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budgets=None,
+                     notions=None) -> list[Rollout]:
+    """G solution rollouts per record (adapter merged for generation if configured)."""
+    prompts = [prompt_fn(r, None if notions is None else notions[i]) for i, r in enumerate(records)]
+    merged = cfg.rollout.merge_adapter and hasattr(model, "merge_adapter")
+    if merged:
+        model.merge_adapter()
+    try:
+        return generate_rollouts(model, tokenizer, prompts, n=cfg.rollout.group_size,
+                                 max_new_tokens=cfg.rollout.max_new_tokens,
+                                 temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
+                                 top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
+                                 budgets=budgets)
+    finally:
+        if merged:
+            model.unmerge_adapter()
+
+
+def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None) -> dict:
+    """Run GRPO as configured; returns ``{"history": [...], "run_dir": ...}``.
+
+    With ``resume`` a run folder holding a checkpoint continues from it exactly.
+    ``step_hook(step, metrics)`` is called after each step (tests use it to stop a run).
+    """
+    from tqdm.auto import tqdm
+
+    from masa_lite.prompts import prompt_format_for
+    from masa_lite.problems import training_pool
+
+    run_dir = Path(cfg.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, optimizer, scheduler = setup(cfg)
+    device = next(model.parameters()).device
+    fmt = prompt_format_for(cfg.model.name, tokenizer)
+    pool = training_pool(cfg)
+    sampler = random.Random(cfg.seed)
+    start, records = 0, []
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        start, records, trainer_state = load_checkpoint(ckpt, model, optimizer, scheduler)
+        sampler.setstate(_tuple_state(trainer_state["sampler"]))
+    history = History(run_dir, cfg.loggers, records, config=to_dict(cfg))
+    (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
+    bar = tqdm(range(start, cfg.grpo.steps), desc="GRPO", initial=start, total=cfg.grpo.steps,
+               disable=not progress)
+    for step in bar:
+        t0 = time.time()
+        batch = sampler.sample(pool, cfg.grpo.prompts_per_step)
+        rollouts = sample_solutions(model, tokenizer, batch, fmt.solution, cfg)
+        t1 = time.time()
+        rewards, info = score_rollouts(rollouts, batch, cfg)
+        groups = torch.tensor([r.prompt_index for r in rollouts])
+        scored = Scored(rollouts, rewards, groups)
+        t2 = time.time()
+        m = {"step": step + 1}
+        m.update(rollout_metrics(scored))
+        m.update(info)
+        m.update(policy_update(model, tokenizer, optimizer, scheduler, [scored], cfg, device))
+        t3 = time.time()
+        m.update(seconds_generation=t1 - t0, seconds_scoring=t2 - t1, seconds_training=t3 - t2,
+                 seconds_step=t3 - t0, peak_memory_mb=peak_memory_mb(device))
+        m["warnings"] = signal_warnings(m)
+        for w in m["warnings"]:
+            warnings.warn(f"step {step + 1}: {w}", stacklevel=2)
+        history.log(m)
+        bar.set_postfix(acc=f"{m['accuracy']:.2f}", zv=f"{m['zero_variance_frac']:.2f}")
+        if cfg.save_every and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.grpo.steps):
+            save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
+                            {"sampler": sampler.getstate()})
+        if step_hook is not None:
+            step_hook(step + 1, m)
+    history.close()
+    return {"history": history.records, "run_dir": str(run_dir), "model": model,
+            "tokenizer": tokenizer}
+
+
+def _tuple_state(state):
+    """random.Random state comes back from torch.load as nested lists in some versions."""
+    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state)
+
+
+def _yaml(d: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(d, sort_keys=False)

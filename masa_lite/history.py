@@ -1,0 +1,91 @@
+"""Run history: one JSON line per step on local disk (no accounts), optional TensorBoard / W&B,
+and the warnings that keep RL from failing silently.
+
+RL fails quietly: every group all-correct or all-wrong gives zero advantages, truncated
+rollouts score 0, a verifier that times out looks like a wrong answer. :func:`signal_warnings`
+turns a step's metrics into plain-language warnings that the trainer prints and records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+
+def signal_warnings(m: dict) -> list[str]:
+    """Warnings for a step's metrics ``m`` (keys the trainer writes; missing keys are skipped)."""
+    out = []
+    if m.get("zero_variance_frac") == 1.0:
+        out.append("every group is zero-variance (all correct or all wrong): advantages are 0, "
+                   "no learning signal this step")
+    if m.get("truncated_frac", 0) >= 0.999:
+        out.append("every rollout hit the token limit: raise rollout.max_new_tokens")
+    elif m.get("truncated_frac", 0) > 0.2:
+        out.append(f"{m['truncated_frac']:.0%} of rollouts were truncated and score 0")
+    loss, gnorm = m.get("loss"), m.get("grad_norm")
+    if loss is not None and gnorm is not None and abs(loss) < 1e-9 and gnorm < 1e-9:
+        out.append("loss and gradient norm are both ~0: the policy is not being updated")
+    if m.get("verify_timeouts", 0) > 0:
+        out.append(f"{m['verify_timeouts']} answers hit the verifier's time limit (scored 0)")
+    if m.get("meta_parse_rate") is not None and m["meta_parse_rate"] < 0.5:
+        out.append(f"only {m['meta_parse_rate']:.0%} of meta predictions parsed")
+    for key, value in m.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append(f"metric {key} is {value}: training diverged")
+            break
+    return out
+
+
+class History:
+    """Appends step records to ``history.jsonl`` and forwards them to optional loggers."""
+
+    def __init__(self, run_dir, loggers=("jsonl",), records: list[dict] | None = None,
+                 config: dict | None = None):
+        self.path = Path(run_dir) / "history.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.records = list(records or [])
+        # rewrite the file from the restored records so a resumed run has no duplicate steps
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        os.replace(tmp, self.path)
+        self._tb = self._wandb = None
+        if "tensorboard" in loggers:
+            from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+        if "wandb" in loggers:
+            import wandb  # optional; never needed for a run
+
+            self._wandb = wandb.init(project="masa_lite", dir=str(run_dir), config=config,
+                                     resume="allow")
+
+    def log(self, record: dict) -> None:
+        self.records.append(record)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        numeric = {k: v for k, v in record.items() if isinstance(v, (int, float))
+                   and not isinstance(v, bool)}
+        step = record.get("step", len(self.records))
+        if self._tb is not None:
+            for k, v in numeric.items():
+                self._tb.add_scalar(k, v, step)
+        if self._wandb is not None:
+            self._wandb.log(numeric, step=step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def read_history(run_dir_or_file) -> list[dict]:
+    """Records of a run (a run folder or a ``history.jsonl`` path)."""
+    path = Path(run_dir_or_file)
+    if path.is_dir():
+        path = path / "history.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"no history at {path}: pass a run folder written by masa-lite train")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,309 @@
+"""Answer extraction and checking for the GRPO reward.
+
+``extract_answer`` takes the last ``\\boxed{}``, else "the answer is ...", else the last number,
+and names the rule used so training can count fallbacks. ``verify_answer`` then compares:
+
+* Fast path (the synthetic arithmetic task): two plain numbers (``1,234``, ``-0.5``, ``3/4``,
+  ``\\frac{1}{2}``) are compared exactly as ``Fraction`` in microseconds, without math-verify.
+* Otherwise HuggingFace math-verify (https://github.com/huggingface/Math-Verify) decides.
+  Its built-in timeout uses ``signal.alarm``, which only works in the main thread
+  (huggingface/Math-Verify issues #50 and #55), so we call ``parse``/``verify`` with
+  ``parsing_timeout=None`` / ``timeout_seconds=None`` and bound the time ourselves.
+  A daemon thread with ``join(timeout)`` is not enough: on ``9^{9^{9}}`` or
+  ``\\sqrt{2^{99999}+1}`` sympy sits inside CPython big-int arithmetic that holds the GIL,
+  and ``join(1.0)`` in the caller did not return for over 20 s (measured, math-verify 0.9).
+  So math-verify runs in small persistent worker subprocesses; we wait on their pipe with
+  ``select`` (works from any thread) and kill a worker that overruns ``timeout_s``.
+  A cheap pre-check first rejects inputs known to blow up (power and factorial towers,
+  huge exponents, strings over 1000 chars) so they never reach a worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+__all__ = ["Verdict", "extract_answer", "last_boxed", "verify_answer", "is_correct", "verify_batch"]
+
+MAX_CHARS = 1000  # longer answers are not sent to sympy
+MAX_EXPONENT = 100_000  # 2^{99999999} takes >1 s in sympy; 10^{100000} takes ~0.1 s
+MAX_FACTORIAL = 5_000
+
+# extraction ----------------------------------------
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])([ \t]*)")
+_TOKEN_RE = re.compile(r"[^\s$]*")
+_GROUP_RE = {"{": re.compile(r"[{}]"), "(": re.compile(r"[()]")}
+_PHRASE_RE = re.compile(r"\banswer\b[^\n.]{0,40}?(?:\bis\b|:|=)[ \t:]*([^\n]+)|####[ \t]*([^\n]+)", re.I)
+_NUM_RE = re.compile(
+    r"(?:(?<![\w)])-)?(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.[0-9]+)?(?:\s*/\s*[0-9]+)?")
+_CUT_RE = re.compile(r"(?<![0-9])[.;](?![0-9])|\s(?:because|since|so|which)\b")
+
+
+def _group(s: str, i: int) -> tuple[str | None, int]:
+    """Content of the balanced group opened by ``s[i]`` ("{" or "(") and the index after it."""
+    depth = 0
+    for m in _GROUP_RE[s[i]].finditer(s, i):
+        depth += 1 if m.group() == s[i] else -1
+        if depth == 0:
+            return s[i + 1 : m.start()], m.end()
+    return None, len(s)  # unclosed
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last well-formed ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed X``."""
+    if not isinstance(text, str):
+        return None
+    for m in reversed(list(_BOX_RE.finditer(text))[-20:]):  # cap: each try is O(len)
+        if text[m.end() : m.end() + 1] == "{":
+            content = _group(text, m.end())[0]
+        else:  # "\boxed 42" takes the next token; a bare "\boxed" takes nothing
+            content = _TOKEN_RE.match(text, m.end()).group() if m.group(1) else None
+        if content is not None:
+            return content
+    return None
+
+
+def _clean(ans: str) -> str:
+    """Strip whitespace, trailing punctuation and ``$..$`` / ``\\(..\\)`` / ``\\[..\\]`` wrappers."""
+    prev = None
+    while ans != prev:
+        prev, ans = ans, ans.strip().rstrip(".,;").strip()
+        for a, b in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if ans.startswith(a) and ans.endswith(b) and len(ans) >= len(a) + len(b):
+                ans = ans[len(a) : len(ans) - len(b)]
+    return ans
+
+
+def extract_answer(text: str) -> tuple[str | None, str]:
+    """Return ``(answer, method)`` with method in {"boxed", "phrase", "last_number", "none"}."""
+    if not isinstance(text, str) or not text.strip():
+        return None, "none"
+    boxed = last_boxed(text)
+    if boxed is not None and _clean(boxed):
+        return _clean(boxed), "boxed"
+    for m in list(_PHRASE_RE.finditer(text))[-1:]:
+        if ans := _clean(_CUT_RE.split(_clean(m.group(1) or m.group(2)), maxsplit=1)[0]):
+            return ans, "phrase"
+    nums = _NUM_RE.findall(text)
+    return (nums[-1].replace(" ", ""), "last_number") if nums else (None, "none")
+
+
+# fast path ----------------------------------------
+_STRIP_RE = re.compile(r"\\?\$|\\!|\\,|\\;|\\ |\\left|\\right|\s")
+_THOUSANDS_RE = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_DEC_RE = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:/([0-9]+))?")
+_FRAC_RE = re.compile(r"([+-]?)\\[dt]?frac(?:\{([+-]?[0-9]+)\}\{([+-]?[0-9]+)\}|([0-9])([0-9]))")
+
+
+def _to_number(s: str) -> Fraction | None:
+    """Exact value of a plain number (int, decimal, a/b, \\frac{a}{b}); None otherwise."""
+    s = _STRIP_RE.sub("", s.replace("{,}", ",")).rstrip(".")
+    while s[:1] + s[-1:] in ("{}", "()"):
+        s = s[1:-1]
+    if _THOUSANDS_RE.fullmatch(s):
+        s = s.replace(",", "")
+    try:  # ValueError also covers ints over Python's 4300-digit str limit
+        if m := _DEC_RE.fullmatch(s):
+            val = Fraction(m.group(2)) / int(m.group(3) or 1)
+        elif m := _FRAC_RE.fullmatch(s):
+            val = Fraction(int(m.group(2) or m.group(4)), int(m.group(3) or m.group(5)))
+        else:
+            return None
+        return -val if m.group(1) == "-" else val
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+# guard ----------------------------------------
+_POW_RE = re.compile(r"\^|\*\*")
+_ATOM_RE = re.compile(r"-?[0-9]+|\\?[a-zA-Z]+|.?")
+
+
+def _operand(s: str, i: int) -> tuple[str, int]:
+    """Exponent operand starting at ``s[i]`` and the index just after it."""
+    while s[i : i + 1] == " ":
+        i += 1
+    if s[i : i + 1] in ("{", "("):
+        content, end = _group(s, i)
+        return (s[i + 1 :] if content is None else content), end
+    m = _ATOM_RE.match(s, i)
+    return m.group(), m.end()
+
+
+def _too_expensive(s: str) -> bool:
+    """Cheap syntactic check for inputs on which sympy is known to hang."""
+    if len(s) > MAX_CHARS or "!!" in s.replace(" ", ""):
+        return True  # math-verify reads "5!!" as (5!)!, "100!!" never finishes
+    for m in _POW_RE.finditer(s):
+        exp, end = _operand(s, m.end())
+        symbolic = re.search(r"[a-zA-Z]", re.sub(r"\\[a-zA-Z]+", "", exp))
+        tower = _POW_RE.search(exp) or "!" in exp or _POW_RE.match(s[end:].lstrip())
+        if tower and not symbolic:
+            return True  # 9^{9^{9}}, 10^{10^{10}}, 2**3**40
+        if any(len(n) > 6 or int(n) > MAX_EXPONENT for n in re.findall(r"[0-9]+", exp)):
+            return True  # 2^{99999999}
+    for n in re.findall(r"([0-9]+|[})\]])\s*!", s):
+        if not n.isdigit() or len(n) > 6 or int(n) > MAX_FACTORIAL:
+            return True  # (10^{6})!, 123456!
+    return False
+
+
+# workers ----------------------------------------
+_WORKER_SRC = r"""
+import json, logging, sys
+logging.disable(logging.CRITICAL)
+out, sys.stdout = sys.stdout, sys.stderr
+from math_verify import parse, verify
+check = lambda g, p: verify(parse(g, parsing_timeout=None), parse(p, parsing_timeout=None),
+                            timeout_seconds=None)
+check("$1$", "$1$")  # warm up lazy imports before we say ready
+out.write("ready\n"); out.flush()
+for line in sys.stdin:
+    try:
+        out.write("1\n" if check(*json.loads(line)) else "0\n")
+    except Exception:
+        out.write("E\n")
+    out.flush()
+"""
+_IDLE: list[subprocess.Popen] = []
+_IDLE_LOCK = threading.Lock()
+_MAX_IDLE, _STARTUP_S = 8, 60.0  # idle workers kept; seconds allowed for a worker to start
+
+
+def _readline(proc: subprocess.Popen, timeout_s: float) -> bytes | None:
+    """One line from the worker; None if none arrives within ``timeout_s``, b"" if it died."""
+    deadline, buf, fd = time.monotonic() + timeout_s, b"", proc.stdout.fileno()
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return b""  # worker died
+        buf += chunk
+    return buf.strip()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        proc.kill(), proc.wait(timeout=5)
+    except Exception:
+        pass
+
+
+def _acquire() -> subprocess.Popen:
+    """An idle worker, or a fresh one (imports math-verify once, ~0.5 s)."""
+    with _IDLE_LOCK:
+        if _IDLE:
+            return _IDLE.pop()
+    proc = subprocess.Popen([sys.executable, "-c", _WORKER_SRC], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if _readline(proc, _STARTUP_S) != b"ready":
+        _kill(proc)
+        raise RuntimeError("math-verify worker did not start")
+    return proc
+
+
+def _release(proc: subprocess.Popen) -> None:
+    with _IDLE_LOCK:
+        if len(_IDLE) < _MAX_IDLE:
+            return _IDLE.append(proc)
+    _kill(proc)
+
+
+def _after_fork() -> None:  # a forked child must not share its parent's pipes
+    global _IDLE, _IDLE_LOCK
+    _IDLE, _IDLE_LOCK = [], threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@atexit.register
+def _shutdown() -> None:
+    for proc in list(_IDLE):
+        _kill(proc)
+
+
+def _math_verify(gold: str, pred: str, timeout_s: float) -> str:
+    import logging; logging.disable(logging.CRITICAL)
+    from math_verify import parse, verify
+    box = []
+    th = threading.Thread(target=lambda: box.append(verify(parse(gold, parsing_timeout=None), parse(pred, parsing_timeout=None), timeout_seconds=None)), daemon=True)
+    th.start(); th.join(timeout_s)
+    return ("1" if box[0] else "0") if box else "timeout"
+
+
+def _old_math_verify(gold: str, pred: str, timeout_s: float) -> str:
+    """Run math-verify in a worker process; returns "1", "0", "timeout" or "error"."""
+    proc, line = None, b"E"
+    try:
+        proc = _acquire()
+        proc.stdin.write((json.dumps([gold, pred]) + "\n").encode())
+        proc.stdin.flush()
+        line = _readline(proc, timeout_s)
+    except Exception:  # no worker (spawn failed, non-POSIX select), broken pipe
+        pass
+    if line in (b"1", b"0"):
+        _release(proc)
+        return line.decode()
+    _kill(proc)  # stuck or broken: never reuse it (a no-op for None)
+    return "timeout" if line is None else "error"
+
+
+# verdicts ----------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one check. ``status``: "ok", "no_answer", "timeout" (over ``timeout_s`` or
+    rejected by the pre-check as too expensive to check) or "error" (checker failure)."""
+
+    correct: bool
+    extracted: str | None
+    method: str
+    status: str
+
+
+def _as_str(x: object) -> str:
+    return x if isinstance(x, str) else "" if x is None else str(x)
+
+
+def verify_answer(completion: str, reference: str, timeout_s: float = 2.0) -> Verdict:
+    """Extract the answer from ``completion`` and compare it with ``reference``. Never raises."""
+    try:
+        ans, method = extract_answer(_as_str(completion))
+        if ans is None:
+            return Verdict(False, None, method, "no_answer")
+        ref = _clean(last_boxed(_as_str(reference)) or _as_str(reference))
+        a, b = _to_number(ans), _to_number(ref)
+        if a is not None and b is not None:
+            return Verdict(a == b, ans, method, "ok")
+        if not ref or _too_expensive(ans) or _too_expensive(ref):
+            return Verdict(False, ans, method, "timeout" if ref else "error")
+        res = _math_verify(f"${ref}$", f"\\boxed{{{ans}}}", timeout_s)
+        if res in ("1", "0"):
+            return Verdict(res == "1", ans, method, "ok")
+        return Verdict(False, ans, method, res)
+    except Exception:
+        return Verdict(False, None, "none", "error")
+
+
+def is_correct(completion: str, reference: str) -> bool:
+    """True iff ``verify_answer`` says the completion is correct."""
+    return verify_answer(completion, reference).correct
+
+
+def verify_batch(completions, references, timeout_s: float = 2.0) -> list[Verdict]:
+    """``verify_answer`` over pairs; raises ValueError only if the lengths differ."""
+    completions, references = list(completions), list(references)
+    if len(completions) != len(references):
+        raise ValueError(f"{len(completions)} completions vs {len(references)} references")
+    return [verify_answer(c, r, timeout_s) for c, r in zip(completions, references)]
