@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")
     b.add_argument("--out", default="masa_lite/assets/masa-tiny")
-    b.add_argument("--steps", type=int, default=1500)
+    b.add_argument("--steps", type=int, default=2500)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--card-problems", type=int, default=50, help="held-out problems per level")
     b.set_defaults(func=cmd_build_tiny)

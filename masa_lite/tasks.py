@@ -50,11 +50,12 @@ class Level:
 LEVELS: dict[int, Level] = {
     1: Level(1, 20, 0, 0),
     2: Level(2, 30, 0, 1),
-    3: Level(3, 40, 1, 1),
-    4: Level(4, 60, 1, 2),
-    5: Level(5, 80, 2, 3),
-    6: Level(6, 99, 3, 3),
+    3: Level(3, 50, 1, 1),
+    4: Level(4, 70, 1, 2),
+    5: Level(5, 99, 2, 2),
+    6: Level(6, 99, 2, 3),
 }
+VALUE_MAX = 99  # every intermediate value stays in 0..99: two-digit arithmetic only
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,13 @@ class Persona:
 
     p_split: float = 0.5  # chance to split a multi-digit multiplication
     e_easy: float = 0.02  # add/sub without carry or borrow, single-digit multiplication
-    e_carry: float = 0.15  # per carry (add) or borrow (sub) column
-    e_direct: tuple[float, float] = (0.2, 0.95)  # multi-digit ×, direct: at a = 10 and a = 99
-    e_split: tuple[float, float] = (0.03, 0.15)  # the same by the distributive law
+    e_carry: float = 0.2  # per carry (add) or borrow (sub) column
+    e_direct: tuple[float, float] = (0.3, 0.9)  # two-digit ×, direct: at a = 10 and a = 49
+    e_split: tuple[float, float] = (0.03, 0.12)  # the same by the distributive law
     detect: float = 0.6  # chance that a wrong result is noticed and redone
     false_alarm: float = 0.02  # chance that a right result is redone anyway
     max_attempts: int = 3  # attempts per step before moving on
-    fatigue: float = 0.5  # slip chance grows by this factor per earlier step
+    fatigue: float = 0.8  # slip chance grows by this factor per earlier step
     p_hint: float = 0.25  # share of solution prompts that carry a notion hint
 
 
@@ -100,7 +101,7 @@ def step_error(op: str, a: int, b: int, split: bool, p: Persona) -> float:
     if not _is_hard(op, a, b):
         return p.e_easy
     lo, hi = p.e_split if split else p.e_direct
-    return lo + (hi - lo) * (min(a, 99) - 10) / 89
+    return lo + (hi - lo) * (min(a, 49) - 10) / 39
 
 
 @dataclass
@@ -147,9 +148,9 @@ def _draw(level: int, rng: random.Random) -> tuple[int, list[tuple[str, int]]] |
     start, chain = value, []
     for op in ops:
         if op == "*":
-            if value > 99:
+            if value > VALUE_MAX // 2:
                 return None
-            b = rng.randint(2, 9)
+            b = rng.randint(2, min(9, VALUE_MAX // max(value, 1)))
         elif op == "-":
             if value < 3:
                 return None
@@ -157,7 +158,7 @@ def _draw(level: int, rng: random.Random) -> tuple[int, list[tuple[str, int]]] |
         else:
             b = rng.randint(2, spec.max_operand)
         value = _apply(op, value, b)
-        if value > 999:
+        if value > VALUE_MAX:
             return None
         chain.append((op, b))
     return start, chain

@@ -84,7 +84,7 @@ def uninformed_meta(problem: tasks.Problem, rng: random.Random, k: int = 8) -> s
 
 
 def make_example(problem: tasks.Problem, rng: random.Random, persona: tasks.Persona,
-                 p_meta: float = 0.3) -> tuple[str, str]:
+                 p_meta: float = 0.2) -> tuple[str, str]:
     """One (prompt, response) pair of the pretraining corpus."""
     if rng.random() < p_meta:
         return tasks.meta_prompt(problem.problem), uninformed_meta(problem, rng)
@@ -110,8 +110,8 @@ def encode_batch(tokenizer, pairs, device) -> dict:
     return {"input_ids": input_ids, "attention_mask": (input_ids != pad).long(), "labels": lab}
 
 
-def train_tiny(out_dir, steps: int = 1500, batch_size: int = 64, lr: float = 3e-3,
-               warmup: int = 60, seed: int = 0, pool_size: int = 60_000, log_every: int = 50,
+def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-3,
+               warmup: int = 100, seed: int = 0, pool_size: int = 60_000, log_every: int = 50,
                config_kwargs: dict | None = None, persona: tasks.Persona | None = None,
                progress: bool = True):
     """Train masa-tiny from scratch and save it (safetensors + tokenizer) to ``out_dir``."""
@@ -128,6 +128,9 @@ def train_tiny(out_dir, steps: int = 1500, batch_size: int = 64, lr: float = 3e-
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(
             math.pi * min(1.0, s / steps)))))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "build_log.jsonl", "w")
     history, t0, queue = [], time.time(), []
     bar = tqdm(range(steps), desc="build masa-tiny", disable=not progress)
     for step in bar:
@@ -146,12 +149,13 @@ def train_tiny(out_dir, steps: int = 1500, batch_size: int = 64, lr: float = 3e-
         if step % log_every == 0 or step == steps - 1:
             history.append({"step": step, "loss": round(loss.item(), 4),
                             "seconds": round(time.time() - t0, 1)})
+            log.write(json.dumps(history[-1]) + "\n")
+            log.flush()
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0,
                                                top_p=1.0, eos_token_id=1, pad_token_id=0,
                                                bos_token_id=1, max_new_tokens=400)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    log.close()
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     build = {"steps": steps, "batch_size": batch_size, "lr": lr, "warmup": warmup, "seed": seed,
@@ -241,7 +245,7 @@ scratch for masa_lite's synthetic arithmetic task. It is the embedded default on
 MASA run end to end on a laptop CPU. It knows nothing but this task.
 
 - **Data**: traces of the noisy solver persona of `masa_lite.tasks` on the task's *train* split
-  (solution prompts, a quarter with notion hints; 30 % meta prompts whose JSON numbers and notions
+  (solution prompts, a quarter with notion hints; 20 % meta prompts whose JSON numbers and notions
   are random, so the model writes parseable but uninformed meta predictions).
 - **Build**: `masa-lite build-tiny --steps {build['steps']} --seed {build['seed']}`
   ({build['steps']} AdamW steps of batch {build['batch_size']}, lr {build['lr']}, cosine decay;
@@ -270,7 +274,7 @@ Example: `{card['meta_example']}`
     (out / "MODEL_CARD.md").write_text(text)
 
 
-def build_and_card(out_dir, steps: int = 1500, seed: int = 0, card_problems: int = 50) -> dict:
+def build_and_card(out_dir, steps: int = 2500, seed: int = 0, card_problems: int = 50) -> dict:
     """Train masa-tiny, measure it and write the model card and the prompt-style marker."""
     model, tokenizer, build = train_tiny(out_dir, steps=steps, seed=seed)
     build["vocab_size"] = len(tokenizer)

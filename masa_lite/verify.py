@@ -38,7 +38,6 @@ MAX_CHARS = 1000  # longer answers are not sent to sympy
 MAX_EXPONENT = 100_000  # 2^{99999999} takes >1 s in sympy; 10^{100000} takes ~0.1 s
 MAX_FACTORIAL = 5_000
 
-# extraction ----------------------------------------
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])([ \t]*)")
 _TOKEN_RE = re.compile(r"[^\s$]*")
 _GROUP_RE = {"{": re.compile(r"[{}]"), "(": re.compile(r"[()]")}
@@ -97,7 +96,6 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     return (nums[-1].replace(" ", ""), "last_number") if nums else (None, "none")
 
 
-# fast path ----------------------------------------
 _STRIP_RE = re.compile(r"\\?\$|\\!|\\,|\\;|\\ |\\left|\\right|\s")
 _THOUSANDS_RE = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 _DEC_RE = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:/([0-9]+))?")
@@ -123,7 +121,6 @@ def _to_number(s: str) -> Fraction | None:
         return None
 
 
-# guard ----------------------------------------
 _POW_RE = re.compile(r"\^|\*\*")
 _ATOM_RE = re.compile(r"-?[0-9]+|\\?[a-zA-Z]+|.?")
 
@@ -151,13 +148,10 @@ def _too_expensive(s: str) -> bool:
             return True  # 9^{9^{9}}, 10^{10^{10}}, 2**3**40
         if any(len(n) > 6 or int(n) > MAX_EXPONENT for n in re.findall(r"[0-9]+", exp)):
             return True  # 2^{99999999}
-    for n in re.findall(r"([0-9]+|[})\]])\s*!", s):
-        if not n.isdigit() or len(n) > 6 or int(n) > MAX_FACTORIAL:
-            return True  # (10^{6})!, 123456!
-    return False
+    return any(not n.isdigit() or len(n) > 6 or int(n) > MAX_FACTORIAL  # (10^{6})!, 123456!
+               for n in re.findall(r"([0-9]+|[})\]])\s*!", s))
 
 
-# workers ----------------------------------------
 _WORKER_SRC = r"""
 import json, logging, sys
 logging.disable(logging.CRITICAL)
@@ -165,10 +159,19 @@ out, sys.stdout = sys.stdout, sys.stderr
 from math_verify import parse, verify
 check = lambda g, p: verify(parse(g, parsing_timeout=None), parse(p, parsing_timeout=None),
                             timeout_seconds=None)
+def cap():  # if the parent dies mid-request, the kernel still stops us with SIGXCPU
+    try:
+        import resource as R
+        u, hard = R.getrusage(R.RUSAGE_SELF), R.getrlimit(R.RLIMIT_CPU)[1]
+        soft = int(u.ru_utime + u.ru_stime) + 60
+        R.setrlimit(R.RLIMIT_CPU, (soft if hard == R.RLIM_INFINITY else min(soft, hard), hard))
+    except Exception:
+        pass
 check("$1$", "$1$")  # warm up lazy imports before we say ready
 out.write("ready\n"); out.flush()
 for line in sys.stdin:
     try:
+        cap()
         out.write("1\n" if check(*json.loads(line)) else "0\n")
     except Exception:
         out.write("E\n")
@@ -220,12 +223,8 @@ def _release(proc: subprocess.Popen) -> None:
     _kill(proc)
 
 
-def _after_fork() -> None:  # a forked child must not share its parent's pipes
-    global _IDLE, _IDLE_LOCK
-    _IDLE, _IDLE_LOCK = [], threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork)
+# A forked child (e.g. a DataLoader worker) must not talk to its parent's workers.
+os.register_at_fork(after_in_child=lambda: globals().update(_IDLE=[], _IDLE_LOCK=threading.Lock()))
 
 
 @atexit.register
@@ -235,15 +234,6 @@ def _shutdown() -> None:
 
 
 def _math_verify(gold: str, pred: str, timeout_s: float) -> str:
-    import logging; logging.disable(logging.CRITICAL)
-    from math_verify import parse, verify
-    box = []
-    th = threading.Thread(target=lambda: box.append(verify(parse(gold, parsing_timeout=None), parse(pred, parsing_timeout=None), timeout_seconds=None)), daemon=True)
-    th.start(); th.join(timeout_s)
-    return ("1" if box[0] else "0") if box else "timeout"
-
-
-def _old_math_verify(gold: str, pred: str, timeout_s: float) -> str:
     """Run math-verify in a worker process; returns "1", "0", "timeout" or "error"."""
     proc, line = None, b"E"
     try:
@@ -260,7 +250,6 @@ def _old_math_verify(gold: str, pred: str, timeout_s: float) -> str:
     return "timeout" if line is None else "error"
 
 
-# verdicts ----------------------------------------
 @dataclass(frozen=True)
 class Verdict:
     """Outcome of one check. ``status``: "ok", "no_answer", "timeout" (over ``timeout_s`` or
@@ -289,9 +278,7 @@ def verify_answer(completion: str, reference: str, timeout_s: float = 2.0) -> Ve
         if not ref or _too_expensive(ans) or _too_expensive(ref):
             return Verdict(False, ans, method, "timeout" if ref else "error")
         res = _math_verify(f"${ref}$", f"\\boxed{{{ans}}}", timeout_s)
-        if res in ("1", "0"):
-            return Verdict(res == "1", ans, method, "ok")
-        return Verdict(False, ans, method, res)
+        return Verdict(res == "1", ans, method, "ok" if res in ("1", "0") else res)
     except Exception:
         return Verdict(False, None, "none", "error")
 
