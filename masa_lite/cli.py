@@ -56,7 +56,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from masa_lite.grpo import train
+    from masa_lite.trainer import train
 
     cfg = _config(args)
     out = train(cfg, resume=not args.no_resume)

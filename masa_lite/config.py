@@ -15,7 +15,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 import yaml
 
@@ -81,17 +81,51 @@ class GRPOConfig:
 
 
 @dataclass
+class MetaConfig:
+    enabled: bool = False  # the meta path (MASA); off = plain GRPO
+    group_size: int = 8  # M: meta rollouts per prompt
+    k: int = 8  # pass-rate scale K
+    max_new_tokens: int = 160
+    reward_pass: bool = True  # r_pass = b^|p̂ − p|
+    reward_length: bool = True  # r_len = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]
+    reward_notion: bool = True  # r_notion
+    base: float = 0.01  # b
+    length_inclusive: bool = True  # closed interval (the public code uses strict <)
+    feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
+    eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
+
+
+@dataclass
+class EfficientConfig:
+    expert_sft: bool = False
+    sft_lr: float = 1e-3  # β, the Expert SFT learning rate
+    sft_batch_size: int = 16
+    sft_min_notion: float = 0.2
+    gating: bool = False
+    gate_std: float = 0.1
+    gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin
+    gate_audit: float = 0.25  # share of gated prompts rolled out anyway (precision/recall)
+    cutoff: bool = False
+    cutoff_factor: float = 2.0
+    cutoff_audit: float = 0.25  # share of cut rollouts continued to the global limit
+    warmup_steps: int = 10  # parallel-mode steps before sequential mode (gating, cutoff)
+
+
+@dataclass
 class RunConfig:
     profile: str = "tiny"
     seed: int = 0
     out_dir: str = "runs/default"
     save_every: int = 20
     eval_every: int = 0  # 0 = only before and after training
+    method: str = ""  # a label for reports (GRPO, MASA, MASA-efficient); free text
     loggers: list = field(default_factory=lambda: ["jsonl"])  # jsonl | tensorboard | wandb
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    meta: MetaConfig = field(default_factory=MetaConfig)
+    efficient: EfficientConfig = field(default_factory=EfficientConfig)
 
 
 CHOICES = {
@@ -102,10 +136,13 @@ CHOICES = {
 }
 POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size", "grpo.steps",
             "grpo.prompts_per_step", "grpo.policy_epochs", "grpo.micro_batch_size",
-            "model.lora_r", "data.eval_samples")
+            "model.lora_r", "data.eval_samples", "meta.group_size", "meta.k",
+            "meta.max_new_tokens", "efficient.sft_batch_size", "meta.eval_group_size")
 NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_clip",
                 "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "save_every",
-                "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high")
+                "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high",
+                "efficient.sft_lr", "efficient.gate_std", "efficient.gate_margin",
+                "efficient.warmup_steps", "efficient.cutoff_factor")
 
 
 def _coerce(value, typ, where: str):
@@ -176,6 +213,18 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"grpo.eps_low must be < 1 (ratio floor 1 − eps_low), got {cfg.grpo.eps_low}")
     if cfg.rollout.group_size < 2:
         raise ConfigError("rollout.group_size must be ≥ 2: GRPO compares rollouts within a group")
+    for path in ("efficient.gate_audit", "efficient.cutoff_audit", "efficient.sft_min_notion",
+                 "meta.base"):
+        if not 0 <= get(path) <= 1:
+            raise ConfigError(f"{path} must be in [0, 1], got {get(path)!r}")
+    e = cfg.efficient
+    if (e.expert_sft or e.gating or e.cutoff or cfg.meta.feed_in) and not cfg.meta.enabled:
+        raise ConfigError("efficient.expert_sft/gating/cutoff and meta.feed_in need the meta path: "
+                          "set meta.enabled=true")
+    if cfg.meta.enabled and not (cfg.meta.reward_pass or cfg.meta.reward_length
+                                 or cfg.meta.reward_notion):
+        raise ConfigError("meta.enabled needs at least one of meta.reward_pass, reward_length, "
+                          "reward_notion")
     from masa_lite.tasks import LEVELS
     bad = [lv for lv in cfg.data.levels if lv not in LEVELS]
     if bad:

@@ -10,8 +10,8 @@ One step (masa-method.md §3):
    (:mod:`masa_lite.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes;
 6. metrics to the history, warnings when the learning signal is gone, atomic checkpoints.
 
-The step is split into :func:`policy_update` (pure training on scored rollouts) and the loop in
-:func:`train`, so that the MASA trainer can reuse the update with its meta rollouts added.
+The loop itself lives in :mod:`masa_lite.trainer`, where MASA's meta path and MASA-efficient's
+controls are switches of the same step; this module holds the GRPO pieces it composes.
 """
 
 from __future__ import annotations
@@ -19,20 +19,14 @@ from __future__ import annotations
 import math
 import random
 import resource
-import time
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from masa_lite import advantages as adv_lib
 from masa_lite import losses
-from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from masa_lite.config import RunConfig, to_dict
-from masa_lite.history import History, signal_warnings
+from masa_lite.config import RunConfig
 from masa_lite.rollout import Rollout, generate_rollouts
-from masa_lite.rewards import score_rollouts
 
 
 @dataclass
@@ -167,7 +161,7 @@ def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
 
 
 def _lr_lambda(cfg: RunConfig):
-    warm, steps = cfg.grpo.warmup_steps, cfg.grpo.steps
+    warm = cfg.grpo.warmup_steps
     return lambda s: min(1.0, (s + 1) / max(1, warm)) if warm else 1.0
 
 
@@ -208,64 +202,6 @@ def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budge
     finally:
         if merged:
             model.unmerge_adapter()
-
-
-def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None) -> dict:
-    """Run GRPO as configured; returns ``{"history": [...], "run_dir": ...}``.
-
-    With ``resume`` a run folder holding a checkpoint continues from it exactly.
-    ``step_hook(step, metrics)`` is called after each step (tests use it to stop a run).
-    """
-    from tqdm.auto import tqdm
-
-    from masa_lite.prompts import prompt_format_for
-    from masa_lite.problems import training_pool
-
-    run_dir = Path(cfg.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer, optimizer, scheduler = setup(cfg)
-    device = next(model.parameters()).device
-    fmt = prompt_format_for(cfg.model.name, tokenizer)
-    pool = training_pool(cfg)
-    sampler = random.Random(cfg.seed)
-    start, records = 0, []
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if ckpt is not None:
-        start, records, trainer_state = load_checkpoint(ckpt, model, optimizer, scheduler)
-        sampler.setstate(_tuple_state(trainer_state["sampler"]))
-    history = History(run_dir, cfg.loggers, records, config=to_dict(cfg))
-    (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
-    bar = tqdm(range(start, cfg.grpo.steps), desc="GRPO", initial=start, total=cfg.grpo.steps,
-               disable=not progress)
-    for step in bar:
-        t0 = time.time()
-        batch = sampler.sample(pool, cfg.grpo.prompts_per_step)
-        rollouts = sample_solutions(model, tokenizer, batch, fmt.solution, cfg)
-        t1 = time.time()
-        rewards, info = score_rollouts(rollouts, batch, cfg)
-        groups = torch.tensor([r.prompt_index for r in rollouts])
-        scored = Scored(rollouts, rewards, groups)
-        t2 = time.time()
-        m = {"step": step + 1}
-        m.update(rollout_metrics(scored))
-        m.update(info)
-        m.update(policy_update(model, tokenizer, optimizer, scheduler, [scored], cfg, device))
-        t3 = time.time()
-        m.update(seconds_generation=t1 - t0, seconds_scoring=t2 - t1, seconds_training=t3 - t2,
-                 seconds_step=t3 - t0, peak_memory_mb=peak_memory_mb(device))
-        m["warnings"] = signal_warnings(m)
-        for w in m["warnings"]:
-            warnings.warn(f"step {step + 1}: {w}", stacklevel=2)
-        history.log(m)
-        bar.set_postfix(acc=f"{m['accuracy']:.2f}", zv=f"{m['zero_variance_frac']:.2f}")
-        if cfg.save_every and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.grpo.steps):
-            save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
-                            {"sampler": sampler.getstate()})
-        if step_hook is not None:
-            step_hook(step + 1, m)
-    history.close()
-    return {"history": history.records, "run_dir": str(run_dir), "model": model,
-            "tokenizer": tokenizer}
 
 
 def _tuple_state(state):

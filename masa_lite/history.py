@@ -62,6 +62,7 @@ class History:
                                      resume="allow")
 
     def log(self, record: dict) -> None:
+        record = _finite(record)  # strict JSON: NaN/inf are written as null
         self.records.append(record)
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -79,6 +80,16 @@ class History:
             self._tb.close()
         if self._wandb is not None:
             self._wandb.finish()
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def read_history(run_dir_or_file) -> list[dict]:

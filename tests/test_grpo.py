@@ -11,23 +11,23 @@ import pytest
 import torch
 
 from masa_lite.config import load_config
-from masa_lite.grpo import build_policy_batch, train
+from masa_lite.grpo import build_policy_batch
+from masa_lite.trainer import train
 from masa_lite.history import read_history
 from masa_lite.rollout import Rollout
-
-TIMING = ("seconds_generation", "seconds_scoring", "seconds_training", "seconds_step",
-          "peak_memory_mb")
-
 
 def _cfg(model_dir, out, steps=3, **extra):
     over = [f"model.name={model_dir}", f"out_dir={out}", f"grpo.steps={steps}",
             "grpo.prompts_per_step=3", "rollout.group_size=4", "rollout.max_new_tokens=24",
-            "data.train_pool=60", "save_every=2", "grpo.micro_batch_size=5", "grpo.lr=1e-2"]
+            "data.train_pool=60", "save_every=2", "grpo.micro_batch_size=5", "grpo.lr=1e-2",
+            "data.eval_per_level=2", "data.eval_samples=2", "data.levels=[1,2]"]
     return load_config("tiny", overrides=over + [f"{k}={v}" for k, v in extra.items()])
 
 
 def _strip(history):
-    return [{k: v for k, v in h.items() if k not in TIMING} for h in history]
+    """Drop what measures time or memory: everything else must match exactly."""
+    return [{k: v for k, v in h.items() if not k.startswith(("seconds", "wall", "peak"))}
+            for h in history]
 
 
 def test_policy_batch_layout():
@@ -47,8 +47,12 @@ def test_policy_batch_layout():
 
 def test_train_runs_logs_and_checkpoints(random_tiny_dir, tmp_path):
     out = train(_cfg(random_tiny_dir, tmp_path / "run"), progress=False)
-    hist = read_history(tmp_path / "run")
-    assert [h["step"] for h in hist] == [1, 2, 3] == [h["step"] for h in out["history"]]
+    everything = read_history(tmp_path / "run")
+    hist = [h for h in everything if h["kind"] == "train"]
+    evals = [h for h in everything if h["kind"] == "eval"]
+    assert [h["step"] for h in hist] == [1, 2, 3]
+    assert [h["step"] for h in evals] == [0, 3] and all("pass@1" in h for h in evals)
+    assert everything == out["history"]
     for h in hist:
         for key in ("reward", "accuracy", "zero_variance_frac", "truncated_frac", "len_mean",
                     "entropy", "grad_norm", "loss", "tokens_generated", "seconds_generation",
@@ -79,7 +83,8 @@ def test_killed_run_resumes_exactly(random_tiny_dir, tmp_path):
            "--model", str(random_tiny_dir)]
     for o in ("grpo.steps=5", "grpo.prompts_per_step=3", "rollout.group_size=4",
               "rollout.max_new_tokens=24", "data.train_pool=60", "save_every=2",
-              "grpo.micro_batch_size=5", "grpo.lr=1e-2"):
+              "grpo.micro_batch_size=5", "grpo.lr=1e-2", "data.eval_per_level=2",
+              "data.eval_samples=2", "data.levels=[1,2]"):
         cmd += ["-o", o]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -1,0 +1,189 @@
+"""MASA's meta path and MASA-efficient's controls, as small functions the trainer composes.
+
+Meta path (masa-method.md §1–2): M meta rollouts per prompt predict (notions, pass rate, length);
+each is rewarded by how well it matches the prompt's real solution rollouts (:func:`score_meta`).
+
+MASA-efficient (§4):
+
+* :func:`gate_prompts` – skip a prompt's solution rollouts when its predicted pass rates agree
+  (std < 0.1) and say all-correct or all-wrong; audited against the real zero-variance label;
+* :func:`cutoff_budget` – a per-prompt token budget of 2 × the mean predicted length; a rollout
+  cut there scores 0; audited by continuing a sample of cut rollouts;
+* :func:`expert_sft_examples` + :func:`sft_step` – behaviour cloning of the best-notion meta
+  rollout with its numbers overwritten by the true statistics.
+
+The authors' public code has neither gating nor cutoff; these follow the paper's description.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from masa_lite import meta as meta_lib
+
+
+@dataclass
+class PromptStats:
+    """What a prompt's solution rollouts really did: the targets of the meta rewards."""
+
+    texts: list[str]
+    correct: list[bool]
+    lengths: list[int]
+
+    @property
+    def pass_rate(self) -> float:  # p = mean(c_i)
+        return sum(self.correct) / len(self.correct)
+
+    @property
+    def correct_lengths(self) -> list[int]:  # L⁺ = {ℓ_i : c_i = 1}
+        return [n for n, c in zip(self.lengths, self.correct) if c]
+
+    @property
+    def zero_variance(self) -> bool:
+        return all(self.correct) or not any(self.correct)
+
+
+def prompt_stats(rollouts, n_prompts: int) -> list[PromptStats | None]:
+    """Group scored solution rollouts by prompt (None for a prompt with no rollouts)."""
+    groups: list[list] = [[] for _ in range(n_prompts)]
+    for r in rollouts:
+        groups[r.prompt_index].append(r)
+    return [PromptStats([r.text for r in g], [bool(r.correct) for r in g], [r.length for r in g])
+            if g else None for g in groups]
+
+
+def score_meta(meta_rollouts, preds, records, stats, cfg) -> tuple[list[float | None], dict]:
+    """r_meta for every meta rollout whose prompt has solution statistics (None otherwise),
+    and the mean of each reward part."""
+    parts = [name for name, on in (("pass", cfg.meta.reward_pass), ("length", cfg.meta.reward_length),
+                                   ("notion", cfg.meta.reward_notion)) if on]
+    rewards, acc = [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
+    for ro, pred in zip(meta_rollouts, preds):
+        st = stats[ro.prompt_index]
+        if st is None:
+            rewards.append(None)
+            continue
+        mr = meta_lib.meta_reward(pred, records[ro.prompt_index]["problem"], st.texts, st.correct,
+                                  st.lengths, k=cfg.meta.k, base=cfg.meta.base,
+                                  inclusive=cfg.meta.length_inclusive, parts=parts)
+        rewards.append(mr.total)
+        for key, value in (("r_pass", mr.r_pass), ("r_len", mr.r_len), ("r_notion", mr.r_notion),
+                           ("meta_reward", mr.total)):
+            acc[key].append(value)
+    return rewards, {k: (sum(v) / len(v) if v else float("nan")) for k, v in acc.items()}
+
+
+def predictions_by_prompt(meta_rollouts, preds, n_prompts: int, k: int):
+    """Per prompt: predicted pass rates p̂ = pass_rate/K, lengths ℓ̂ and notions of its meta rollouts."""
+    out = [{"pass": [], "length": [], "notions": []} for _ in range(n_prompts)]
+    for ro, pred in zip(meta_rollouts, preds):
+        slot = out[ro.prompt_index]
+        if pred.pass_rate is not None:
+            slot["pass"].append(pred.pass_rate / k)
+        if pred.solution_length is not None:
+            slot["length"].append(pred.solution_length)
+        if pred.notions:
+            slot["notions"].append(list(pred.notions))
+    return out
+
+
+def gate_prompts(pred_pass: list[list[float]], std_max: float = 0.1, margin: float = 0.1,
+                 min_votes: int = 2) -> list[bool]:
+    """Gate (skip) a prompt when its predicted pass rates agree and are near 0 or near 1:
+    std(p̂) < std_max and (mean p̂ ≥ 1 − margin or mean p̂ ≤ margin). Needs ``min_votes``."""
+    gated = []
+    for ps in pred_pass:
+        if len(ps) < min_votes:
+            gated.append(False)
+            continue
+        mean, std = float(np.mean(ps)), float(np.std(ps))
+        gated.append(std < std_max and (mean >= 1 - margin or mean <= margin))
+    return gated
+
+
+def cutoff_budget(pred_lengths: list[float], factor: float = 2.0, max_new_tokens: int | None = None,
+                  floor: int = 8) -> int | None:
+    """Token budget factor × mean ℓ̂ (None without a prediction: the global limit applies)."""
+    if not pred_lengths:
+        return None
+    budget = max(floor, math.ceil(factor * float(np.mean(pred_lengths))))
+    return min(budget, max_new_tokens) if max_new_tokens else budget
+
+
+def feed_in_notions(notion_lists: list[list[str]], top: int = 3) -> list[str]:
+    """The notions most often predicted across a prompt's meta rollouts (for the hint)."""
+    counts = Counter(meta_lib.normalise_notion(n) for ns in notion_lists for n in ns)
+    return [n for n, _ in counts.most_common(top) if n]
+
+
+def prf(predicted: list[bool], actual: list[bool], weights: list[float] | None = None) -> dict:
+    """Precision, recall and F1 of ``predicted`` against ``actual`` (weighted counts: an audited
+    sample stands for the gated prompts it was drawn from). NaN where undefined."""
+    w = weights or [1.0] * len(predicted)
+    tp = sum(wi for p, a, wi in zip(predicted, actual, w) if p and a)
+    fp = sum(wi for p, a, wi in zip(predicted, actual, w) if p and not a)
+    fn = sum(wi for p, a, wi in zip(predicted, actual, w) if not p and a)
+    precision = tp / (tp + fp) if tp + fp else float("nan")
+    recall = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = (2 * precision * recall / (precision + recall)
+          if tp and not (math.isnan(precision) or math.isnan(recall)) else
+          (0.0 if tp + fp + fn else float("nan")))
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def calibration(pred: list[float], actual: list[float]) -> dict:
+    """Pearson correlation and mean absolute error of predictions against outcomes."""
+    if len(pred) < 2:
+        return {"corr": float("nan"), "mae": float("nan"), "n": len(pred)}
+    x, y = np.asarray(pred, float), np.asarray(actual, float)
+    corr = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
+    return {"corr": corr, "mae": float(np.abs(x - y).mean()), "n": len(pred)}
+
+
+def expert_sft_examples(meta_rollouts, preds, records, stats, cfg, prompt_fn) -> list[tuple[str, str]]:
+    """Per prompt, the meta rollout with the best notion score (≥ ``sft_min_notion``), rewritten
+    with the true pass rate round(p·K) and mean correct length: (meta prompt, target) pairs."""
+    best: dict[int, tuple[float, object]] = {}
+    for ro, pred in zip(meta_rollouts, preds):
+        st = stats[ro.prompt_index]
+        if st is None or pred.status == "unparseable":
+            continue
+        score = meta_lib.notion_reward(pred.notions, records[ro.prompt_index]["problem"], st.texts,
+                                       st.correct)
+        if score >= cfg.efficient.sft_min_notion and score > best.get(ro.prompt_index, (-1, None))[0]:
+            best[ro.prompt_index] = (score, ro)
+    pairs = []
+    for i, (_, ro) in sorted(best.items()):
+        st = stats[i]
+        target = meta_lib.expert_target(ro.text, st.pass_rate, st.correct_lengths, k=cfg.meta.k)
+        if target is not None:
+            pairs.append((prompt_fn(records[i]), target))
+    return pairs
+
+
+def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
+             grad_clip: float = 1.0) -> float:
+    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ids, labels = [], []
+    for prompt, response in pairs:
+        p = tokenizer.encode(prompt, add_special_tokens=False)
+        r = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
+        ids.append(p + r)
+        labels.append([-100] * len(p) + r)
+    width = max(map(len, ids))
+    input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device)
+    attn = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=device)
+    lab = torch.tensor([y + [-100] * (width - len(y)) for y in labels], device=device)
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = model(input_ids=input_ids, attention_mask=attn, labels=lab).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], grad_clip)
+    optimizer.step()
+    return loss.item()

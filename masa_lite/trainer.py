@@ -1,0 +1,256 @@
+"""The one training loop: GRPO, MASA and MASA-efficient are switches of the same step.
+
+Per step (masa-method.md §1–4):
+
+1. draw prompts;
+2. *meta path* (``meta.enabled``): M meta rollouts per prompt, parsed leniently;
+3. *sequential mode* (after ``efficient.warmup_steps``, when gating or cutoff is on): gate prompts
+   predicted trivial or unsolvable (a sample of them is rolled out anyway, to audit the gate),
+   give the others a token budget of 2 × predicted length, feed predicted notions in;
+4. G solution rollouts per prompt; verify; a rollout cut by its budget scores 0 (a sample of cut
+   rollouts is continued to the global limit, to audit the cutoff);
+5. meta rewards from the solution statistics; advantages in separate groups per prompt and path;
+   one clipped loss (:func:`masa_lite.grpo.policy_update`);
+6. Expert SFT on corrected meta predictions when a batch of them is ready;
+7. metrics, warnings, periodic evaluation (accuracy and calibration), atomic checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from masa_lite import masa
+from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from masa_lite.config import RunConfig, to_dict
+from masa_lite.evaluation import evaluate_policy
+from masa_lite.grpo import (Scored, _tuple_state, _yaml, peak_memory_mb, policy_update,
+                            rollout_metrics, sample_solutions, setup)
+from masa_lite.history import History, signal_warnings
+from masa_lite.meta import parse_meta, summarise_parses
+from masa_lite.rewards import score_rollouts
+from masa_lite.rollout import generate_rollouts
+
+
+def _meta_rollouts(model, tokenizer, records, fmt, cfg, n):
+    ros = generate_rollouts(model, tokenizer, [fmt.meta(r) for r in records], n=n,
+                            max_new_tokens=cfg.meta.max_new_tokens, temperature=cfg.rollout.temperature,
+                            top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k,
+                            batch_size=cfg.rollout.batch_size)
+    return ros, [parse_meta(r.text, k=cfg.meta.k) for r in ros]
+
+
+def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall: float,
+                 feed_in: bool = False) -> tuple[dict, list[dict]]:
+    """Held-out pass@1 (and pass@k) plus, with the meta path, calibration pairs per problem."""
+    notions, preds_by = None, None
+    if cfg.meta.enabled or feed_in:
+        from masa_lite.checkpoint import rng_state, set_rng_state
+
+        saved = rng_state()
+        torch.manual_seed(cfg.seed + 1)
+        ros, preds = _meta_rollouts(model, tokenizer, records, fmt, cfg, cfg.meta.eval_group_size)
+        set_rng_state(saved)
+        preds_by = masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)
+        if feed_in:
+            notions = [masa.feed_in_notions(p["notions"]) for p in preds_by]
+    ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
+                         max_new_tokens=cfg.rollout.max_new_tokens,
+                         batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
+                         seed=cfg.seed, notions=notions)
+    pairs = []
+    for i, prob in enumerate(ev["per_problem"]):
+        right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
+        pair = {"step": step, "id": prob["id"], "level": prob["level"],
+                "actual_pass_rate": prob["c"] / prob["n"],
+                "actual_length": sum(right) / len(right) if right else None,
+                "pred_pass_rate": None, "pred_length": None}
+        if preds_by is not None:
+            p = preds_by[i]
+            pair["pred_pass_rate"] = sum(p["pass"]) / len(p["pass"]) if p["pass"] else None
+            pair["pred_length"] = sum(p["length"]) / len(p["length"]) if p["length"] else None
+        pairs.append(pair)
+    rec = {"kind": "eval", "step": step, "wall_seconds": wall, "feed_in": feed_in}
+    rec.update({k: v for k, v in ev.items() if k != "per_problem"})
+    pp = [(q["pred_pass_rate"], q["actual_pass_rate"]) for q in pairs if q["pred_pass_rate"] is not None]
+    pl = [(q["pred_length"], q["actual_length"]) for q in pairs
+          if q["pred_length"] is not None and q["actual_length"] is not None]
+    if pp:
+        c = masa.calibration(*zip(*pp))
+        rec.update(calib_pass_corr=c["corr"], calib_pass_mae=c["mae"])
+    if pl:
+        c = masa.calibration(*zip(*pl))
+        rec.update(calib_len_corr=c["corr"], calib_len_mae=c["mae"])
+    return rec, pairs
+
+
+def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng) -> tuple[list, dict]:
+    """Continue a sample of cut rollouts to the global limit: would they have been right?"""
+    cut = [r for r in rollouts if r.stop_reason == "budget"]
+    sample = [r for r in cut if rng.random() < cfg.efficient.cutoff_audit]
+    if not sample:
+        return [], {}
+    conts = generate_rollouts(model, tokenizer, [r.prompt + r.text for r in sample], n=1,
+                              max_new_tokens=max(1, cfg.rollout.max_new_tokens - min(r.length for r in sample)),
+                              temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
+                              top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
+                              budgets=[cfg.rollout.max_new_tokens - r.length for r in sample])
+    full = []
+    for r, c in zip(sample, conts):
+        c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
+        full.append(c)
+    score_rollouts(full, records)
+    return full, {"saved_tokens_per_audit": sum(c.length - r.length for r, c in zip(sample, full)) / len(full)}
+
+
+def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None) -> dict:
+    """Train as configured (GRPO, MASA or MASA-efficient); returns the history and the model."""
+    from tqdm.auto import tqdm
+
+    from masa_lite.problems import eval_records, training_pool
+    from masa_lite.prompts import prompt_format_for
+
+    run_dir = Path(cfg.out_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model, tokenizer, optimizer, scheduler = setup(cfg)
+    device = next(model.parameters()).device
+    fmt = prompt_format_for(cfg.model.name, tokenizer, k=cfg.meta.k)
+    pool, held_out = training_pool(cfg), eval_records(cfg)
+    sampler, audit_rng = random.Random(cfg.seed), random.Random(cfg.seed + 7)
+    sft_opt = (torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                 lr=cfg.efficient.sft_lr) if cfg.efficient.expert_sft else None)
+    state = {"wall": 0.0, "sft_buffer": [], "gate": [], "cut": []}
+    start, records = 0, []
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        start, records, saved = load_checkpoint(ckpt, model, optimizer, scheduler)
+        sampler.setstate(_tuple_state(saved["sampler"]))
+        audit_rng.setstate(_tuple_state(saved["audit_rng"]))
+        state = saved["state"]
+        if sft_opt is not None and saved.get("sft_opt"):
+            sft_opt.load_state_dict(saved["sft_opt"])
+    history = History(run_dir, cfg.loggers, records, config=to_dict(cfg))
+    (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
+    calib_path = run_dir / "calibration.jsonl"
+
+    def run_eval(step):
+        rec, pairs = evaluate_run(model, tokenizer, fmt, held_out, cfg, step, state["wall"])
+        history.log(rec)
+        with open(calib_path, "a") as f:
+            f.writelines(json.dumps(p) + "\n" for p in pairs)
+        return rec
+
+    if start == 0:
+        calib_path.write_text("")
+        run_eval(0)
+    e = cfg.efficient
+    bar = tqdm(range(start, cfg.grpo.steps), desc=cfg.method or "train", initial=start,
+               total=cfg.grpo.steps, disable=not progress)
+    for step in bar:
+        t0 = time.time()
+        batch = sampler.sample(pool, cfg.grpo.prompts_per_step)
+        n = len(batch)
+        sequential = cfg.meta.enabled and step >= e.warmup_steps and (e.gating or e.cutoff or cfg.meta.feed_in)
+        m = {"kind": "train", "step": step + 1, "sequential": sequential}
+        meta_ros, preds, by_prompt = [], [], None
+        if cfg.meta.enabled:
+            meta_ros, preds = _meta_rollouts(model, tokenizer, batch, fmt, cfg, cfg.meta.group_size)
+            by_prompt = masa.predictions_by_prompt(meta_ros, preds, n, cfg.meta.k)
+            summ = summarise_parses(preds)
+            m.update(meta_parse_rate=summ["parse_rate"], meta_ok_rate=summ["ok_rate"],
+                     meta_fallbacks=sum(summ["fallbacks"].values()))
+        t1 = time.time()
+        gated, audited = [False] * n, [False] * n
+        budgets, notions = None, None
+        if sequential:
+            if e.gating:
+                gated = masa.gate_prompts([p["pass"] for p in by_prompt], e.gate_std, e.gate_margin)
+                audited = [g and audit_rng.random() < e.gate_audit for g in gated]
+            if e.cutoff:
+                budgets = [masa.cutoff_budget(p["length"], e.cutoff_factor, cfg.rollout.max_new_tokens)
+                           for p in by_prompt]
+            if cfg.meta.feed_in:
+                notions = [masa.feed_in_notions(p["notions"]) for p in by_prompt]
+        run = [i for i in range(n) if not gated[i] or audited[i]]
+        sub = [batch[i] for i in run]
+        sol = sample_solutions(model, tokenizer, sub, fmt.solution, cfg,
+                               budgets=None if budgets is None else [budgets[i] for i in run],
+                               notions=None if notions is None else [notions[i] for i in run])
+        for r in sol:  # back to batch indices
+            r.prompt_index = run[r.prompt_index]
+        t2 = time.time()
+        rewards, info = score_rollouts(sol, batch, cfg)
+        m.update(info)
+        stats = masa.prompt_stats(sol, n)
+        # audited gated prompts are measured for the gate's precision/recall, not trained on
+        train_rows = [j for j, r in enumerate(sol) if not gated[r.prompt_index]]
+        scored = [Scored([sol[j] for j in train_rows], rewards[train_rows],
+                         torch.tensor([sol[j].prompt_index for j in train_rows], dtype=torch.long))]
+        m.update(rollout_metrics(scored[0]))
+        m["solution_tokens"] = sum(r.length for r in sol)
+        if cfg.meta.enabled:
+            meta_rewards, parts = masa.score_meta(meta_ros, preds, batch, stats, cfg)
+            m.update(parts)
+            keep = [j for j, v in enumerate(meta_rewards) if v is not None]
+            scored.append(Scored([meta_ros[j] for j in keep],
+                                 torch.tensor([meta_rewards[j] for j in keep], dtype=torch.float32),
+                                 torch.tensor([n + meta_ros[j].prompt_index for j in keep], dtype=torch.long)))
+            m["meta_tokens"] = sum(r.length for r in meta_ros)
+            have = [i for i in range(n) if stats[i] is not None and by_prompt[i]["pass"]]
+            c = masa.calibration([sum(by_prompt[i]["pass"]) / len(by_prompt[i]["pass"]) for i in have],
+                                 [stats[i].pass_rate for i in have])
+            m.update(calib_pass_corr=c["corr"], calib_pass_mae=c["mae"])
+        if sequential and e.gating:
+            state["gate"] += [(gated[i], stats[i].zero_variance, 1 / e.gate_audit if gated[i] else 1.0)
+                              for i in range(n) if stats[i] is not None]
+            m["gated_frac"] = sum(gated) / n
+            g = masa.prf(*zip(*[(a, b) for a, b, _ in state["gate"]]), weights=[w for *_, w in state["gate"]])
+            m.update(gate_precision=g["precision"], gate_recall=g["recall"], gate_f1=g["f1"])
+        if sequential and e.cutoff:
+            full, extra = _audit_cutoff(model, tokenizer, sol, batch, cfg, audit_rng)
+            cut_n = sum(r.stop_reason == "budget" for r in sol)
+            m.update(cut_frac=cut_n / max(len(sol), 1), **extra)
+            m["tokens_saved_est"] = cut_n * extra.get("saved_tokens_per_audit", 0.0)
+            # label "would have been wrong": audited cut rollouts by continuation, the rest as scored
+            state["cut"] += [(True, not c.correct, 1 / e.cutoff_audit) for c in full]
+            state["cut"] += [(False, not r.correct, 1.0) for r in sol if r.stop_reason != "budget"]
+            if state["cut"]:
+                c = masa.prf(*zip(*[(a, b) for a, b, _ in state["cut"]]), weights=[w for *_, w in state["cut"]])
+                m.update(cutoff_precision=c["precision"], cutoff_recall=c["recall"], cutoff_f1=c["f1"])
+        t3 = time.time()
+        m.update(policy_update(model, tokenizer, optimizer, scheduler, scored, cfg, device))
+        t4 = time.time()
+        if sft_opt is not None:
+            state["sft_buffer"] += masa.expert_sft_examples(meta_ros, preds, batch, stats, cfg, fmt.meta)
+            if len(state["sft_buffer"]) >= e.sft_batch_size:
+                pairs, state["sft_buffer"] = (state["sft_buffer"][:e.sft_batch_size],
+                                              state["sft_buffer"][e.sft_batch_size:])
+                m["sft_loss"] = masa.sft_step(model, tokenizer, sft_opt, pairs, device)
+        t5 = time.time()
+        state["wall"] += t5 - t0
+        m.update(seconds_meta=t1 - t0, seconds_generation=t2 - t1, seconds_scoring=t3 - t2,
+                 seconds_training=t4 - t3, seconds_sft=t5 - t4, seconds_step=t5 - t0,
+                 wall_seconds=state["wall"], peak_memory_mb=peak_memory_mb(device),
+                 tokens_generated=m.get("solution_tokens", 0) + m.get("meta_tokens", 0))
+        m["warnings"] = signal_warnings(m)
+        for w in m["warnings"]:
+            warnings.warn(f"step {step + 1}: {w}", stacklevel=2)
+        history.log(m)
+        bar.set_postfix(acc=f"{m['accuracy']:.2f}", zv=f"{m.get('zero_variance_frac', 0):.2f}")
+        last = step + 1 == cfg.grpo.steps
+        if last or (cfg.eval_every and (step + 1) % cfg.eval_every == 0):
+            run_eval(step + 1)
+        if cfg.save_every and ((step + 1) % cfg.save_every == 0 or last):
+            save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
+                            {"sampler": sampler.getstate(), "audit_rng": audit_rng.getstate(),
+                             "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None})
+        if step_hook is not None:
+            step_hook(step + 1, m)
+    history.close()
+    return {"history": history.records, "run_dir": str(run_dir), "model": model,
+            "tokenizer": tokenizer}

@@ -1,0 +1,93 @@
+"""MASA-efficient controls and meta-path plumbing, against hand-computed values."""
+
+import math
+
+import pytest
+
+from masa_lite import masa
+from masa_lite.config import load_config, ConfigError
+from masa_lite.meta import format_meta_answer, parse_meta
+from masa_lite.rollout import Rollout
+
+
+def test_gate_agreeing_extremes_only():
+    preds = [
+        [1.0, 1.0, 0.875],      # mean .958, std .059 → trivial → gate
+        [0.0, 0.0, 0.0],        # unsolvable → gate
+        [0.5, 0.5, 0.5],        # agree but in the middle → keep
+        [1.0, 0.0, 1.0],        # extreme mean? no: disagree → keep
+        [1.0],                  # one vote is not enough → keep
+        [],                     # no parse → keep
+    ]
+    assert masa.gate_prompts(preds, std_max=0.1, margin=0.1) == [True, True, False, False, False, False]
+    # a tighter margin keeps the first prompt
+    assert masa.gate_prompts(preds[:1], std_max=0.1, margin=0.03) == [False]
+
+
+def test_cutoff_budget():
+    assert masa.cutoff_budget([40, 60], factor=2.0) == 100
+    assert masa.cutoff_budget([40, 61], factor=2.0) == 101  # ceil(2 × 50.5)
+    assert masa.cutoff_budget([300], factor=2.0, max_new_tokens=400) == 400
+    assert masa.cutoff_budget([1], factor=2.0) == 8  # floor
+    assert masa.cutoff_budget([], factor=2.0) is None
+
+
+def test_prf_hand_values_and_weights():
+    pred = [True, True, False, False, True]
+    act = [True, False, True, False, True]
+    r = masa.prf(pred, act)
+    assert (r["tp"], r["fp"], r["fn"]) == (2, 1, 1)
+    assert r["precision"] == pytest.approx(2 / 3) and r["recall"] == pytest.approx(2 / 3)
+    assert r["f1"] == pytest.approx(2 / 3)
+    w = masa.prf(pred, act, weights=[4, 4, 1, 1, 1])  # audited positives stand for 4 each
+    assert w["precision"] == pytest.approx(5 / 9) and w["recall"] == pytest.approx(5 / 6)
+    empty = masa.prf([False, False], [False, False])
+    assert math.isnan(empty["precision"]) and math.isnan(empty["f1"])
+
+
+def test_calibration():
+    c = masa.calibration([0.0, 0.5, 1.0], [0.0, 0.5, 1.0])
+    assert c["corr"] == pytest.approx(1.0) and c["mae"] == 0.0
+    c = masa.calibration([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
+    assert c["corr"] == pytest.approx(-1.0) and c["mae"] == pytest.approx(2 / 3)
+    assert math.isnan(masa.calibration([0.3, 0.3], [0.0, 1.0])["corr"])
+
+
+def test_feed_in_takes_most_common_normalised_notions():
+    got = masa.feed_in_notions([["Split", "carry"], ["split"], ["borrows", "split", "carry"]], top=2)
+    assert got == ["split", "carry"]
+
+
+def _ro(i, text, correct=None, length=None):
+    return Rollout(i, "p", text, [], length if length is not None else len(text), "eos", correct)
+
+
+def test_prompt_stats_and_expert_sft_targets():
+    cfg = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true"])
+    sols = [_ro(0, "mul split 12*3=36", True, 20), _ro(0, "mul 12*3=35", False, 12),
+            _ro(0, "mul split 12*3=36", True, 30), _ro(0, "mul 12*3=34", False, 13)]
+    stats = masa.prompt_stats(sols, 2)
+    assert stats[1] is None
+    assert stats[0].pass_rate == 0.5 and stats[0].correct_lengths == [20, 30]
+    assert not stats[0].zero_variance
+    good = format_meta_answer("mul, 1 steps", ["split"], 1, 99)   # split: in both correct only
+    bad = format_meta_answer("mul, 1 steps", ["mul"], 8, 10)      # mul: in all four → f1−f0 = 0
+    metas = [_ro(0, bad), _ro(0, good)]
+    preds = [parse_meta(m.text) for m in metas]
+    recs = [{"problem": "12*3"}, {"problem": "1+1"}]
+    pairs = masa.expert_sft_examples(metas, preds, recs, stats, cfg, lambda r: "meta " + r["problem"] + "\n")
+    assert pairs == [("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 4, 25))]
+    rewards, parts = masa.score_meta(metas, preds, recs, stats, cfg)
+    # bad: r_pass = 0.01^|1−0.5| = 0.1, r_len = 0 (10 ∉ [20, 30]), r_notion = 0
+    # good: r_pass = 0.01^|0.125−0.5| = 0.01^0.375, r_len = 0 (99 ∉ [20, 30]), r_notion = 1
+    assert rewards[0] == pytest.approx(0.1 / 3)
+    assert rewards[1] == pytest.approx((0.01 ** 0.375 + 1) / 3)
+    assert parts["r_notion"] == pytest.approx(0.5)
+
+
+def test_efficient_switches_need_the_meta_path():
+    with pytest.raises(ConfigError, match="need the meta path"):
+        load_config("tiny", overrides=["efficient.gating=true"])
+    with pytest.raises(ConfigError, match="at least one of meta.reward_pass"):
+        load_config("tiny", overrides=["meta.enabled=true", "meta.reward_pass=false",
+                                       "meta.reward_length=false", "meta.reward_notion=false"])

@@ -1,0 +1,304 @@
+"""Figures: each function returns a Figure with the expected axes and artists, by hand-made data."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from masa_lite import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def gid_lines(ax, gid):
+    return [ln for ln in ax.lines if ln.get_gid() == gid]
+
+
+def texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def legend_texts(ax):
+    leg = ax.get_legend()
+    return [t.get_text() for t in leg.get_texts()] if leg else []
+
+
+# ---- calibration ------------------------------------------------------------------------------
+
+def pairs(preds, actuals, levels):
+    return [{"pred_pass_rate": p, "actual_pass_rate": a, "pred_length": None if p is None else 100 * p,
+             "actual_length": 100 * a + 20, "level": lv} for p, a, lv in zip(preds, actuals, levels)]
+
+
+def test_calibration_fit_matches_polyfit_and_has_identity():
+    x = [0.1, 0.3, 0.5, 0.7, 0.9, None]
+    y = [0.2, 0.25, 0.6, 0.65, 0.95, 0.5]
+    fig = plots.calibration_scatter({"base": pairs(x, y, [1, 1, 2, 2, 3, 3]),
+                                     "MASA": pairs(x, y, [1] * 6), "GRPO": pairs(x, y, [2] * 6)})
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    ax = fig.axes[0]
+    ident = gid_lines(ax, "identity")
+    assert len(ident) == 1 and list(ident[0].get_xdata()) == [0, 1] == list(ident[0].get_ydata())
+    (fit,) = gid_lines(ax, "fit")
+    fx, fy = np.asarray(fit.get_xdata(), float), np.asarray(fit.get_ydata(), float)
+    slope, icpt = np.polyfit(x[:5], y[:5], 1)
+    assert (fy[1] - fy[0]) / (fx[1] - fx[0]) == pytest.approx(slope)
+    assert fy[0] - fx[0] * slope == pytest.approx(icpt)
+    r = np.corrcoef(x[:5], y[:5])[0, 1]
+    assert f"fit: slope {slope:.2f}, r = {r:.2f}" in legend_texts(ax)
+    assert "(n = 5)" in ax.get_title()  # the None prediction is dropped
+    assert len(ax.collections) == 3 and len(fig.axes[1].collections) == 1  # one scatter per level
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("x", [[0.5, 0.8], [0.4, 0.4, 0.4, 0.4]])
+def test_calibration_no_fit_for_few_points_or_constant_x(x):
+    fig = plots.calibration_scatter({"GRPO": pairs(x, [0.1, 0.9, 0.5, 0.2][:len(x)], [1] * len(x))})
+    (fit,) = gid_lines(fig.axes[0], "fit")
+    assert len(fit.get_xdata()) == 0
+    assert "no fit" in legend_texts(fig.axes[0])
+
+
+def test_calibration_length_uses_shared_range_and_tolerates_empty_panel():
+    a = pairs([0.1, 0.5, 0.9], [0.2, 0.4, 0.8], [1, 2, 3])     # lengths up to 100 * 0.8 + 20 = 100
+    b = pairs([0.2, 0.4, 0.6], [0.1, 0.2, 0.3], [1, 1, 1])
+    fig = plots.calibration_scatter({"a": a, "b": b, "empty": []}, quantity="length", title="len")
+    assert fig._suptitle.get_text() == "len"
+    lims = [ax.get_xlim() for ax in fig.axes] + [ax.get_ylim() for ax in fig.axes]
+    assert lims == [(0.0, pytest.approx(105.0))] * 6
+    assert "no data" in texts(fig.axes[2]) and "no fit" in legend_texts(fig.axes[2])
+    (fit,) = gid_lines(fig.axes[0], "fit")
+    slope = np.polyfit([10, 50, 90], [40, 60, 100], 1)[0]
+    fx, fy = fit.get_xdata(), fit.get_ydata()
+    assert (fy[1] - fy[0]) / (fx[1] - fx[0]) == pytest.approx(slope)
+
+
+def test_calibration_rejects_bad_input():
+    with pytest.raises(ValueError, match="quantity"):
+        plots.calibration_scatter({"a": []}, quantity="notion")
+    with pytest.raises(ValueError, match="at least one panel"):
+        plots.calibration_scatter({})
+
+
+# ---- meta reward parts ------------------------------------------------------------------------
+
+def test_moving_average_by_hand():
+    assert plots.moving_average([1, 2, 3, 4], 2).tolist() == [1, 1.5, 2.5, 3.5]
+    assert plots.moving_average([3, 6, 9], 3).tolist() == [3, 4.5, 6]
+    assert plots.moving_average([1, 5], 1).tolist() == [1, 5]
+    assert plots.moving_average([], 4).size == 0
+
+
+def test_meta_reward_parts_draws_present_keys_and_smooths():
+    hist = [{"kind": "train", "step": s, "r_pass": 0.1 * s, "r_len": float(s % 2),
+             "meta_reward": 0.3} for s in range(1, 6)]
+    hist.append({"kind": "eval", "step": 5, "pass@1": 0.4})
+    fig = plots.meta_reward_parts(hist)
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert {ln.get_gid() for ln in ax.lines} == {"r_pass", "r_len", "meta_reward"}
+    fig = plots.meta_reward_parts(hist, smooth=2)
+    (ln,) = gid_lines(fig.axes[0], "r_len")
+    assert list(ln.get_ydata()) == pytest.approx([1, 0.5, 0.5, 0.5, 0.5])
+    assert len(fig.axes[0].lines) == 6  # faint raw line under each smoothed one
+
+
+def test_meta_reward_parts_raises_for_plain_grpo():
+    with pytest.raises(ValueError, match="meta reward"):
+        plots.meta_reward_parts([{"step": 1, "accuracy": 0.5, "reward": 0.5}])
+    with pytest.raises(ValueError):
+        plots.meta_reward_parts([])
+
+
+# ---- accuracy curves and time to reach --------------------------------------------------------
+
+def ev(step, wall, acc, se=None):
+    r = {"kind": "eval", "step": step, "wall_seconds": wall, "pass@1": acc,
+         "per_level": {"1": acc}}
+    if se is not None:
+        r["pass@1_se"] = se
+    return r
+
+
+RUN = [{"kind": "train", "step": 1, "accuracy": 0.99}, ev(30, 180, 0.5), ev(10, 60, 0.2),
+       ev(20, 120, 0.35), {"kind": "eval", "step": 40, "pass@1": 0.9}]
+
+
+def test_time_to_reach_by_hand():
+    assert plots.time_to_reach(RUN, 0.35) == 120.0      # >= is inclusive, evals sorted by x
+    assert plots.time_to_reach(RUN, 0.4) == 180.0
+    assert plots.time_to_reach(RUN, 0.1) == 60.0
+    assert plots.time_to_reach(RUN, 0.6) is None        # the step-40 eval has no wall_seconds
+    assert plots.time_to_reach(RUN, 0.6, x="step") == 40.0  # ...but counts by step
+    assert plots.time_to_reach(RUN, 0.95, x="step") is None  # train accuracy 0.99 is ignored
+    assert plots.time_to_reach([], 0.1) is None
+    with pytest.raises(ValueError):
+        plots.time_to_reach(RUN, 0.1, x="tokens")
+
+
+def test_accuracy_curves_wall_band_and_target():
+    grpo = [ev(10, 60, 0.2, 0.05), ev(20, 120, 0.4, 0.05)]
+    fast = [ev(10, 30, 0.3), ev(20, 60, 0.45)]
+    fig = plots.accuracy_curves({"GRPO": grpo, "MASA-efficient": fast, "no evals": [{"step": 1}]},
+                                x="wall", target=0.4)
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    (g,) = gid_lines(ax, "GRPO")
+    assert list(g.get_xdata()) == [1.0, 2.0] and list(g.get_ydata()) == [0.2, 0.4]
+    assert gid_lines(ax, "no evals") == []
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # only GRPO has se
+    reach = sorted(ln.get_xdata()[0] for ln in gid_lines(ax, "reach"))
+    assert reach == [1.0, 2.0]
+    assert "target 0.400" in legend_texts(ax) and "minutes" in ax.get_xlabel()
+    fig = plots.accuracy_curves({"GRPO": grpo}, target=0.9)
+    assert gid_lines(fig.axes[0], "reach") == []
+    assert list(gid_lines(fig.axes[0], "GRPO")[0].get_xdata()) == [10, 20]
+
+
+def test_accuracy_curves_raises_without_evals():
+    with pytest.raises(ValueError, match="eval"):
+        plots.accuracy_curves({"GRPO": [{"step": 1, "accuracy": 0.3}]})
+    with pytest.raises(ValueError):
+        plots.accuracy_curves({"GRPO": [ev(1, 1, 0.1)]}, x="tokens")
+
+
+# ---- gating / cutoff bars ---------------------------------------------------------------------
+
+PRF = {"no SFT": {"gate_precision": 0.5, "gate_recall": 0.4, "gate_f1": 0.44,
+                  "cutoff_precision": 0.7, "cutoff_recall": 0.8, "cutoff_f1": 0.75},
+       "SFT": {"gate_precision": 0.6, "gate_recall": 0.5, "gate_f1": 0.55,
+               "cutoff_precision": 0.9, "cutoff_f1": 0.85}}
+
+
+def test_control_prf_bars_heights_and_paper_markers():
+    fig = plots.control_prf_bars(PRF, paper={"gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, None)})
+    gate, cut = fig.axes
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert sorted(p.get_height() for p in gate.patches) == sorted([0.5, 0.4, 0.44, 0.6, 0.5, 0.55])
+    assert len(cut.patches) == 5  # SFT has no cutoff_recall
+    assert sorted(ln.get_ydata()[0] for ln in gid_lines(gate, "paper")) == [0.411, 0.485]
+    assert all(ln.get_linestyle() == "--" for ln in gate.lines)
+    assert [ln.get_ydata()[0] for ln in gid_lines(cut, "paper")] == [0.732]
+    assert legend_texts(gate).count("paper F1") == 1
+
+
+def test_control_prf_bars_bad_input():
+    with pytest.raises(ValueError):
+        plots.control_prf_bars({})
+    with pytest.raises(ValueError, match="values for 2 methods"):
+        plots.control_prf_bars(PRF, paper={"gate_f1": (0.4,)})
+    fig = plots.control_prf_bars({"gate only": {"gate_f1": 0.3}})
+    assert len(fig.axes[0].patches) == 1 and "not recorded" in texts(fig.axes[1])
+
+
+# ---- notion frequency -------------------------------------------------------------------------
+
+STATS = [{"step": s, "notion": n, "freq_correct": fc * s, "freq_wrong": fw}
+         for s in (1, 2, 3) for n, fc, fw in [("carry", 0.3, 0.2), ("prime", 0.1, 0.05),
+                                               ("modulo", 0.2, 0.3)]]
+STATS.append({"notion": "carry", "freq_correct": 1.0, "freq_wrong": 1.0})  # no step: skipped
+
+
+def test_notion_frequency_top_and_styles():
+    fig = plots.notion_frequency(STATS, top=2)
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and len(ax.lines) == 4
+    assert {ln.get_gid().split("|")[0] for ln in ax.lines} == {"carry", "modulo"}
+    (c,) = gid_lines(ax, "carry|freq_correct")
+    (w,) = gid_lines(ax, "carry|freq_wrong")
+    assert c.get_linestyle() == "-" and w.get_linestyle() == "--"
+    assert list(c.get_xdata()) == [1, 2, 3] and list(c.get_ydata()) == pytest.approx([0.3, 0.6, 0.9])
+    fig = plots.notion_frequency(STATS, notions=["prime", "absent"])
+    assert {ln.get_gid() for ln in fig.axes[0].lines} == {"prime|freq_correct", "prime|freq_wrong"}
+
+
+def test_notion_frequency_raises_when_empty():
+    with pytest.raises(ValueError):
+        plots.notion_frequency([])
+    with pytest.raises(ValueError):
+        plots.notion_frequency(STATS, notions=["absent"])
+
+
+# ---- delta box --------------------------------------------------------------------------------
+
+def test_quantile_bins_by_hand():
+    bins = plots.quantile_bins([5, 1, 4, 2, 3, 0, 11, 7, 9, 6, 8, 10])
+    assert [sorted(b.tolist()) for b in bins] == [[1, 3, 5], [0, 2, 4], [7, 9, 10], [6, 8, 11]]
+    assert len(plots.quantile_bins(range(7))) == 2
+    assert len(plots.quantile_bins([0.3, 0.1])) == 1
+    assert plots.quantile_bins([]) == []
+
+
+def test_delta_box_bins_and_skips_bad_entries():
+    d = [{"d_acc": 0.01 * i, "d_meta": 0.1 * i} for i in range(12)]
+    d += [{"d_acc": float("nan"), "d_meta": 1.0}, {"d_meta": 0.5}]
+    fig = plots.delta_box(d)
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 4 and all("n = 3" in lab for lab in labels)
+    assert len(ax.patches) == 4  # one box per bin
+    ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    assert sorted(ys) == pytest.approx([0.01 * i for i in range(12)])
+    assert len(plots.delta_box(d[:4]).axes[0].get_xticklabels()) == 1
+
+
+def test_delta_box_raises_when_empty():
+    with pytest.raises(ValueError):
+        plots.delta_box([])
+    with pytest.raises(ValueError):
+        plots.delta_box([{"d_acc": 0.1}])
+
+
+# ---- training overview ------------------------------------------------------------------------
+
+def test_training_overview_marks_missing_keys():
+    hist = [{"step": s, "accuracy": 0.1 * s, "reward": 0.1 * s, "zero_variance_frac": 0.5,
+             "len_mean": 40.0 + s, "seconds_step": 2.0, "entropy": float("nan") if s == 2 else 1.0}
+            for s in (1, 2, 3)] + [dict(ev(3, 10, 0.9), accuracy=0.9)]  # eval: not a train step
+    fig = plots.training_overview(hist)
+    assert isinstance(fig, Figure) and len(fig.axes) == 6
+    by_title = {ax.get_title(): ax for ax in fig.axes}
+    assert "not recorded" in texts(by_title["grad norm"]) and not by_title["grad norm"].lines
+    (acc,) = gid_lines(by_title["accuracy / reward"], "accuracy")
+    assert list(acc.get_xdata()) == [1, 2, 3]  # the eval record is not a training step
+    assert list(gid_lines(by_title["entropy"], "entropy")[0].get_xdata()) == [1, 3]
+    assert "not recorded" not in texts(by_title["entropy"])
+    empty = plots.training_overview([])
+    assert all("not recorded" in texts(ax) for ax in empty.axes)
+
+
+# ---- save -------------------------------------------------------------------------------------
+
+def test_save_writes_png_atomically(tmp_path):
+    fig = plots.training_overview([{"step": 1, "accuracy": 0.5}])
+    out = plots.save(fig, tmp_path / "sub" / "overview.png")
+    assert out == tmp_path / "sub" / "overview.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in out.parent.iterdir()] == ["overview.png"]
+
+
+def test_save_failure_keeps_old_file_and_no_tmp(tmp_path, monkeypatch):
+    out = tmp_path / "fig.png"
+    out.write_bytes(b"old")
+    fig = plots.training_overview([])
+
+    def broken(fname, **kw):
+        with open(fname, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(OSError):
+        plots.save(fig, out)
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
