@@ -89,6 +89,16 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from masa_lite.reproduce import reproduce
+
+    summary = reproduce(args.profile, out_dir=args.out, overrides=args.override,
+                        methods=args.methods)
+    print(open(f"{args.out}/summary.md").read())
+    print(f"figures: {', '.join(summary['figures'])}")
+    return 0
+
+
 def cmd_build_tiny(args) -> int:
     from masa_lite.tiny_model import build_and_card
 
@@ -135,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["eval"].add_argument("--adapter", default=None, help="a LoRA adapter folder")
     sub.choices["eval"].add_argument("--dataset", default=None, help="data set name or path")
     sub.choices["eval"].add_argument("--greedy", action="store_true")
+
+    r = sub.add_parser("reproduce", help="GRPO vs MASA vs MASA-efficient: train, evaluate, report")
+    r.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: MASA_LITE_PROFILE or tiny)")
+    r.add_argument("--out", default="runs/reproduce")
+    r.add_argument("-o", "--override", action="append", help="key=value for every method")
+    r.add_argument("--methods", nargs="+", default=None, help="a subset of the methods")
+    r.set_defaults(func=cmd_reproduce)
 
     b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")
     b.add_argument("--out", default="masa_lite/assets/masa-tiny")

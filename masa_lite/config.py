@@ -93,6 +93,7 @@ class MetaConfig:
     length_inclusive: bool = True  # closed interval (the public code uses strict <)
     feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
     eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
+    eval_calibration: bool = True  # measure calibration at every evaluation, even for GRPO
 
 
 @dataclass
@@ -118,6 +119,7 @@ class RunConfig:
     out_dir: str = "runs/default"
     save_every: int = 20
     eval_every: int = 0  # 0 = only before and after training
+    eval_at_start: bool = True
     method: str = ""  # a label for reports (GRPO, MASA, MASA-efficient); free text
     loggers: list = field(default_factory=lambda: ["jsonl"])  # jsonl | tensorboard | wandb
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -49,7 +49,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
                  feed_in: bool = False) -> tuple[dict, list[dict]]:
     """Held-out pass@1 (and pass@k) plus, with the meta path, calibration pairs per problem."""
     notions, preds_by = None, None
-    if cfg.meta.enabled or feed_in:
+    if cfg.meta.enabled or cfg.meta.eval_calibration or feed_in:
         from masa_lite.checkpoint import rng_state, set_rng_state
 
         saved = rng_state()
@@ -147,7 +147,8 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
 
     if start == 0:
         calib_path.write_text("")
-        run_eval(0)
+        if cfg.eval_at_start:
+            run_eval(0)
     e = cfg.efficient
     bar = tqdm(range(start, cfg.grpo.steps), desc=cfg.method or "train", initial=start,
                total=cfg.grpo.steps, disable=not progress)
