@@ -79,11 +79,20 @@ def cmd_eval(args) -> int:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, args.adapter)
-    fmt = prompt_format_for(cfg.model.name, tok)
+    fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     records = eval_records(cfg, dataset=args.dataset)
+    notions = None
+    if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
+        from masa_lite import masa
+        from masa_lite.trainer import _meta_rollouts
+
+        ros, preds = _meta_rollouts(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
+        notions = [masa.feed_in_notions(p["notions"])
+                   for p in masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
-                          greedy=args.greedy, progress=True, seed=cfg.seed)
+                          greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions)
+    res["feed_in"] = bool(args.feed_in)
     res.pop("per_problem")
     print(json.dumps(res, indent=1))
     return 0
@@ -145,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["eval"].add_argument("--adapter", default=None, help="a LoRA adapter folder")
     sub.choices["eval"].add_argument("--dataset", default=None, help="data set name or path")
     sub.choices["eval"].add_argument("--greedy", action="store_true")
+    sub.choices["eval"].add_argument("--feed-in", action="store_true",
+                                     help="append the meta path's predicted notions to each prompt")
 
     r = sub.add_parser("reproduce", help="GRPO vs MASA vs MASA-efficient: train, evaluate, report")
     r.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: MASA_LITE_PROFILE or tiny)")

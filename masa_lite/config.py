@@ -51,7 +51,7 @@ class DataConfig:
 
 @dataclass
 class RolloutConfig:
-    backend: str = "hf"  # hf | vllm
+    backend: str = "hf"  # hf (vllm: planned, not implemented yet)
     group_size: int = 8  # G: solution rollouts per prompt
     max_new_tokens: int = 400
     temperature: float = 1.0
@@ -209,6 +209,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     for path in NON_NEGATIVE:
         if get(path) < 0:
             raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
+    if cfg.rollout.backend == "vllm":
+        raise ConfigError("rollout.backend = 'vllm' is not implemented yet (see the GRPO issue); "
+                          "use rollout.backend=hf")
     if not 0 < cfg.rollout.top_p <= 1:
         raise ConfigError(f"rollout.top_p must be in (0, 1], got {cfg.rollout.top_p}")
     if cfg.grpo.eps_low >= 1:

@@ -1,0 +1,59 @@
+"""MASA and MASA-efficient through the real trainer loop on the bundled model (a few steps):
+the meta path is scored, gating skips prompts and audits some, cutoff cuts and audits, Expert
+SFT steps, and every metric the report needs is in the history."""
+
+import math
+
+import pytest
+
+from masa_lite.config import load_config
+from masa_lite.models import BUNDLED_MODELS
+from masa_lite.trainer import train
+
+pytestmark = pytest.mark.skipif(not (BUNDLED_MODELS["masa-tiny"] / "config.json").exists(),
+                                reason="the bundled model has not been built")
+
+BASE = ["grpo.steps=2", "grpo.prompts_per_step=4", "rollout.group_size=4", "meta.group_size=4",
+        "data.train_pool=80", "data.eval_per_level=2", "data.eval_samples=2",
+        "meta.eval_group_size=2", "save_every=0", "data.levels=[3,4]", "rollout.max_new_tokens=200"]
+
+
+def _train(tmp_path, extra):
+    cfg = load_config("tiny", overrides=BASE + extra + [f"out_dir={tmp_path}"])
+    return [h for h in train(cfg, progress=False)["history"]]
+
+
+def test_masa_scores_the_meta_path(tmp_path):
+    hist = _train(tmp_path, ["meta.enabled=true"])
+    steps = [h for h in hist if h["kind"] == "train"]
+    for h in steps:
+        assert 0 <= h["meta_reward"] <= 1 and h["meta_parse_rate"] > 0.5
+        assert h["tokens_generated"] == h["solution_tokens"] + h["meta_tokens"]
+        assert h["sequential"] is False
+    evals = [h for h in hist if h["kind"] == "eval"]
+    assert all("calib_pass_corr" in e for e in evals)
+    assert (tmp_path / "calibration.jsonl").read_text().count("\n") == 2 * 4  # 2 evals × (2 levels × 2 problems)
+
+
+def test_masa_efficient_gates_cuts_audits_and_clones(tmp_path):
+    # thresholds so loose that the uninformed base model's predictions trigger both controls
+    hist = _train(tmp_path, ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
+                             "efficient.expert_sft=true", "efficient.warmup_steps=1",
+                             "efficient.gate_std=1.0", "efficient.gate_margin=0.5",
+                             "efficient.gate_audit=0.5", "efficient.cutoff_factor=0.3",
+                             "efficient.cutoff_audit=1.0", "efficient.sft_batch_size=1",
+                             "efficient.sft_min_notion=0.0"])
+    steps = [h for h in hist if h["kind"] == "train"]
+    assert [h["sequential"] for h in steps] == [False, True]
+    seq = steps[1:]
+    assert all(h["gated_frac"] > 0 for h in seq)
+    assert all(h["cut_frac"] > 0 for h in seq)
+    assert any(h.get("sft_loss") is not None for h in steps)
+    for h in seq:
+        for key in ("gate_precision", "gate_recall", "gate_f1", "cutoff_precision", "cutoff_recall",
+                    "cutoff_f1"):
+            v = h[key]
+            assert v is None or 0 <= v <= 1, (key, v)
+        assert h["tokens_saved_est"] >= 0
+    # gated prompts skip their solution rollouts: fewer solution tokens than prompts × G would give
+    assert min(h["solution_tokens"] for h in seq) < max(h["solution_tokens"] for h in steps[:1]) * 2
