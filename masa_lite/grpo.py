@@ -152,7 +152,7 @@ def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
         f"{prefix}zero_variance_frac": gs["frac_zero_variance"],
         f"{prefix}all_correct_groups": gs["num_all_correct"],
         f"{prefix}all_wrong_groups": gs["num_all_wrong"],
-        f"{prefix}truncated_frac": sum(r.stop_reason != "eos" for r in rs) / len(rs),
+        f"{prefix}truncated_frac": sum(r.stop_reason == "max_new_tokens" for r in rs) / len(rs),
         f"{prefix}len_mean": sum(lengths) / len(lengths),
         f"{prefix}len_min": min(lengths),
         f"{prefix}len_max": max(lengths),

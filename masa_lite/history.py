@@ -23,7 +23,10 @@ def signal_warnings(m: dict) -> list[str]:
     if m.get("truncated_frac", 0) >= 0.999:
         out.append("every rollout hit the token limit: raise rollout.max_new_tokens")
     elif m.get("truncated_frac", 0) > 0.2:
-        out.append(f"{m['truncated_frac']:.0%} of rollouts were truncated and score 0")
+        out.append(f"{m['truncated_frac']:.0%} of rollouts hit rollout.max_new_tokens and score 0")
+    if m.get("cut_frac", 0) > 0.3:
+        out.append(f"{m['cut_frac']:.0%} of rollouts were cut by the predicted-length budget "
+                   "(efficient.cutoff_factor) and score 0")
     loss, gnorm = m.get("loss"), m.get("grad_norm")
     if loss is not None and gnorm is not None and abs(loss) < 1e-9 and gnorm < 1e-9:
         out.append("loss and gradient norm are both ~0: the policy is not being updated")
@@ -31,9 +34,10 @@ def signal_warnings(m: dict) -> list[str]:
         out.append(f"{m['verify_timeouts']} answers hit the verifier's time limit (scored 0)")
     if m.get("meta_parse_rate") is not None and m["meta_parse_rate"] < 0.5:
         out.append(f"only {m['meta_parse_rate']:.0%} of meta predictions parsed")
-    for key, value in m.items():
+    for key in ("loss", "grad_norm", "reward", "approx_kl"):  # NaN elsewhere can mean "undefined"
+        value = m.get(key)
         if isinstance(value, float) and not math.isfinite(value):
-            out.append(f"metric {key} is {value}: training diverged")
+            out.append(f"{key} is {value}: training diverged")
             break
     return out
 

@@ -184,14 +184,16 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    runs, calib, t0 = {}, {}, time.time()
+    runs, calib, t0, base = {}, {}, time.time(), None
     for name in methods or METHODS:
         cfg: RunConfig = load_config(profile, overrides=list(overrides or []) + METHODS[name] + [
             f"out_dir={out / _slug(name)}", f"method={name}"])
-        train(cfg, progress=progress)
+        train(cfg, progress=progress, resume=False, base_eval=base)
         runs[name] = read_history(cfg.out_dir)
         calib[name] = [json.loads(line) for line in
                        (Path(cfg.out_dir) / "calibration.jsonl").read_text().splitlines() if line]
+        if base is None:  # every method starts from the same base model: evaluate it once
+            base = (_evals(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
     summary = summarise(runs, calib, cfg.profile)
     summary["total_seconds"] = time.time() - t0
     summary["config"] = to_dict(cfg)

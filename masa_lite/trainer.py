@@ -108,8 +108,13 @@ def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng) -> tuple[list, 
     return full, {"saved_tokens_per_audit": sum(c.length - r.length for r, c in zip(sample, full)) / len(full)}
 
 
-def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None) -> dict:
-    """Train as configured (GRPO, MASA or MASA-efficient); returns the history and the model."""
+def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None,
+          base_eval: tuple[dict, list[dict]] | None = None) -> dict:
+    """Train as configured (GRPO, MASA or MASA-efficient); returns the history and the model.
+
+    ``base_eval`` (an eval record and its calibration pairs from another run of the same base
+    model, evaluation set and seed) is logged as this run's step-0 evaluation instead of
+    measuring it again — ``masa-lite reproduce`` shares one base evaluation across methods."""
     from tqdm.auto import tqdm
 
     from masa_lite.problems import eval_records, training_pool
@@ -147,7 +152,11 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
 
     if start == 0:
         calib_path.write_text("")
-        if cfg.eval_at_start:
+        if base_eval is not None:
+            history.log(dict(base_eval[0]))
+            with open(calib_path, "a") as f:
+                f.writelines(json.dumps(p) + "\n" for p in base_eval[1])
+        elif cfg.eval_at_start:
             run_eval(0)
     e = cfg.efficient
     bar = tqdm(range(start, cfg.grpo.steps), desc=cfg.method or "train", initial=start,

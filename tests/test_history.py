@@ -1,0 +1,27 @@
+"""Warnings that keep RL from failing silently, and the JSONL history."""
+
+from masa_lite.history import History, read_history, signal_warnings
+
+
+def test_warnings_name_each_lost_signal():
+    assert signal_warnings({"zero_variance_frac": 0.5, "truncated_frac": 0.0, "loss": 0.1,
+                            "grad_norm": 0.2}) == []
+    w = signal_warnings({"zero_variance_frac": 1.0, "truncated_frac": 1.0, "loss": 0.0,
+                         "grad_norm": 0.0, "verify_timeouts": 3, "meta_parse_rate": 0.2,
+                         "cut_frac": 0.5})
+    text = " | ".join(w)
+    for part in ("zero-variance", "token limit", "not being updated", "3 answers hit the verifier",
+                 "20% of meta predictions parsed", "50% of rollouts were cut"):
+        assert part in text, part
+    assert any("diverged" in x for x in signal_warnings({"loss": float("nan")}))
+    # an undefined precision (no gated prompt yet) is not divergence
+    assert signal_warnings({"gate_precision": float("nan")}) == []
+
+
+def test_history_writes_strict_json_and_restores(tmp_path):
+    h = History(tmp_path, ["jsonl"])
+    h.log({"step": 1, "x": float("nan"), "nested": {"y": float("inf")}})
+    assert read_history(tmp_path) == [{"step": 1, "x": None, "nested": {"y": None}}]
+    h2 = History(tmp_path, ["jsonl"], records=[{"step": 1}])  # a resumed run rewrites its file
+    h2.log({"step": 2})
+    assert read_history(tmp_path) == [{"step": 1}, {"step": 2}]
