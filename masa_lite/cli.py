@@ -105,6 +105,10 @@ def cmd_reproduce(args) -> int:
                         methods=args.methods)
     print(open(f"{args.out}/summary.md").read())
     print(f"figures: {', '.join(summary['figures'])}")
+    if args.publish:
+        from masa_lite.reproduce import publish
+
+        print(f"published to {publish(args.out, args.publish)}")
     return 0
 
 
@@ -162,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/reproduce")
     r.add_argument("-o", "--override", action="append", help="key=value for every method")
     r.add_argument("--methods", nargs="+", default=None, help="a subset of the methods")
+    r.add_argument("--publish", default=None, help="also copy figures + summary here (e.g. figures)")
     r.set_defaults(func=cmd_reproduce)
 
     b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")

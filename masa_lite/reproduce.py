@@ -176,6 +176,34 @@ def make_figures(runs, calib, out: Path) -> list[Path]:
     return written
 
 
+def publish(out_dir, figures_dir="figures") -> Path:
+    """Copy a reproduce run's figures and summary into ``figures_dir`` with their provenance
+    (profile, seed, commit, date, command) in ``provenance.json``."""
+    import datetime
+    import shutil
+    import subprocess
+
+    out, dest = Path(out_dir), Path(figures_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    summary = json.loads((out / "summary.json").read_text())
+    for png in sorted((out / "figures").glob("*.png")):
+        shutil.copy2(png, dest / png.name)
+    shutil.copy2(out / "summary.md", dest / "summary.md")
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    prov = {"command": f"masa-lite reproduce --profile {summary['profile']} --out {out} "
+                       f"--publish {dest}",
+            "profile": summary["profile"], "seed": summary["config"]["seed"], "commit": commit,
+            "date": datetime.date.today().isoformat(),
+            "total_minutes": round(summary["total_seconds"] / 60, 1),
+            "figures": sorted(p.name for p in dest.glob("*.png"))}
+    (dest / "provenance.json").write_text(json.dumps(prov, indent=1))
+    return dest
+
+
 def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overrides=None,
               methods=None, progress: bool = True) -> dict:
     """Train and evaluate every method, then write figures and the summary."""
