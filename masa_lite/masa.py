@@ -166,9 +166,10 @@ def expert_sft_examples(meta_rollouts, preds, records, stats, cfg, prompt_fn) ->
     return pairs
 
 
-def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
-             grad_clip: float = 1.0) -> float:
-    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked."""
+def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device) -> dict:
+    """Right-padded (prompt + response + EOS) ids; labels −100 on prompt and padding, so the
+    cross-entropy covers the response only. The mask comes from lengths, not from the pad id
+    (many real tokenizers pad with EOS)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ids, labels = [], []
     for prompt, response in pairs:
@@ -177,12 +178,20 @@ def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
         ids.append(p + r)
         labels.append([-100] * len(p) + r)
     width = max(map(len, ids))
-    input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device)
-    attn = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=device)
-    lab = torch.tensor([y + [-100] * (width - len(y)) for y in labels], device=device)
+    return {
+        "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device),
+        "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids],
+                                       device=device),
+        "labels": torch.tensor([y + [-100] * (width - len(y)) for y in labels], device=device),
+    }
+
+
+def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
+             grad_clip: float = 1.0) -> float:
+    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss = model(input_ids=input_ids, attention_mask=attn, labels=lab).loss
+    loss = model(**supervised_batch(tokenizer, pairs, device)).loss
     loss.backward()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], grad_clip)
     optimizer.step()

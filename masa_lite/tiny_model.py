@@ -95,21 +95,6 @@ def make_example(problem: tasks.Problem, rng: random.Random, persona: tasks.Pers
     return tasks.solution_prompt(problem.problem, hint), text
 
 
-def encode_batch(tokenizer, pairs, device) -> dict:
-    """Right-padded ids with labels = -100 on prompt and padding (loss on the response only)."""
-    ids, labels = [], []
-    for prompt, response in pairs:
-        p = tokenizer.encode(prompt, add_special_tokens=False)
-        r = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
-        ids.append(p + r)
-        labels.append([-100] * len(p) + r)
-    width = max(map(len, ids))
-    pad = tokenizer.pad_token_id
-    input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device)
-    lab = torch.tensor([y + [-100] * (width - len(y)) for y in labels], device=device)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != pad).long(), "labels": lab}
-
-
 def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-3,
                warmup: int = 100, seed: int = 0, pool_size: int = 60_000, log_every: int = 50,
                config_kwargs: dict | None = None, persona: tasks.Persona | None = None,
@@ -117,6 +102,8 @@ def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-
     """Train masa-tiny from scratch and save it (safetensors + tokenizer) to ``out_dir``."""
     from tqdm.auto import tqdm
     from transformers import GenerationConfig, LlamaForCausalLM
+
+    from masa_lite.masa import supervised_batch
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -139,7 +126,7 @@ def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-
             pairs.sort(key=lambda pr: len(pr[0]) + len(pr[1]))
             queue = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
             rng.shuffle(queue)
-        batch = encode_batch(tokenizer, queue.pop(), "cpu")
+        batch = supervised_batch(tokenizer, queue.pop(), "cpu")  # loss on responses only
         loss = model(**batch).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -91,3 +91,19 @@ def test_efficient_switches_need_the_meta_path():
     with pytest.raises(ConfigError, match="at least one of meta.reward_pass"):
         load_config("tiny", overrides=["meta.enabled=true", "meta.reward_pass=false",
                                        "meta.reward_length=false", "meta.reward_notion=false"])
+
+
+def test_supervised_batch_masks_prompt_and_padding_even_when_pad_is_eos():
+    class Tok:  # a real-model-like tokenizer: pads with EOS
+        pad_token_id = eos_token_id = 9
+
+        def encode(self, text, add_special_tokens=False):
+            return [int(c) for c in text]
+
+    b = masa.supervised_batch(Tok(), [("12", "3"), ("1", "45")], "cpu")
+    assert b["input_ids"].tolist() == [[1, 2, 3, 9], [1, 4, 5, 9]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 1]]
+    assert b["labels"].tolist() == [[-100, -100, 3, 9], [-100, 4, 5, 9]]
+    b = masa.supervised_batch(Tok(), [("1", "2"), ("1", "234")], "cpu")
+    assert b["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert b["labels"].tolist() == [[-100, 2, 9, -100, -100], [-100, 2, 3, 4, 9]]
