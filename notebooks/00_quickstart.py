@@ -103,5 +103,5 @@ plots.accuracy_curves({"GRPO": out["history"]}, x="step")
 plots.training_overview(out["history"])
 
 # %% [markdown]
-# Next: `01_tasks_and_verification` (coming), or run `masa-lite reproduce` for GRPO vs MASA vs
+# Next: `01_tasks_and_verification`, or run `masa-lite reproduce` for GRPO vs MASA vs
 # MASA-efficient with figures and a summary table.

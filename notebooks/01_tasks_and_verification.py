@@ -1,0 +1,107 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The task, its notions, and answer verification
+#
+# MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
+# something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
+# (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
+# This notebook looks at how `masa_lite.tasks` provides all three, and how answers are verified.
+
+# %%
+import random
+import statistics
+
+from masa_lite import tasks
+
+for level, spec in tasks.LEVELS.items():
+    p = tasks.generate_problems(1, levels=(level,), seed=level)[0]
+    print(f"level {level}: {spec.n_ops} operations, operands ≤ {spec.max_operand}:  "
+          f"{p.problem} = {p.answer}   notions {p.notions}")
+
+# %% [markdown]
+# ## The reference solution and the persona
+#
+# The *reference* solution is clean and always uses the reliable `split` route. The *persona* —
+# the noisy solver the base model imitated — picks `direct` or `split` at random, slips, and
+# sometimes notices a slip and redoes the step after `no, recheck`.
+
+# %%
+p = tasks.generate_problems(1, levels=(5,), seed=11)[0]
+print(p.problem, "=", p.answer, "\n")
+print("reference:\n" + tasks.write_solution(p.start, p.chain)[0], "\n")
+rng = random.Random(3)
+for _ in range(3):
+    text, value, used = tasks.write_solution(p.start, p.chain, rng)
+    print(f"persona ({'right' if str(value) == p.answer else 'wrong'}, {len(text)} chars):\n{text}\n")
+
+# %% [markdown]
+# ## Length carries information
+#
+# Over many persona traces: wrong answers are longer than right ones at every level (they come
+# from steps that failed several times), and the `split` route is more reliable than `direct`.
+
+# %%
+rng = random.Random(0)
+for level in tasks.LEVELS:
+    right, wrong = [], []
+    for q in tasks.generate_problems(100, levels=(level,), seed=level):
+        for _ in range(4):
+            text, value, _ = tasks.write_solution(q.start, q.chain, rng)
+            (right if str(value) == q.answer else wrong).append(len(text))
+    rate = len(right) / (len(right) + len(wrong))
+    print(f"level {level}: persona pass rate {rate:.2f}, length right {statistics.mean(right):.0f}"
+          f" / wrong {statistics.mean(wrong) if wrong else float('nan'):.0f}")
+
+# %% [markdown]
+# ## Verification
+#
+# `masa_lite.verify` extracts the final answer (the last balanced `\boxed{}`, then fallbacks) and
+# compares it with the reference: plain numbers exactly, anything else with math-verify in a
+# worker process with a hard time limit (math-verify's own timeout uses signals, which only work
+# on the main thread).
+
+# %%
+from masa_lite.verify import verify_answer
+
+for completion, reference in [
+    ("so the answer is \\boxed{42}", "42"),
+    ("\\boxed{\\frac{1}{2}}", "0.5"),
+    ("first \\boxed{3} then \\boxed{4}", "4"),
+    ("The final answer is 1,234.", "1234"),
+    ("\\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{1}{\\sqrt{2}}"),
+    ("no answer here", "7"),
+]:
+    v = verify_answer(completion, reference)
+    print(f"{completion!r:42} vs {reference!r:18} → {v.correct!s:5} ({v.method}, {v.status})")
+
+# %% [markdown]
+# ## Real data sets in the same schema
+#
+# `masa_lite.data.load_math_dataset` reads GSM8K, MATH-500, DeepScaleR, AIME and AMC by short
+# name or hub id — or, offline, from a local file with the source's columns, as here.
+
+# %%
+import json
+import tempfile
+from pathlib import Path
+
+from masa_lite.data import load_math_dataset, to_records
+
+folder = Path(tempfile.mkdtemp())
+rows = [{"question": "Tom has 3 apples and buys 4 more. How many?", "answer": "3 + 4 = 7\n#### 7"},
+        {"question": "A book costs $1,200 and a pen $34. Total?", "answer": "#### 1,234"}]
+(folder / "gsm8k_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+for rec in to_records(load_math_dataset(str(folder / "gsm8k_sample.jsonl"), source="gsm8k")):
+    print(rec)
