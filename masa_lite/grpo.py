@@ -156,7 +156,6 @@ def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
         f"{prefix}len_mean": sum(lengths) / len(lengths),
         f"{prefix}len_min": min(lengths),
         f"{prefix}len_max": max(lengths),
-        f"{prefix}tokens_generated": sum(lengths),
     }
 
 
@@ -202,14 +201,3 @@ def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budge
     finally:
         if merged:
             model.unmerge_adapter()
-
-
-def _tuple_state(state):
-    """random.Random state comes back from torch.load as nested lists in some versions."""
-    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state)
-
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump(d, sort_keys=False)

@@ -153,20 +153,12 @@ def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-
     return model, tokenizer, build
 
 
-def _corr(x: list[float], y: list[float]) -> float:
-    """Pearson correlation (nan when either side is constant)."""
-    import numpy as np
-
-    if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
 def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8, seed: int = 0,
                        split: str = "test", k: int = 8, progress: bool = False) -> dict:
     """What the model card reports: per-level sampled pass@1 (T = 1), lengths of right vs wrong
     rollouts, meta-format parse rate and calibration of predicted vs actual pass rate and length."""
     from masa_lite.evaluation import evaluate_policy
+    from masa_lite.masa import calibration
     from masa_lite.meta import parse_meta
     from masa_lite.prompts import tiny_format
     from masa_lite.rollout import generate_rollouts
@@ -208,8 +200,8 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
         "zero_variance_frac": ev["zero_variance_frac"],
         "len_correct": ev["len_correct_mean"], "len_wrong": ev["len_wrong_mean"],
         "meta_parse_rate": sum(parsed) / len(parsed),
-        "calibration_pass_rate_corr": _corr(pr_x, pr_y),
-        "calibration_length_corr": _corr(len_x, len_y),
+        "calibration_pass_rate_corr": calibration(pr_x, pr_y)["corr"],
+        "calibration_length_corr": calibration(len_x, len_y)["corr"],
         "meta_example": metas[0].text,
     }
 

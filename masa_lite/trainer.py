@@ -29,7 +29,7 @@ from masa_lite import masa
 from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from masa_lite.config import RunConfig, to_dict
 from masa_lite.evaluation import evaluate_policy
-from masa_lite.grpo import (Scored, _tuple_state, _yaml, peak_memory_mb, policy_update,
+from masa_lite.grpo import (Scored, peak_memory_mb, policy_update,
                             rollout_metrics, sample_solutions, setup)
 from masa_lite.history import History, signal_warnings
 from masa_lite.meta import parse_meta, summarise_parses
@@ -264,3 +264,14 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
     history.close()
     return {"history": history.records, "run_dir": str(run_dir), "model": model,
             "tokenizer": tokenizer}
+
+
+def _tuple_state(state):
+    """random.Random state comes back from torch.load as nested lists in some versions."""
+    return tuple(_tuple_state(s) if isinstance(s, list) else s for s in state)
+
+
+def _yaml(d: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(d, sort_keys=False)
