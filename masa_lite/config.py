@@ -12,6 +12,7 @@ Notebooks and the CLI pick the profile through :func:`profile_name` — the only
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ import yaml
 
 PROFILE_ENV = "MASA_LITE_PROFILE"
 PROFILE_DIR = Path(__file__).parent / "profiles"
+VLLM_INSTALL_HINT = ("rollout.backend = 'vllm' needs the optional vLLM package: "
+                     "pip install masa-lite[vllm] (vLLM ships its own CUDA build of torch), "
+                     "or use rollout.backend=hf")
 
 
 class ConfigError(ValueError):
@@ -51,7 +55,7 @@ class DataConfig:
 
 @dataclass
 class RolloutConfig:
-    backend: str = "hf"  # hf (vllm: planned, not implemented yet)
+    backend: str = "hf"  # hf (transformers generate) | vllm (optional extra; masa_lite.rollout_vllm)
     group_size: int = 8  # G: solution rollouts per prompt
     max_new_tokens: int = 400
     temperature: float = 1.0
@@ -59,6 +63,10 @@ class RolloutConfig:
     top_k: int = 0
     batch_size: int = 128  # rows per generate call
     merge_adapter: bool = False  # merge LoRA into a copy of the weights for generation
+    row_seeded: bool = False  # one random stream per rollout (hf); always on with several processes
+    cache_implementation: str = ""  # hf backend: "" (library default) | static | dynamic | …
+    vllm_gpu_memory_utilization: float = 0.3  # vllm backend: GPU share for weights + KV cache
+    vllm_max_model_len: int = 0  # vllm backend: 0 = the model's own context length
 
 
 @dataclass
@@ -132,6 +140,7 @@ class RunConfig:
 
 CHOICES = {
     "rollout.backend": ("hf", "vllm"),
+    "rollout.cache_implementation": ("", None, "dynamic", "static", "offloaded", "offloaded_static"),
     "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
     "grpo.adv_scale": ("group", "none", "batch"),
     "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
@@ -144,7 +153,7 @@ NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_
                 "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "save_every",
                 "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high",
                 "efficient.sft_lr", "efficient.gate_std", "efficient.gate_margin",
-                "efficient.warmup_steps", "efficient.cutoff_factor")
+                "efficient.warmup_steps", "efficient.cutoff_factor", "rollout.vllm_max_model_len")
 
 
 def _coerce(value, typ, where: str):
@@ -209,9 +218,13 @@ def validate(cfg: RunConfig) -> RunConfig:
     for path in NON_NEGATIVE:
         if get(path) < 0:
             raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
-    if cfg.rollout.backend == "vllm":
-        raise ConfigError("rollout.backend = 'vllm' is not implemented yet (see the GRPO issue); "
-                          "use rollout.backend=hf")
+    if cfg.rollout.backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ConfigError(VLLM_INSTALL_HINT)
+    if cfg.rollout.row_seeded and cfg.rollout.backend != "hf":
+        raise ConfigError("rollout.row_seeded needs rollout.backend=hf (not implemented for vLLM)")
+    if not 0 < cfg.rollout.vllm_gpu_memory_utilization <= 1:
+        raise ConfigError("rollout.vllm_gpu_memory_utilization must be in (0, 1], got "
+                          f"{cfg.rollout.vllm_gpu_memory_utilization}")
     if not 0 < cfg.rollout.top_p <= 1:
         raise ConfigError(f"rollout.top_p must be in (0, 1], got {cfg.rollout.top_p}")
     if cfg.grpo.eps_low >= 1:

@@ -26,7 +26,7 @@ import torch
 from masa_lite import advantages as adv_lib
 from masa_lite import losses
 from masa_lite.config import RunConfig
-from masa_lite.rollout import Rollout, generate_rollouts
+from masa_lite.rollout import Rollout, sample_rollouts
 
 
 @dataclass
@@ -65,10 +65,26 @@ def _micro_batches(n: int, size: int):
     return [list(range(s, min(n, s + size))) for s in range(0, n, size)]
 
 
+def _filler(tokenizer) -> Rollout:
+    """A one-token completion for a rank with nothing to train; it joins the all-reduce with
+    weight 0."""
+    return Rollout(0, "0", "", [tokenizer.eos_token_id], 1, "eos")
+
+
 def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored], cfg: RunConfig,
-                  device) -> dict:
+                  device, dp=None) -> dict:
     """Advantages per group, then ``policy_epochs`` passes of the clipped loss; one optimiser step
-    per epoch. Returns the step's training metrics."""
+    per epoch. Returns the step's training metrics.
+
+    Data parallel (``dp``, a :class:`masa_lite.distributed.DataParallel` of several ranks):
+    ``batches`` hold this rank's groups only. The normalisers (rollouts and tokens of the whole
+    step) are summed over ranks and each rank's loss is multiplied by the world size, so DDP's
+    gradient *average* is the one-process gradient of the whole batch. Only the last micro-batch's
+    backward all-reduces (:meth:`~masa_lite.distributed.DataParallel.sync`); a rank without rows
+    runs one zero-weight filler so that it still takes part."""
+    from masa_lite.distributed import SINGLE
+
+    dp = dp or SINGLE
     g = cfg.grpo
     rollouts = [r for b in batches for r in b.rollouts]
     advs = torch.cat([adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
@@ -77,22 +93,26 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     rollouts, advs = [rollouts[i] for i in keep], advs[keep]
     metrics = {"loss": 0.0, "grad_norm": 0.0, "entropy": float("nan"), "clip_frac": 0.0,
                "approx_kl": 0.0, "train_tokens": 0}
-    if not rollouts:
+    n_rows, num_tokens = dp.sum([len(rollouts), float(sum(r.length for r in rollouts))])
+    if not n_rows:  # nothing to train on any rank
         return metrics
+    weight = 1.0
+    if not rollouts:  # nothing here, but the other ranks train: join their all-reduce
+        rollouts, advs, weight = [_filler(tokenizer)], torch.zeros(1), 0.0
     # sort by length so micro-batches carry little padding
     order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].length + len(rollouts[i].prompt))
     rollouts, advs = [rollouts[i] for i in order], advs[order]
     mbs = _micro_batches(len(rollouts), g.micro_batch_size)
-    num_tokens = float(sum(r.length for r in rollouts))
+    net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                 if device.type == "cuda" and cfg.model.dtype in ("auto", "bf16", "bfloat16")
                 else torch.autocast("cpu", enabled=False))
 
-    def forward(idx, with_entropy=False):
+    def forward(idx, with_entropy=False, module=model):
         batch = build_policy_batch(tokenizer, [rollouts[i] for i in idx], device)
         with autocast:
             logp, ent = losses.sequence_token_logprobs(
-                model, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
+                module, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
                 compute_entropy=with_entropy)
         return batch, logp, ent
 
@@ -105,21 +125,24 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for j, idx in enumerate(mbs):
-            batch, logp, ent = forward(idx, with_entropy=(epoch == 0))
-            mask = batch["completion_mask"]
-            old_logp = old[j] if old is not None else logp.detach()  # one epoch: ρ = 1
-            ref = None
-            if g.kl_beta > 0:  # reference = the base model: the same weights, adapter off
-                with torch.no_grad(), model.disable_adapter():
-                    ref = forward(idx)[1]
-            loss, st = losses.clipped_policy_loss(
-                logp, old_logp, advs[idx].to(device), mask, eps_low=g.eps_low,
-                eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
-                max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
-                ref_logp=ref, beta=g.kl_beta)
-            if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
-                loss = loss * (len(idx) / len(rollouts))
-            loss.backward()
+            with dp.sync(last=j == len(mbs) - 1):
+                batch, logp, ent = forward(idx, with_entropy=(epoch == 0), module=net)
+                mask = batch["completion_mask"]
+                old_logp = old[j] if old is not None else logp.detach()  # one epoch: ρ = 1
+                ref = None
+                if g.kl_beta > 0:  # reference = the base model: the same weights, adapter off
+                    with torch.no_grad(), model.disable_adapter():
+                        ref = forward(idx)[1]
+                loss, st = losses.clipped_policy_loss(
+                    logp, old_logp, advs[idx].to(device), mask, eps_low=g.eps_low,
+                    eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
+                    max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
+                    ref_logp=ref, beta=g.kl_beta)
+                if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
+                    loss = loss * (len(idx) / n_rows)
+                (loss * (weight * dp.world_size)).backward()  # DDP averages over ranks
+            if not weight:
+                continue
             total += loss.item()
             stats_acc.append((len(idx), st))
             if ent is not None:
@@ -129,14 +152,18 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
         gnorm = torch.nn.utils.clip_grad_norm_(params, g.grad_clip if g.grad_clip > 0 else math.inf)
         optimizer.step()
     scheduler.step()
-    n = sum(k for k, _ in stats_acc)
-    avg = lambda key: sum(k * s.get(key, 0.0) for k, s in stats_acc) / n  # noqa: E731
+    # rows-weighted means of the micro-batch statistics, summed over ranks
+    keys = ["clip_low_frac", "clip_high_frac", "approx_kl"] + (["kl_ref"] if g.kl_beta > 0 else [])
+    local = [total, ent_sum, ent_n, sum(k for k, _ in stats_acc)]
+    local += [sum(k * s.get(key, 0.0) for k, s in stats_acc) for key in keys]
+    total, ent_sum, ent_n, n, *weighted = dp.sum(local)
+    avg = {key: w / n for key, w in zip(keys, weighted)}
     metrics.update(loss=total, grad_norm=float(gnorm), entropy=ent_sum / max(ent_n, 1.0),
-                   clip_frac=avg("clip_low_frac") + avg("clip_high_frac"),
-                   approx_kl=avg("approx_kl"), train_tokens=int(num_tokens),
+                   clip_frac=avg["clip_low_frac"] + avg["clip_high_frac"],
+                   approx_kl=avg["approx_kl"], train_tokens=int(num_tokens),
                    lr=scheduler.get_last_lr()[0])
     if g.kl_beta > 0:
-        metrics["kl_ref"] = avg("kl_ref")
+        metrics["kl_ref"] = avg["kl_ref"]
     return metrics
 
 
@@ -186,18 +213,19 @@ def setup(cfg: RunConfig):
 
 
 def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budgets=None,
-                     notions=None) -> list[Rollout]:
-    """G solution rollouts per record (adapter merged for generation if configured)."""
+                     notions=None, seeds=None) -> list[Rollout]:
+    """G solution rollouts per record through ``cfg.rollout.backend`` (hf: adapter merged for
+    generation if configured; vllm: the adapter goes to vLLM as a LoRARequest). ``seeds``, one per
+    record: row-seeded sampling (:func:`masa_lite.rollout.generate_rollouts`)."""
     prompts = [prompt_fn(r, None if notions is None else notions[i]) for i, r in enumerate(records)]
-    merged = cfg.rollout.merge_adapter and hasattr(model, "merge_adapter")
+    merged = (cfg.rollout.merge_adapter and cfg.rollout.backend == "hf"
+              and hasattr(model, "merge_adapter"))
     if merged:
         model.merge_adapter()
     try:
-        return generate_rollouts(model, tokenizer, prompts, n=cfg.rollout.group_size,
-                                 max_new_tokens=cfg.rollout.max_new_tokens,
-                                 temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
-                                 top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
-                                 budgets=budgets)
+        return sample_rollouts(model, tokenizer, prompts, cfg, n=cfg.rollout.group_size,
+                               max_new_tokens=cfg.rollout.max_new_tokens, budgets=budgets,
+                               seeds=seeds)
     finally:
         if merged:
             model.unmerge_adapter()

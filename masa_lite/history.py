@@ -43,18 +43,21 @@ def signal_warnings(m: dict) -> list[str]:
 
 
 class History:
-    """Appends step records to ``history.jsonl`` and forwards them to optional loggers."""
+    """Appends step records to ``history.jsonl`` and forwards them to optional loggers.
+    ``write=False`` keeps the records in memory only (data-parallel ranks other than 0)."""
 
     def __init__(self, run_dir, loggers=("jsonl",), records: list[dict] | None = None,
-                 config: dict | None = None):
-        self.path = Path(run_dir) / "history.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+                 config: dict | None = None, write: bool = True):
         self.records = list(records or [])
+        self._tb = self._wandb = None
+        self.path = Path(run_dir) / "history.jsonl" if write else None
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         # rewrite the file from the restored records so a resumed run has no duplicate steps
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
         os.replace(tmp, self.path)
-        self._tb = self._wandb = None
         if "tensorboard" in loggers:
             from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
 
@@ -68,6 +71,8 @@ class History:
     def log(self, record: dict) -> None:
         record = _finite(record)  # strict JSON: NaN/inf are written as null
         self.records.append(record)
+        if self.path is None:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         numeric = {k: v for k, v in record.items() if isinstance(v, (int, float))

@@ -29,9 +29,11 @@ def selective_log_softmax(logits: torch.Tensor, index: torch.Tensor, chunk_rows:
     flat_logits = logits.reshape(-1, logits.shape[-1])
     flat_index = index.reshape(-1, 1)
     out = []
-    for start in range(0, flat_logits.shape[0], chunk_rows):
-        z = flat_logits[start : start + chunk_rows].float()
-        z_y = z.gather(-1, flat_index[start : start + chunk_rows]).squeeze(-1)
+    # one split, not a slice per chunk: split's backward joins the chunks' gradients with a single
+    # cat, where every slice would add its own zero-padded full-size gradient (quadratic in chunks)
+    for z, idx in zip(flat_logits.split(chunk_rows), flat_index.split(chunk_rows)):
+        z = z.float()
+        z_y = z.gather(-1, idx).squeeze(-1)
         out.append(z_y - torch.logsumexp(z, dim=-1))  # log π(y) = z_y − log Σ_v exp z_v
     if not out:
         return logits.new_zeros(index.shape, dtype=torch.float32)

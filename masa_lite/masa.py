@@ -187,12 +187,29 @@ def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device) -> dict:
 
 
 def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
-             grad_clip: float = 1.0) -> float:
-    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked."""
+             grad_clip: float = 1.0, dp=None) -> float:
+    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked.
+
+    Data parallel (``dp`` of several ranks; every rank holds the same ``pairs``): each rank takes
+    its share of the pairs and weights its mean loss by its share of the response tokens (× the
+    world size, as DDP averages), so the all-reduced gradient is the one-process gradient. A rank
+    without pairs joins the all-reduce with a zero-weight copy of the first pair."""
+    from masa_lite.distributed import SINGLE
+
+    dp = dp or SINGLE
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss = model(**supervised_batch(tokenizer, pairs, device)).loss
-    loss.backward()
+    mine = [pairs[i] for i in dp.shard(len(pairs))]
+    batch = supervised_batch(tokenizer, mine or pairs[:1], device)
+    loss = dp.train_model(model)(**batch).loss  # mean over this rank's response tokens
+    if dp.enabled:
+        n_here = float((batch["labels"][:, 1:] != -100).sum()) if mine else 0.0  # predicted tokens
+        n_all = dp.sum([n_here])[0]
+        (loss * (n_here / n_all * dp.world_size)).backward()
+        value = dp.sum([loss.item() * n_here])[0] / n_all
+    else:
+        loss.backward()
+        value = loss.item()
     torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], grad_clip)
     optimizer.step()
-    return loss.item()
+    return value

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from masa_lite.cli import build_parser, main
+from masa_lite.cli import main
 from masa_lite.models import BUNDLED_MODELS
 
 COMMANDS = ("demo", "train", "eval", "reproduce", "build-tiny", "export-task")

@@ -32,7 +32,8 @@ def test_overrides_are_typed():
     (["rollout.top_p=0"], "rollout.top_p must be in"),
     (["grpo=3"], "grpo: expected a section"),
     (["novalue"], "must look like key=value"),
-    (["rollout.backend=vllm"], "not implemented yet"),
+    (["rollout.cache_implementation=paged"], "rollout.cache_implementation = 'paged' is not allowed"),
+    (["rollout.vllm_gpu_memory_utilization=1.5"], "rollout.vllm_gpu_memory_utilization must be in"),
 ])
 def test_bad_config_names_field(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):

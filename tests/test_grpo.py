@@ -1,13 +1,10 @@
 """The GRPO loop: one step end to end, metrics, checkpoints, exact kill-and-resume."""
 
-import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
 import torch
 
 from masa_lite.config import load_config

@@ -5,7 +5,6 @@ asset is never needed (BUNDLED_MODELS is monkeypatched where a bundled name is u
 """
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
