@@ -60,9 +60,12 @@ def cmd_train(args) -> int:
 
     cfg = _config(args)
     out = train(cfg, resume=not args.no_resume)
+    if out["rank"] != 0:  # data-parallel run (torchrun): rank 0 reports
+        return 0
     last = out["history"][-1] if out["history"] else {}
     print(json.dumps({k: v for k, v in last.items() if k != "warnings"}, indent=1))
-    print(f"run folder: {out['run_dir']}")
+    ranks = f" ({out['world_size']} data-parallel processes)" if out["world_size"] > 1 else ""
+    print(f"run folder: {out['run_dir']}{ranks}")
     return 0
 
 
@@ -109,6 +112,14 @@ def cmd_reproduce(args) -> int:
         from masa_lite.reproduce import publish
 
         print(f"published to {publish(args.out, args.publish)}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from masa_lite.reproduce import figures
+
+    for path in figures(args.data, args.out):
+        print(path)
     return 0
 
 
@@ -168,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--methods", nargs="+", default=None, help="a subset of the methods")
     r.add_argument("--publish", default=None, help="also copy figures + summary here (e.g. figures)")
     r.set_defaults(func=cmd_reproduce)
+
+    f = sub.add_parser("figures", help="redraw every figure from saved runs (no training)")
+    f.add_argument("data", nargs="?", default="figures/data",
+                   help="a reproduce output folder or a published figures/data folder")
+    f.add_argument("--out", default="figures")
+    f.set_defaults(func=cmd_figures)
 
     b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")
     b.add_argument("--out", default="masa_lite/assets/masa-tiny")

@@ -99,16 +99,36 @@ def paired_difference(before: Sequence[float], after: Sequence[float]) -> tuple[
 # ---------------------------------------------------------------------------------------------
 
 
+def notion_frequency(texts: Sequence[str], correct: Sequence[bool],
+                     vocab: Sequence[str]) -> dict[str, dict[str, float]]:
+    """{notion: {"correct": share of correct rollouts using it, "wrong": share of wrong ones}}.
+
+    "Using" is the normalised substring test of the notion reward (:func:`meta.notion_details`);
+    a share is NaN when there is no rollout of that kind."""
+    from masa_lite.meta import notion_details
+
+    out = {}
+    n_right = sum(map(bool, correct))
+    n_wrong = len(correct) - n_right
+    for notion, (f1, f0) in notion_details(vocab, "", texts, correct).items():
+        out[notion] = {"correct": f1 / n_right if n_right else float("nan"),
+                       "wrong": f0 / n_wrong if n_wrong else float("nan")}
+    return out
+
+
 def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples: int = 8,
                     max_new_tokens: int = 400, batch_size: int = 128, temperature: float = 1.0,
                     greedy: bool = False, ks: Sequence[int] = (1,), seed: int = 0,
-                    notions: Sequence | None = None, progress: bool = False) -> dict:
+                    notions: Sequence | None = None, progress: bool = False,
+                    notion_vocab: Sequence[str] = ()) -> dict:
     """Sample ``n_samples`` answers per problem and report pass@k, per level and per source.
 
     pass@1 is the mean over problems of c/n (the paper's "mean of n samples"); its standard
     error over problems tells an effect from noise. Sampling is seeded with ``seed`` and the
     global RNG state is restored afterwards, so evaluating does not change a training run.
-    ``notions`` (one list per record) feeds notions into the solution prompt.
+    ``notions`` (one list per record) feeds notions into the solution prompt. With
+    ``notion_vocab`` the result has ``notion_freq``: per notion, the share of correct and of wrong
+    rollouts that use it (:func:`notion_frequency`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -159,6 +179,9 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
         "verify_timeouts": info["verify_timeouts"],
         "per_problem": per_problem,
     }
+    if notion_vocab:
+        result["notion_freq"] = notion_frequency([r.text for r in rollouts],
+                                                 [bool(r.correct) for r in rollouts], notion_vocab)
     for k in ks:
         if k <= n:
             result[f"pass@{k}"] = mean_pass_at_k([(p["n"], p["c"]) for p in per_problem], k)

@@ -289,6 +289,14 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
 
 # ---- 5. notion frequency in correct vs wrong rollouts -----------------------------------------
 
+def notion_stats_from_history(history) -> list[dict]:
+    """Flatten the evaluations' ``notion_freq`` into the records :func:`notion_frequency` draws:
+    ``{"step", "notion", "freq_correct", "freq_wrong"}``."""
+    return [{"step": e["step"], "notion": n, "freq_correct": f.get("correct"),
+             "freq_wrong": f.get("wrong")}
+            for e in _evals(history) for n, f in (e.get("notion_freq") or {}).items()]
+
+
 def notion_frequency(stats: list[dict], notions: list[str] | None = None, top: int = 4) -> Figure:
     """Share of correct (solid) vs incorrect (dashed) rollouts containing each notion, per step.
     Without ``notions``, shows the ``top`` most frequent ones. Raises ValueError with no data."""

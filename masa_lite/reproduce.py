@@ -29,7 +29,8 @@ METHODS: dict[str, list[str]] = {
 PAPER = {"speedup": 1.28, "gated_share": 0.37, "gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
 
 
-def _slug(name: str) -> str:
+def run_folder(name: str) -> str:
+    """The run folder of a method inside a reproduce output folder ("MASA-efficient" → "masa-efficient")."""
     return name.lower().replace(" ", "_").replace("(", "").replace(")", "")
 
 
@@ -173,7 +174,78 @@ def make_figures(runs, calib, out: Path) -> list[Path]:
                                       fig_dir / "meta_reward_parts.png"))
         except ValueError:
             pass
+    for name in ("GRPO", "MASA"):
+        stats = plots.notion_stats_from_history(runs.get(name, []))
+        if stats:
+            fig = plots.notion_frequency(stats, notions=["split", "recheck", "carry", "mul"])
+            fig.axes[0].set_title(f"{name}: notion use, correct (solid) vs incorrect (dashed)")
+            written.append(plots.save(fig, fig_dir / f"notion_frequency_{run_folder(name)}.png"))
+    written += _delta_figures(runs, calib, panel, fig_dir)
     return written
+
+
+def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
+    """Fig. 1c/d (Δaccuracy per bin of Δmeta-awareness) and a Fig. 6-like Shapley R² split, for
+    the meta-trained method with the most problems; nothing when there are too few."""
+    import matplotlib.pyplot as plt
+
+    from masa_lite import analysis, plots
+
+    name = next((n for n in ("MASA", "MASA-efficient") if n in runs), None)
+    if name is None:
+        return []
+    deltas = analysis.meta_deltas(panel(name, 0), panel(name, _evals(runs[name])[-1]["step"]))
+    written = []
+    try:
+        fig = plots.delta_box(deltas)
+        fig.axes[0].set_title(f"{name}: Δaccuracy vs Δmeta-awareness per held-out problem")
+        written.append(plots.save(fig, fig_dir / "delta_acc_vs_delta_meta.png"))
+    except ValueError:
+        return written
+    r2 = analysis.awareness_r2(deltas)
+    if r2["shares"]:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
+        ax.set_xlabel("share of R² (Shapley)")
+        ax.set_title(f"{name}: Δaccuracy explained, R² = {r2['r2']:.2f}, n = {r2['n']}")
+        fig.tight_layout()
+        written.append(plots.save(fig, fig_dir / "shapley_r2.png"))
+    return written
+
+
+def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """Histories and calibration pairs of the methods found in a reproduce output folder (or in a
+    published ``figures/data`` folder): ({method: history}, {method: pairs})."""
+    from masa_lite.history import read_history
+
+    out = Path(out_dir)
+    runs, calib = {}, {}
+    for name in methods or METHODS:
+        folder = out / run_folder(name)
+        if not (folder / "history.jsonl").exists():
+            continue
+        runs[name] = read_history(folder)
+        path = folder / "calibration.jsonl"
+        calib[name] = ([json.loads(x) for x in path.read_text().splitlines() if x]
+                       if path.exists() else [])
+    if not runs:
+        raise FileNotFoundError(f"no method runs under {out}: expected folders like "
+                                f"{', '.join(run_folder(m) for m in METHODS)} written by masa-lite reproduce")
+    return runs, calib
+
+
+def figures(data_dir, out_dir) -> list[Path]:
+    """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``."""
+    runs, calib = load_runs(data_dir)
+    written = make_figures(runs, calib, Path(out_dir) / "_tmp")
+    final = []
+    for p in written:
+        dest = Path(out_dir) / p.name
+        p.replace(dest)
+        final.append(dest)
+    (Path(out_dir) / "_tmp" / "figures").rmdir()
+    (Path(out_dir) / "_tmp").rmdir()
+    return final
 
 
 def publish(out_dir, figures_dir="figures") -> Path:
@@ -188,6 +260,12 @@ def publish(out_dir, figures_dir="figures") -> Path:
     summary = json.loads((out / "summary.json").read_text())
     for png in sorted((out / "figures").glob("*.png")):
         shutil.copy2(png, dest / png.name)
+    for name in summary["methods"]:  # the data behind the figures: `masa-lite figures` redraws them
+        src, to = out / run_folder(name), dest / "data" / run_folder(name)
+        to.mkdir(parents=True, exist_ok=True)
+        for f in ("history.jsonl", "calibration.jsonl", "config.yaml"):
+            if (src / f).exists():
+                shutil.copy2(src / f, to / f)
     shutil.copy2(out / "summary.md", dest / "summary.md")
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -205,8 +283,11 @@ def publish(out_dir, figures_dir="figures") -> Path:
 
 
 def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overrides=None,
-              methods=None, progress: bool = True) -> dict:
-    """Train and evaluate every method, then write figures and the summary."""
+              methods=None, progress: bool = True, resume: bool = False) -> dict:
+    """Train and evaluate every method, then write figures and the summary.
+
+    ``resume=True`` continues (or, when finished, reuses) a method's run found in ``out_dir``
+    with the same configuration — the notebooks share runs this way — instead of retraining."""
     from masa_lite.history import read_history
     from masa_lite.trainer import train
 
@@ -215,8 +296,8 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
     runs, calib, t0, base = {}, {}, time.time(), None
     for name in methods or METHODS:
         cfg: RunConfig = load_config(profile, overrides=list(overrides or []) + METHODS[name] + [
-            f"out_dir={out / _slug(name)}", f"method={name}"])
-        train(cfg, progress=progress, resume=False, base_eval=base)
+            f"out_dir={out / run_folder(name)}", f"method={name}"])
+        train(cfg, progress=progress, resume=resume, base_eval=base)
         runs[name] = read_history(cfg.out_dir)
         calib[name] = [json.loads(line) for line in
                        (Path(cfg.out_dir) / "calibration.jsonl").read_text().splitlines() if line]

@@ -13,6 +13,11 @@ Per step (masa-method.md §1–4):
    one clipped loss (:func:`masa_lite.grpo.policy_update`);
 6. Expert SFT on corrected meta predictions when a batch of them is ready;
 7. metrics, warnings, periodic evaluation (accuracy and calibration), atomic checkpoints.
+
+Under ``torchrun`` / ``accelerate launch`` the same loop runs data-parallel
+(:mod:`masa_lite.distributed`): each rank rolls out and scores its share of the prompts, the scored
+rollouts are gathered so that every rank computes the same statistics, each rank trains on its own
+groups with DDP, and rank 0 alone evaluates and writes files.
 """
 
 from __future__ import annotations
@@ -25,23 +30,22 @@ from pathlib import Path
 
 import torch
 
-from masa_lite import masa
+from masa_lite import masa, tasks
 from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from masa_lite.config import RunConfig, to_dict
+from masa_lite.distributed import SINGLE, DataParallel
 from masa_lite.evaluation import evaluate_policy
 from masa_lite.grpo import (Scored, peak_memory_mb, policy_update,
                             rollout_metrics, sample_solutions, setup)
 from masa_lite.history import History, signal_warnings
 from masa_lite.meta import parse_meta, summarise_parses
 from masa_lite.rewards import score_rollouts
-from masa_lite.rollout import generate_rollouts
+from masa_lite.rollout import generate_rollouts, row_seed, sample_rollouts
 
 
-def _meta_rollouts(model, tokenizer, records, fmt, cfg, n):
-    ros = generate_rollouts(model, tokenizer, [fmt.meta(r) for r in records], n=n,
-                            max_new_tokens=cfg.meta.max_new_tokens, temperature=cfg.rollout.temperature,
-                            top_p=cfg.rollout.top_p, top_k=cfg.rollout.top_k,
-                            batch_size=cfg.rollout.batch_size)
+def _meta_rollouts(model, tokenizer, records, fmt, cfg, n, seeds=None):
+    ros = sample_rollouts(model, tokenizer, [fmt.meta(r) for r in records], cfg, n=n,
+                          max_new_tokens=cfg.meta.max_new_tokens, seeds=seeds)
     return ros, [parse_meta(r.text, k=cfg.meta.k) for r in ros]
 
 
@@ -62,7 +66,8 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
     ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
                          max_new_tokens=cfg.rollout.max_new_tokens,
                          batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
-                         seed=cfg.seed, notions=notions)
+                         seed=cfg.seed, notions=notions,
+                         notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else ())
     pairs = []
     for i, prob in enumerate(ev["per_problem"]):
         right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
@@ -89,23 +94,48 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
     return rec, pairs
 
 
-def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng) -> tuple[list, dict]:
-    """Continue a sample of cut rollouts to the global limit: would they have been right?"""
-    cut = [r for r in rollouts if r.stop_reason == "budget"]
-    sample = [r for r in cut if rng.random() < cfg.efficient.cutoff_audit]
+def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng, mine=None, seeds=None,
+                  dp=SINGLE) -> tuple[list, dict]:
+    """Continue a sample of cut rollouts to the global limit: would they have been right?
+
+    ``rollouts`` is the whole step's list (gathered across ranks), so the sample drawn from ``rng``
+    is the same on every rank; a rank continues the sampled rollouts of its own prompts (``mine``,
+    None: all) and the continuations are gathered. ``seeds``: one per rollout (row-seeded)."""
+    cut = [j for j, r in enumerate(rollouts) if r.stop_reason == "budget"]
+    sample = [j for j in cut if rng.random() < cfg.efficient.cutoff_audit]
     if not sample:
         return [], {}
-    conts = generate_rollouts(model, tokenizer, [r.prompt + r.text for r in sample], n=1,
-                              max_new_tokens=max(1, cfg.rollout.max_new_tokens - min(r.length for r in sample)),
-                              temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
-                              top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
-                              budgets=[cfg.rollout.max_new_tokens - r.length for r in sample])
+    here = [j for j in sample if mine is None or rollouts[j].prompt_index in mine]
     full = []
-    for r, c in zip(sample, conts):
-        c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
-        full.append(c)
-    score_rollouts(full, records)
-    return full, {"saved_tokens_per_audit": sum(c.length - r.length for r, c in zip(sample, full)) / len(full)}
+    if here:
+        todo = [rollouts[j] for j in here]
+        longest = max(1, cfg.rollout.max_new_tokens - min(r.length for r in todo))
+        conts = generate_rollouts(model, tokenizer, [r.prompt + r.text for r in todo], n=1,
+                                  max_new_tokens=longest,
+                                  temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
+                                  top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
+                                  budgets=[cfg.rollout.max_new_tokens - r.length for r in todo],
+                                  seeds=None if seeds is None else [seeds[j] for j in here])
+        for r, c in zip(todo, conts):
+            c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
+            full.append(c)
+        score_rollouts(full, records)
+    full = dp.gather(full)  # in the order of ``sample``: shards are contiguous
+    saved = sum(c.length - rollouts[j].length for j, c in zip(sample, full))
+    return full, {"saved_tokens_per_audit": saved / len(full)}
+
+
+def _reindex(rollouts, indices):
+    """Map each rollout's position in a sub-list of prompts back to its index in the batch."""
+    for r in rollouts:
+        r.prompt_index = indices[r.prompt_index]
+    return rollouts
+
+
+def _only(scored: Scored, prompts: set[int]) -> Scored:
+    """The rollouts of ``scored`` that belong to ``prompts`` (a rank's own groups)."""
+    rows = [j for j, r in enumerate(scored.rollouts) if r.prompt_index in prompts]
+    return Scored([scored.rollouts[j] for j in rows], scored.rewards[rows], scored.group_ids[rows])
 
 
 def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None,
@@ -114,14 +144,22 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
 
     ``base_eval`` (an eval record and its calibration pairs from another run of the same base
     model, evaluation set and seed) is logged as this run's step-0 evaluation instead of
-    measuring it again — ``masa-lite reproduce`` shares one base evaluation across methods."""
+    measuring it again — ``masa-lite reproduce`` shares one base evaluation across methods.
+
+    Launched by ``torchrun``/``accelerate launch`` it runs data-parallel
+    (:mod:`masa_lite.distributed`, row-seeded sampling always on); only rank 0 evaluates, writes
+    files and calls ``step_hook``."""
     from tqdm.auto import tqdm
 
     from masa_lite.problems import eval_records, training_pool
     from masa_lite.prompts import prompt_format_for
 
+    dp = DataParallel.from_env(cfg.model.device)  # one process unless launched by torchrun
+    if dp.enabled and cfg.rollout.backend != "hf":
+        raise ValueError("data-parallel runs sample row-seeded, which needs rollout.backend=hf")
     run_dir = Path(cfg.out_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if dp.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     model, tokenizer, optimizer, scheduler = setup(cfg)
     device = next(model.parameters()).device
     fmt = prompt_format_for(cfg.model.name, tokenizer, k=cfg.meta.k)
@@ -133,43 +171,57 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
     start, records = 0, []
     ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
+        _check_resumable(run_dir, cfg)
         start, records, saved = load_checkpoint(ckpt, model, optimizer, scheduler)
         sampler.setstate(_tuple_state(saved["sampler"]))
         audit_rng.setstate(_tuple_state(saved["audit_rng"]))
         state = saved["state"]
         if sft_opt is not None and saved.get("sft_opt"):
             sft_opt.load_state_dict(saved["sft_opt"])
-    history = History(run_dir, cfg.loggers, records, config=to_dict(cfg))
-    (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
+    dp.wrap(model)  # DDP over the LoRA parameters (several ranks only)
+    row_seeded = cfg.rollout.row_seeded or dp.enabled
+
+    def seeds(step, path, indices):
+        """Row-seeded sampling: one seed per global index, whichever rank samples it."""
+        return [row_seed(cfg.seed, step, path, i) for i in indices] if row_seeded else None
+
+    history = History(run_dir, cfg.loggers, records, config=to_dict(cfg), write=dp.is_main)
+    if dp.is_main:
+        (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
     calib_path = run_dir / "calibration.jsonl"
 
-    def run_eval(step):
-        rec, pairs = evaluate_run(model, tokenizer, fmt, held_out, cfg, step, state["wall"])
-        history.log(rec)
-        with open(calib_path, "a") as f:
-            f.writelines(json.dumps(p) + "\n" for p in pairs)
-        return rec
+    def run_eval(step):  # rank 0 evaluates, the other ranks wait for it
+        if dp.is_main:
+            rec, pairs = evaluate_run(model, tokenizer, fmt, held_out, cfg, step, state["wall"])
+            history.log(rec)
+            with open(calib_path, "a") as f:
+                f.writelines(json.dumps(p) + "\n" for p in pairs)
+        dp.barrier()
 
     if start == 0:
-        calib_path.write_text("")
-        if base_eval is not None:
+        if dp.is_main:
+            calib_path.write_text("")
+        if base_eval is not None and dp.is_main:
             history.log(dict(base_eval[0]))
             with open(calib_path, "a") as f:
                 f.writelines(json.dumps(p) + "\n" for p in base_eval[1])
-        elif cfg.eval_at_start:
+        elif base_eval is None and cfg.eval_at_start:
             run_eval(0)
     e = cfg.efficient
     bar = tqdm(range(start, cfg.grpo.steps), desc=cfg.method or "train", initial=start,
-               total=cfg.grpo.steps, disable=not progress)
+               total=cfg.grpo.steps, disable=not (progress and dp.is_main))
     for step in bar:
         t0 = time.time()
         batch = sampler.sample(pool, cfg.grpo.prompts_per_step)
         n = len(batch)
+        mine = dp.shard(n)  # this rank's prompts (indices into batch); all of them on one process
         sequential = cfg.meta.enabled and step >= e.warmup_steps and (e.gating or e.cutoff or cfg.meta.feed_in)
         m = {"kind": "train", "step": step + 1, "sequential": sequential}
         meta_ros, preds, by_prompt = [], [], None
         if cfg.meta.enabled:
-            meta_ros, preds = _meta_rollouts(model, tokenizer, batch, fmt, cfg, cfg.meta.group_size)
+            meta_ros, preds = _meta_rollouts(model, tokenizer, [batch[i] for i in mine], fmt, cfg,
+                                             cfg.meta.group_size, seeds=seeds(step, "meta", mine))
+            meta_ros, preds = dp.gather(_reindex(meta_ros, mine)), dp.gather(preds)
             by_prompt = masa.predictions_by_prompt(meta_ros, preds, n, cfg.meta.k)
             summ = summarise_parses(preds)
             m.update(meta_parse_rate=summ["parse_rate"], meta_ok_rate=summ["ok_rate"],
@@ -186,15 +238,18 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                            for p in by_prompt]
             if cfg.meta.feed_in:
                 notions = [masa.feed_in_notions(p["notions"]) for p in by_prompt]
-        run = [i for i in range(n) if not gated[i] or audited[i]]
+        run = [i for i in mine if not gated[i] or audited[i]]
         sub = [batch[i] for i in run]
         sol = sample_solutions(model, tokenizer, sub, fmt.solution, cfg,
                                budgets=None if budgets is None else [budgets[i] for i in run],
-                               notions=None if notions is None else [notions[i] for i in run])
-        for r in sol:  # back to batch indices
-            r.prompt_index = run[r.prompt_index]
+                               notions=None if notions is None else [notions[i] for i in run],
+                               seeds=seeds(step, "solution", run))
+        _reindex(sol, run)  # back to batch indices
         t2 = time.time()
-        rewards, info = score_rollouts(sol, batch, cfg)
+        _, info = score_rollouts(sol, batch, cfg)  # this rank's rollouts
+        info = dp.merge(info, len(sol), sums=("verify_timeouts", "verify_errors"))
+        sol = dp.gather(sol)  # from here on every rank holds the whole step's scored rollouts
+        rewards = torch.tensor([r.reward for r in sol], dtype=torch.float32)
         m.update(info)
         stats = masa.prompt_stats(sol, n)
         # audited gated prompts are measured for the gate's precision/recall, not trained on
@@ -222,7 +277,8 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             g = masa.prf(*zip(*[(a, b) for a, b, _ in state["gate"]]), weights=[w for *_, w in state["gate"]])
             m.update(gate_precision=g["precision"], gate_recall=g["recall"], gate_f1=g["f1"])
         if sequential and e.cutoff:
-            full, extra = _audit_cutoff(model, tokenizer, sol, batch, cfg, audit_rng)
+            full, extra = _audit_cutoff(model, tokenizer, sol, batch, cfg, audit_rng, set(mine),
+                                        seeds(step, "cutoff", range(len(sol))), dp)
             cut_n = sum(r.stop_reason == "budget" for r in sol)
             m.update(cut_frac=cut_n / max(len(sol), 1), **extra)
             m["tokens_saved_est"] = cut_n * extra.get("saved_tokens_per_audit", 0.0)
@@ -233,14 +289,15 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                 c = masa.prf(*zip(*[(a, b) for a, b, _ in state["cut"]]), weights=[w for *_, w in state["cut"]])
                 m.update(cutoff_precision=c["precision"], cutoff_recall=c["recall"], cutoff_f1=c["f1"])
         t3 = time.time()
-        m.update(policy_update(model, tokenizer, optimizer, scheduler, scored, cfg, device))
+        local = [_only(b, set(mine)) for b in scored]  # each rank trains on its own groups
+        m.update(policy_update(model, tokenizer, optimizer, scheduler, local, cfg, device, dp=dp))
         t4 = time.time()
         if sft_opt is not None:
             state["sft_buffer"] += masa.expert_sft_examples(meta_ros, preds, batch, stats, cfg, fmt.meta)
             if len(state["sft_buffer"]) >= e.sft_batch_size:
                 pairs, state["sft_buffer"] = (state["sft_buffer"][:e.sft_batch_size],
                                               state["sft_buffer"][e.sft_batch_size:])
-                m["sft_loss"] = masa.sft_step(model, tokenizer, sft_opt, pairs, device)
+                m["sft_loss"] = masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
         t5 = time.time()
         state["wall"] += t5 - t0
         m.update(seconds_meta=t1 - t0, seconds_generation=t2 - t1, seconds_scoring=t3 - t2,
@@ -248,22 +305,58 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                  wall_seconds=state["wall"], peak_memory_mb=peak_memory_mb(device),
                  tokens_generated=m.get("solution_tokens", 0) + m.get("meta_tokens", 0))
         m["warnings"] = signal_warnings(m)
-        for w in m["warnings"]:
-            warnings.warn(f"step {step + 1}: {w}", stacklevel=2)
+        if dp.is_main:
+            for w in m["warnings"]:
+                warnings.warn(f"step {step + 1}: {w}", stacklevel=2)
         history.log(m)
         bar.set_postfix(acc=f"{m['accuracy']:.2f}", zv=f"{m.get('zero_variance_frac', 0):.2f}")
         last = step + 1 == cfg.grpo.steps
         if last or (cfg.eval_every and (step + 1) % cfg.eval_every == 0):
             run_eval(step + 1)
-        if cfg.save_every and ((step + 1) % cfg.save_every == 0 or last):
+        if dp.is_main and cfg.save_every and ((step + 1) % cfg.save_every == 0 or last):
             save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
                             {"sampler": sampler.getstate(), "audit_rng": audit_rng.getstate(),
                              "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None})
-        if step_hook is not None:
+        if step_hook is not None and dp.is_main:
             step_hook(step + 1, m)
     history.close()
+    dp.close()
     return {"history": history.records, "run_dir": str(run_dir), "model": model,
-            "tokenizer": tokenizer}
+            "tokenizer": tokenizer, "rank": dp.rank, "world_size": dp.world_size}
+
+
+# settings a resumed run may change: how long it runs and how it reports
+_RESUME_MAY_CHANGE = {"grpo.steps", "eval_every", "save_every", "loggers", "out_dir"}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def _check_resumable(run_dir: Path, cfg: RunConfig) -> None:
+    """Refuse to resume a checkpoint written under a different configuration (a silent mix of
+    two runs); only the length of the run and its reporting may change."""
+    import yaml
+
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        return
+    def flat(c):
+        return _flatten(json.loads(json.dumps(to_dict(c))))
+
+    # a key missing from an older run's config.yaml had its default value then
+    saved = {**flat(RunConfig()), **_flatten(yaml.safe_load(saved_path.read_text()) or {})}
+    now = flat(cfg)
+    diff = sorted(k for k in set(saved) | set(now)
+                  if k not in _RESUME_MAY_CHANGE and saved.get(k) != now.get(k))
+    if diff:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} → {now.get(k)!r}" for k in diff[:6])
+        raise ValueError(f"{run_dir} holds a checkpoint of a run with another configuration "
+                         f"({detail}). Resume with the same settings, or start a new run: another "
+                         "out_dir, or --no-resume (resume=False) to overwrite it.")
 
 
 def _tuple_state(state):

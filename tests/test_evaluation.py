@@ -91,3 +91,16 @@ def test_bootstrap_ci():
     assert bootstrap_ci([0.4, 0.4, 0.4]) == pytest.approx((0.4, 0.4))
     with pytest.raises(ValueError):
         bootstrap_ci(values, confidence=1.5)
+
+
+def test_notion_frequency_by_hand():
+    from masa_lite.evaluation import notion_frequency
+
+    texts = ["split 12*3 = 36", "no, recheck add", "split add", "mul"]
+    correct = [True, False, True, False]
+    f = notion_frequency(texts, correct, ["split", "recheck", "add"])
+    assert f["split"] == {"correct": 1.0, "wrong": 0.0}
+    assert f["recheck"] == {"correct": 0.0, "wrong": 0.5}
+    assert f["add"] == {"correct": 0.5, "wrong": 0.5}
+    only_right = notion_frequency(["add"], [True], ["add"])
+    assert only_right["add"]["correct"] == 1.0 and math.isnan(only_right["add"]["wrong"])

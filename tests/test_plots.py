@@ -302,3 +302,15 @@ def test_save_failure_keeps_old_file_and_no_tmp(tmp_path, monkeypatch):
         plots.save(fig, out)
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+
+
+def test_notion_stats_from_history_flattens_evaluations():
+    hist = [{"kind": "eval", "step": 0, "notion_freq": {"split": {"correct": 0.5, "wrong": 0.25}}},
+            {"kind": "train", "step": 1},
+            {"kind": "eval", "step": 6, "notion_freq": {"split": {"correct": 0.75, "wrong": None}}},
+            {"kind": "eval", "step": 7}]
+    stats = plots.notion_stats_from_history(hist)
+    assert stats == [{"step": 0, "notion": "split", "freq_correct": 0.5, "freq_wrong": 0.25},
+                     {"step": 6, "notion": "split", "freq_correct": 0.75, "freq_wrong": None}]
+    fig = plots.notion_frequency(stats)
+    assert {ln.get_gid() for ln in fig.axes[0].lines} == {"split|freq_correct", "split|freq_wrong"}

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from masa_lite.reproduce import make_figures, publish, summarise, summary_markdown
+from masa_lite.reproduce import (figures, load_runs, make_figures, publish, run_folder, summarise,
+                                 summary_markdown)
 
 
 def _ev(step, wall, acc, corr=None):
@@ -48,14 +49,16 @@ def test_markdown_states_agreement_and_disagreement():
 
 
 def test_figures_and_publish(tmp_path):
-    pairs = [{"step": s, "level": 1 + i % 6, "pred_pass_rate": i / 10, "actual_pass_rate": i / 10,
-              "pred_length": 10.0 + i, "actual_length": 12.0 + i} for s in (0, 12) for i in range(10)]
+    pairs = [{"step": s, "id": i, "level": 1 + i % 6, "pred_pass_rate": i / 10,
+              "actual_pass_rate": (i + s / 12 * (i % 3)) / 14, "pred_length": 10.0 + i + (i % 4) * s,
+              "actual_length": 12.0 + i} for s in (0, 12) for i in range(10)]
     calib = {name: pairs for name in RUNS}
     out = tmp_path / "run"
     written = make_figures(RUNS, calib, out)
     names = {p.name for p in written}
     assert {"calibration_pass_rate.png", "calibration_length.png", "accuracy_vs_step.png",
-            "accuracy_vs_wall.png", "gating_cutoff_prf.png"} <= names
+            "accuracy_vs_wall.png", "gating_cutoff_prf.png", "delta_acc_vs_delta_meta.png",
+            "shapley_r2.png"} <= names
     s = summarise(RUNS, calib, "tiny")
     s.update(total_seconds=60.0, config={"seed": 0})
     (out / "summary.json").write_text(json.dumps(s))
@@ -63,3 +66,18 @@ def test_figures_and_publish(tmp_path):
     dest = publish(out, tmp_path / "figures")
     prov = json.loads((dest / "provenance.json").read_text())
     assert prov["profile"] == "tiny" and prov["seed"] == 0 and set(prov["figures"]) == names
+    # the data behind the figures travels with them, and `figures` redraws them without training
+    for name in RUNS:
+        (out / run_folder(name)).mkdir(parents=True, exist_ok=True)
+        (out / run_folder(name) / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in RUNS[name]))
+        (out / run_folder(name) / "calibration.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    dest = publish(out, tmp_path / "figures2")
+    runs, cal = load_runs(dest / "data")
+    assert list(runs) == list(RUNS) and runs["MASA"] == RUNS["MASA"] and cal["GRPO"] == pairs
+    redrawn = figures(dest / "data", tmp_path / "redrawn")
+    assert {p.name for p in redrawn} == names and all(p.exists() for p in redrawn)
+
+
+def test_load_runs_says_what_it_expected(tmp_path):
+    with pytest.raises(FileNotFoundError, match="masa-efficient"):
+        load_runs(tmp_path)

@@ -2,7 +2,7 @@
 the meta path is scored, gating skips prompts and audits some, cutoff cuts and audits, Expert
 SFT steps, and every metric the report needs is in the history."""
 
-import math
+import json
 
 import pytest
 
@@ -57,3 +57,20 @@ def test_masa_efficient_gates_cuts_audits_and_clones(tmp_path):
         assert h["tokens_saved_est"] >= 0
     # gated prompts skip their solution rollouts: fewer solution tokens than prompts × G would give
     assert min(h["solution_tokens"] for h in seq) < max(h["solution_tokens"] for h in steps[:1]) * 2
+
+
+def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path):
+    import yaml
+
+    from masa_lite.config import load_config, to_dict
+    from masa_lite.trainer import _check_resumable
+
+    cfg = load_config("tiny", overrides=[f"out_dir={tmp_path}"])
+    saved = json.loads(json.dumps(to_dict(cfg)))
+    del saved["rollout"]["top_p"]                        # an older run without a (default) key
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
+    _check_resumable(tmp_path, cfg)                      # same settings: fine
+    _check_resumable(tmp_path, load_config("tiny", overrides=[f"out_dir={tmp_path}", "grpo.steps=99",
+                                                              "eval_every=3"]))  # longer: fine
+    with pytest.raises(ValueError, match=r"grpo.lr: 0.002 → 0.001.*another out_dir"):
+        _check_resumable(tmp_path, load_config("tiny", overrides=[f"out_dir={tmp_path}", "grpo.lr=1e-3"]))

@@ -1,0 +1,71 @@
+"""The exercise checkers accept right answers and point at the usual wrong ones."""
+
+import numpy as np
+import torch
+
+from masa_lite import exercises
+
+
+def test_group_advantage_checker(capsys):
+    def right(r, g):
+        x = r.view(-1, g)
+        a = (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)
+        return torch.where(x.std(1, keepdim=True) == 0, torch.zeros_like(a), a).view(-1)
+
+    def population(r, g):
+        x = r.view(-1, g)
+        a = (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True, unbiased=False) + 1e-6)
+        return torch.where(x.std(1, keepdim=True) == 0, torch.zeros_like(a), a).view(-1)
+
+    assert exercises.check_group_advantage(right)
+    assert not exercises.check_group_advantage(population)
+    assert "population std" in capsys.readouterr().out
+    assert not exercises.check_group_advantage(lambda r, g: (r - r.view(-1, g).mean(1).repeat_interleave(g)))
+    assert "Dr. GRPO" in capsys.readouterr().out
+
+
+def test_clipped_loss_checker_names_the_missing_clip(capsys):
+    def no_clip(logp, old, adv, mask, eps_low, eps_high, dual_clip):
+        return (-adv[:, None] * torch.exp(logp - old) * mask).sum() / mask.sum()
+
+    def symmetric(logp, old, adv, mask, eps_low, eps_high, dual_clip):
+        a, rho = adv[:, None], torch.exp(logp - old)
+        loss = torch.maximum(-a * rho, -a * rho.clamp(1 - eps_low, 1 + eps_low))
+        loss = torch.where(a < 0, torch.minimum(loss, -a * dual_clip), loss)
+        return (loss * mask).sum() / mask.sum()
+
+    assert not exercises.check_clipped_loss(no_clip)
+    assert "did not clip" in capsys.readouterr().out
+    assert not exercises.check_clipped_loss(symmetric)
+    assert "clip-higher" in capsys.readouterr().out
+
+
+def test_meta_reward_checker_points_at_the_strict_interval(capsys):
+    def strict(pr, ln, notions, problem, texts, correct, lengths, k=8):
+        p = sum(correct) / len(correct)
+        r_pass = 0.01 ** abs(pr / k - p) if pr is not None else 0.0
+        good = [n for n, c in zip(lengths, correct) if c]
+        r_len = float(ln is not None and bool(good) and min(good) < ln < max(good))
+        kept = [n for n in dict.fromkeys(notions) if n not in problem]
+        helps = [sum(c and n in t for t, c in zip(texts, correct))
+                 - sum((not c) and n in t for t, c in zip(texts, correct)) > 0 for n in kept]
+        return (r_pass + r_len + (sum(helps) / len(helps) if helps else 0.0)) / 3
+
+    assert not exercises.check_meta_reward(strict)
+    assert "includes its edges" in capsys.readouterr().out
+
+
+def test_gate_checker_and_unfinished_or_crashing_answers(capsys):
+    def middle_too(pred, std_max=0.1, margin=0.1):
+        return [len(p) >= 2 and np.std(p) < std_max for p in pred]
+
+    assert not exercises.check_gate(middle_too)
+    assert "near 0 or near 1" in capsys.readouterr().out
+
+    def unfinished(*a, **k):
+        raise NotImplementedError
+
+    assert not exercises.check_gate(unfinished)
+    assert "not done yet" in capsys.readouterr().out
+    assert not exercises.check_gate(lambda *a, **k: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out
