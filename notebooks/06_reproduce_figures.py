@@ -1,0 +1,154 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · The paper's figures from our runs
+#
+# Every figure of the method page's claims table that our data supports, drawn from the
+# **committed reference run** in `figures/data/` (histories and calibration pairs of
+# `masa-lite reproduce`; `figures/provenance.json` says which profile, seed and commit made it).
+# Nothing is trained here. Our number stands beside the paper's under each figure.
+#
+# To redraw `figures/` from that data: `masa-lite figures`. To remake the data and the figures:
+# `masa-lite reproduce --publish figures` (about 10 minutes on 2 cores for the `tiny` profile).
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from masa_lite import analysis, plots
+from masa_lite.reproduce import PAPER, figures, load_runs, summarise
+
+ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "figures" / "data").is_dir())
+DATA = ROOT / "figures" / "data"
+prov = json.loads((ROOT / "figures" / "provenance.json").read_text())
+print({k: prov[k] for k in ("profile", "seed", "commit", "date", "command", "total_minutes")})
+runs, calib = load_runs(DATA)
+summary = summarise(runs, calib, prov["profile"])
+rows = summary["methods"]
+print("methods:", list(runs))
+
+
+def panel(name, step=None):
+    last = max(p["step"] for p in calib[name])
+    return [p for p in calib[name] if p["step"] == (last if step is None else step)]
+
+
+# %% [markdown]
+# ## Fig. 1a/b · Predicted vs actual pass rate and length
+#
+# Paper: after GRPO the fitted line is nearly flat; after MASA it lies close to y = x.
+
+# %%
+panels = {"base": panel("GRPO", 0), **{m: panel(m) for m in runs}}
+plots.calibration_scatter(panels, quantity="pass_rate")
+
+# %%
+plots.calibration_scatter(panels, quantity="length")
+
+# %%
+for m, r in rows.items():
+    print(f"{m:32s} pass-rate r {r['calib_pass_corr_before']:+.2f} → {r['calib_pass_corr']:+.2f}   "
+          f"length r {r['calib_len_corr_before']:+.2f} → {r['calib_len_corr']:+.2f}   (n = {r['problems']})")
+
+# %% [markdown]
+# ## Fig. 4 · Accuracy against step and wall-clock, and the speed-up
+#
+# Paper: MASA-efficient reaches GRPO's final accuracy 1.28× faster (and takes 34.5 % less time
+# than MASA).
+
+# %%
+target = summary["grpo_final"]
+plots.accuracy_curves(runs, x="step", target=target)
+
+# %%
+plots.accuracy_curves(runs, x="wall", target=target)
+
+# %%
+for m, r in rows.items():
+    s = r["speedup_vs_grpo"]
+    print(f"{m:32s} pass@1 {r['pass@1_before']:.3f} → {r['pass@1']:.3f} ± {r['pass@1_se']:.3f}; "
+          f"train {r['train_seconds']:.0f} s; speed-up to GRPO's final: "
+          + (f"{s:.2f}× (paper {PAPER['speedup']}×)" if s else "not reached"))
+
+# %% [markdown]
+# ## Table 3 · Gating and cutoff precision / recall / F1, without and with Expert SFT
+#
+# Paper: gating F1 0.411 → 0.485, cutoff F1 0.732 → 0.836; about 37 % of prompts gated.
+
+# %%
+eff = [m for m in ("MASA-efficient (no Expert SFT)", "MASA-efficient") if m in rows]
+ctrl = {m: {k: rows[m][k] for k in ("gate_precision", "gate_recall", "gate_f1",
+                                     "cutoff_precision", "cutoff_recall", "cutoff_f1")} for m in eff}
+if len(eff) == 2:
+    plots.control_prf_bars(ctrl, paper={"gate_f1": PAPER["gate_f1"], "cutoff_f1": PAPER["cutoff_f1"]})
+for m in eff:
+    print(f"{m:32s} gated share {rows[m]['gated_share']} (paper {PAPER['gated_share']})")
+
+# %% [markdown]
+# ## The meta reward's parts over MASA training
+
+# %%
+if "MASA" in runs:
+    plots.meta_reward_parts(runs["MASA"], smooth=3)
+
+# %% [markdown]
+# ## Notion use in correct vs incorrect rollouts over training (qualitative in the paper)
+
+# %%
+for m in ("GRPO", "MASA"):
+    stats = plots.notion_stats_from_history(runs.get(m, []))
+    if stats:
+        plots.notion_frequency(stats, notions=["split", "recheck", "carry", "mul"]).axes[0].set_title(m)
+    else:
+        print(f"{m}: this run recorded no notion statistics (made before they were logged)")
+
+# %% [markdown]
+# ## Fig. 1c/d · Δaccuracy against Δmeta-awareness, per held-out problem
+#
+# For each problem: how much its pass rate rose, against how much its predictions improved
+# (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.analysis`). Paper:
+# problems whose meta-awareness improved more gained more accuracy.
+
+# %%
+deltas = analysis.meta_deltas(panel("MASA", 0), panel("MASA"))
+plots.delta_box(deltas)
+
+# %% [markdown]
+# ## Fig. 6 · What explains the accuracy gain? A Shapley R² split
+#
+# The paper splits the explained variance of accuracy among notion (67.1 %), difficulty (23.1 %),
+# length (8.4 %) and step (1.4 %) awareness. We have per-problem pass-rate and length awareness
+# and the problem's level; with about a hundred problems and a short run, read the split as an
+# illustration of the method, not as a measurement.
+
+# %%
+r2 = analysis.awareness_r2(deltas)
+print(f"n = {r2['n']} problems, R² of Δaccuracy = {r2['r2']:.3f}")
+if r2["shares"]:
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
+    ax.set_xlabel("share of R² (Shapley)")
+    plt.show()
+
+# %% [markdown]
+# ## Every figure as a PNG
+#
+# `reproduce.figures` writes them all (here into `runs/figures`; `masa-lite figures` writes
+# `figures/`).
+
+# %%
+for path in figures(DATA, "runs/figures"):
+    print(path)
