@@ -13,6 +13,8 @@ explained variance of accuracy among notion, difficulty, length and step awarene
 values (Fig. 6). :func:`shapley_r2` does that split for any set of per-problem features: each
 feature gets its average marginal contribution to the R² of a least-squares fit over all orders in
 which features can be added (Lipovetsky & Conklin 2001); the shares sum to the full model's R².
+Caveat: Δaccuracy and Δdifficulty-awareness both contain the actual pass rate p, so part of their
+shared variance is mechanical (a constant prediction grows "more aware" when p moves towards it).
 """
 
 from __future__ import annotations

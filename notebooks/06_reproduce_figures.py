@@ -132,7 +132,9 @@ plots.delta_box(deltas)
 # The paper splits the explained variance of accuracy among notion (67.1 %), difficulty (23.1 %),
 # length (8.4 %) and step (1.4 %) awareness. We have per-problem pass-rate and length awareness
 # and the problem's level; with about a hundred problems and a short run, read the split as an
-# illustration of the method, not as a measurement.
+# illustration of the method, not as a measurement. One caveat the paper shares: Δaccuracy and
+# pass-rate awareness both contain the actual pass rate p (a flat prediction becomes "more aware"
+# when p moves towards it), so part of their shared variance is mechanical.
 
 # %%
 r2 = analysis.awareness_r2(deltas)
