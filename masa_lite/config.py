@@ -99,6 +99,10 @@ class MetaConfig:
     reward_notion: bool = True  # r_notion
     base: float = 0.01  # b
     length_inclusive: bool = True  # closed interval (the public code uses strict <)
+    # credit: "rollout" (the paper) gives every token of a meta rollout its r_meta advantage;
+    # "field" gives the tokens of the pass_rate / solution_length / math_notion values the group
+    # advantage of their own reward part (masa_lite's ablation, see masa.field_token_parts)
+    credit: str = "rollout"
     feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
     eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
     eval_calibration: bool = True  # measure calibration at every evaluation, even for GRPO
@@ -143,6 +147,7 @@ CHOICES = {
     "rollout.cache_implementation": ("", None, "dynamic", "static", "offloaded", "offloaded_static"),
     "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
     "grpo.adv_scale": ("group", "none", "batch"),
+    "meta.credit": ("rollout", "field"),
     "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
 }
 POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size", "grpo.steps",

@@ -36,6 +36,26 @@ class Scored:
     rollouts: list[Rollout]
     rewards: torch.Tensor  # [N]
     group_ids: torch.Tensor  # [N]: rollouts of the same prompt and path share an id
+    # optional field-level credit (meta.credit=field): rewards of each part [N, P] and, per
+    # rollout, each completion token's part index (−1: the token gets the rollout's advantage)
+    part_rewards: torch.Tensor | None = None
+    token_parts: list[list[int]] | None = None
+
+
+def token_advantages(scored: Scored, adv: torch.Tensor, scale: str = "group") -> list[torch.Tensor | None]:
+    """Per rollout, a per-token advantage vector when ``scored`` has field-level credit (the part's
+    group advantage on its tokens, the rollout's advantage elsewhere), else None."""
+    if scored.part_rewards is None or scored.token_parts is None:
+        return [None] * len(scored.rollouts)
+    parts = torch.stack([adv_lib.group_advantages(scored.part_rewards[:, p], group_ids=scored.group_ids,
+                                                  scale=scale)
+                         for p in range(scored.part_rewards.shape[1])], dim=1)      # [N, P]
+    out = []
+    for i, tp in enumerate(scored.token_parts):
+        idx = torch.tensor(tp, dtype=torch.long)
+        per_part = parts[i][idx.clamp(min=0)] if len(tp) else torch.zeros(0)
+        out.append(torch.where(idx >= 0, per_part, adv[i].expand(len(tp))))
+    return out
 
 
 def peak_memory_mb(device) -> float:
@@ -65,6 +85,19 @@ def _micro_batches(n: int, size: int):
     return [list(range(s, min(n, s + size))) for s in range(0, n, size)]
 
 
+def _advantage_matrix(advs, tok_advs, idx, mask) -> torch.Tensor:
+    """Advantages of a micro-batch: [B] when every row has one advantage, else [B, T] with the
+    per-token ones where given (field-level credit) and the row's advantage broadcast elsewhere."""
+    if all(tok_advs[i] is None for i in idx):
+        return advs[idx]
+    out = advs[idx][:, None] * mask.detach().float().cpu()
+    for row, i in enumerate(idx):
+        if tok_advs[i] is not None:
+            n = min(len(tok_advs[i]), out.shape[1])
+            out[row, :n] = tok_advs[i][:n]
+    return out
+
+
 def _filler(tokenizer) -> Rollout:
     """A one-token completion for a rank with nothing to train; it joins the all-reduce with
     weight 0."""
@@ -87,10 +120,12 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     dp = dp or SINGLE
     g = cfg.grpo
     rollouts = [r for b in batches for r in b.rollouts]
-    advs = torch.cat([adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
-                      for b in batches]) if batches else torch.zeros(0)
+    per_batch = [adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
+                 for b in batches]
+    advs = torch.cat(per_batch) if batches else torch.zeros(0)
+    tok_advs = [t for b, a in zip(batches, per_batch) for t in token_advantages(b, a, g.adv_scale)]
     keep = [i for i, r in enumerate(rollouts) if r.length > 0]
-    rollouts, advs = [rollouts[i] for i in keep], advs[keep]
+    rollouts, advs, tok_advs = [rollouts[i] for i in keep], advs[keep], [tok_advs[i] for i in keep]
     metrics = {"loss": 0.0, "grad_norm": 0.0, "entropy": float("nan"), "clip_frac": 0.0,
                "approx_kl": 0.0, "train_tokens": 0}
     n_rows, num_tokens = dp.sum([len(rollouts), float(sum(r.length for r in rollouts))])
@@ -98,10 +133,10 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
         return metrics
     weight = 1.0
     if not rollouts:  # nothing here, but the other ranks train: join their all-reduce
-        rollouts, advs, weight = [_filler(tokenizer)], torch.zeros(1), 0.0
+        rollouts, advs, weight, tok_advs = [_filler(tokenizer)], torch.zeros(1), 0.0, [None]
     # sort by length so micro-batches carry little padding
     order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].length + len(rollouts[i].prompt))
-    rollouts, advs = [rollouts[i] for i in order], advs[order]
+    rollouts, advs, tok_advs = [rollouts[i] for i in order], advs[order], [tok_advs[i] for i in order]
     mbs = _micro_batches(len(rollouts), g.micro_batch_size)
     net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
@@ -134,7 +169,7 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
                     with torch.no_grad(), model.disable_adapter():
                         ref = forward(idx)[1]
                 loss, st = losses.clipped_policy_loss(
-                    logp, old_logp, advs[idx].to(device), mask, eps_low=g.eps_low,
+                    logp, old_logp, _advantage_matrix(advs, tok_advs, idx, mask).to(device), mask, eps_low=g.eps_low,
                     eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
                     max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
                     ref_logp=ref, beta=g.kl_beta)

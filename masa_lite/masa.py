@@ -65,6 +65,7 @@ def score_meta(meta_rollouts, preds, records, stats, cfg) -> tuple[list[float | 
     rewards, acc = [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
     for ro, pred in zip(meta_rollouts, preds):
         st = stats[ro.prompt_index]
+        ro.meta_parts = None
         if st is None:
             rewards.append(None)
             continue
@@ -72,10 +73,50 @@ def score_meta(meta_rollouts, preds, records, stats, cfg) -> tuple[list[float | 
                                   st.lengths, k=cfg.meta.k, base=cfg.meta.base,
                                   inclusive=cfg.meta.length_inclusive, parts=parts)
         rewards.append(mr.total)
+        ro.meta_parts = (mr.r_pass, mr.r_len, mr.r_notion)  # for field-level credit
         for key, value in (("r_pass", mr.r_pass), ("r_len", mr.r_len), ("r_notion", mr.r_notion),
                            ("meta_reward", mr.total)):
             acc[key].append(value)
     return rewards, {k: (sum(v) / len(v) if v else float("nan")) for k, v in acc.items()}
+
+
+# ---- field-level credit (meta.credit=field; masa_lite's ablation, not the paper's) -------------
+
+FIELD_KEYS = ("pass_rate", "solution_length", "math_notion")  # in the order of META_PARTS
+META_PARTS = ("pass", "length", "notion")
+_VALUE = r'\s*:\s*(\[[^\]]*\]|"[^"]*"|[^,}\s]+)'
+
+
+def field_spans(text: str) -> dict[str, tuple[int, int]]:
+    """Character span of each JSON field's value in a meta answer (its last occurrence), e.g.
+    ``"pass_rate": 6`` → the span of ``6``; fields that are not found are left out."""
+    import re
+
+    spans = {}
+    for key in FIELD_KEYS:
+        found = list(re.finditer(f'"{key}"' + _VALUE, text))
+        if found:
+            spans[key] = found[-1].span(1)
+    return spans
+
+
+def token_char_ends(tokenizer, token_ids: list[int]) -> list[int]:
+    """End offset in the decoded text of every token (decoding growing prefixes: exact for any
+    tokenizer, O(L²) in the completion length, cheap for meta answers)."""
+    return [len(tokenizer.decode(token_ids[: i + 1], skip_special_tokens=True))
+            for i in range(len(token_ids))]
+
+
+def field_token_parts(text: str, ends: list[int], enabled=META_PARTS) -> list[int]:
+    """Per token, the index in META_PARTS of the field value it overlaps (−1: none, or a part
+    that is not rewarded). Token i covers characters [ends[i−1], ends[i])."""
+    spans = {META_PARTS[FIELD_KEYS.index(k)]: v for k, v in field_spans(text).items()}
+    out, start = [], 0
+    for end in ends:
+        part = next((p for p, (a, b) in spans.items() if p in enabled and start < b and end > a), None)
+        out.append(META_PARTS.index(part) if part is not None else -1)
+        start = end
+    return out
 
 
 def predictions_by_prompt(meta_rollouts, preds, n_prompts: int, k: int):

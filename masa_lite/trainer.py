@@ -135,7 +135,9 @@ def _reindex(rollouts, indices):
 def _only(scored: Scored, prompts: set[int]) -> Scored:
     """The rollouts of ``scored`` that belong to ``prompts`` (a rank's own groups)."""
     rows = [j for j, r in enumerate(scored.rollouts) if r.prompt_index in prompts]
-    return Scored([scored.rollouts[j] for j in rows], scored.rewards[rows], scored.group_ids[rows])
+    return Scored([scored.rollouts[j] for j in rows], scored.rewards[rows], scored.group_ids[rows],
+                  None if scored.part_rewards is None else scored.part_rewards[rows],
+                  None if scored.token_parts is None else [scored.token_parts[j] for j in rows])
 
 
 def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None,
@@ -265,6 +267,15 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             scored.append(Scored([meta_ros[j] for j in keep],
                                  torch.tensor([meta_rewards[j] for j in keep], dtype=torch.float32),
                                  torch.tensor([n + meta_ros[j].prompt_index for j in keep], dtype=torch.long)))
+            if cfg.meta.credit == "field":  # each field's tokens get their own part's advantage
+                on = [p for p, flag in zip(masa.META_PARTS, (cfg.meta.reward_pass, cfg.meta.reward_length,
+                                                             cfg.meta.reward_notion)) if flag]
+                scored[-1].part_rewards = torch.tensor([meta_ros[j].meta_parts for j in keep],
+                                                       dtype=torch.float32).reshape(len(keep), 3)
+                scored[-1].token_parts = [
+                    masa.field_token_parts(meta_ros[j].text,
+                                           masa.token_char_ends(tokenizer, meta_ros[j].token_ids), on)
+                    for j in keep]
             m["meta_tokens"] = sum(r.length for r in meta_ros)
             have = [i for i in range(n) if stats[i] is not None and by_prompt[i]["pass"]]
             c = masa.calibration([sum(by_prompt[i]["pass"]) / len(by_prompt[i]["pass"]) for i in have],

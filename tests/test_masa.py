@@ -107,3 +107,57 @@ def test_supervised_batch_masks_prompt_and_padding_even_when_pad_is_eos():
     b = masa.supervised_batch(Tok(), [("1", "2"), ("1", "234")], "cpu")
     assert b["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert b["labels"].tolist() == [[-100, 2, 9, -100, -100], [-100, 2, 3, 4, 9]]
+
+
+# ---- field-level credit (meta.credit=field) ---------------------------------------------------
+
+def test_field_spans_find_each_value():
+    text = '<meta>2 ops</meta>{"math_notion": ["carry", "split"], "pass_rate": 6, "solution_length": "40"}'
+    spans = masa.field_spans(text)
+    assert text[slice(*spans["pass_rate"])] == "6"
+    assert text[slice(*spans["solution_length"])] == '"40"'
+    assert text[slice(*spans["math_notion"])] == '["carry", "split"]'
+    assert masa.field_spans("no json here") == {}
+
+
+def test_field_token_parts_with_one_character_per_token():
+    text = '{"pass_rate": 7, "math_notion": "add"}'
+    ends = list(range(1, len(text) + 1))                       # token i = character i
+    parts = masa.field_token_parts(text, ends)
+    assert [i for i, p in enumerate(parts) if p == 0] == [text.index("7")]          # pass
+    notion = text.index('"add"')
+    assert [i for i, p in enumerate(parts) if p == 2] == list(range(notion, notion + 5))
+    assert masa.field_token_parts(text, ends, enabled=("length",)) == [-1] * len(text)
+
+
+def test_token_char_ends_match_decoded_prefixes():
+    from masa_lite.models import load_model_and_tokenizer
+
+    _, tok = load_model_and_tokenizer("masa-tiny")
+    ids = tok.encode('{"pass_rate": 3}', add_special_tokens=False) + [tok.eos_token_id]
+    ends = masa.token_char_ends(tok, ids)
+    assert ends[-1] == ends[-2] == len('{"pass_rate": 3}')  # EOS adds no characters
+    assert ends == sorted(ends)
+
+
+def test_token_advantages_use_each_parts_group_advantage():
+    import torch
+
+    from masa_lite.grpo import Scored, _advantage_matrix, token_advantages
+    from masa_lite.rollout import Rollout
+
+    ros = [Rollout(0, "p", "ab", [1, 2], 2, "eos"), Rollout(0, "p", "ab", [1, 2], 2, "eos")]
+    sc = Scored(ros, torch.tensor([1.0, 0.0]), torch.tensor([0, 0]),
+                part_rewards=torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),
+                token_parts=[[0, -1], [2, 0]])
+    adv = torch.tensor([0.7, -0.7])                                    # the rollouts' r_meta advantage
+    per_tok = token_advantages(sc, adv)
+    a = 0.5 / (0.5 ** 0.5 + 1e-6)                                      # z-score of [0, 1], sample std
+    assert per_tok[0].tolist() == pytest.approx([-a, 0.7])             # pass part: 0 < 1 → negative
+    assert per_tok[1].tolist() == pytest.approx([-a, a])               # notion part 0 → −a; pass part 1 → +a
+    mask = torch.ones(2, 3)
+    mask[0, 2] = 0
+    m = _advantage_matrix(adv, per_tok, [0, 1], mask)
+    assert m.shape == (2, 3) and m[0, 2] == 0 and m[1].tolist()[:2] == pytest.approx([-a, a])
+    assert _advantage_matrix(adv, [None, None], [0, 1], mask).shape == (2,)
+    assert token_advantages(Scored(ros, adv, torch.tensor([0, 0])), adv) == [None, None]

@@ -3,6 +3,7 @@ the meta path is scored, gating skips prompts and audits some, cutoff cuts and a
 SFT steps, and every metric the report needs is in the history."""
 
 import json
+import math
 
 import pytest
 
@@ -74,3 +75,12 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path):
                                                               "eval_every=3"]))  # longer: fine
     with pytest.raises(ValueError, match=r"grpo.lr: 0.002 → 0.001.*another out_dir"):
         _check_resumable(tmp_path, load_config("tiny", overrides=[f"out_dir={tmp_path}", "grpo.lr=1e-3"]))
+
+
+def test_field_level_credit_trains_and_differs_from_rollout_credit(tmp_path):
+    rollout = _train(tmp_path / "rollout", ["meta.enabled=true"])
+    field = _train(tmp_path / "field", ["meta.enabled=true", "meta.credit=field"])
+    first = [h for h in rollout if h["kind"] == "train"][0], [h for h in field if h["kind"] == "train"][0]
+    # same rollouts and rewards in step 1 (same seed), but the meta tokens get other advantages
+    assert first[0]["meta_reward"] == first[1]["meta_reward"]
+    assert math.isfinite(first[1]["loss"]) and first[0]["loss"] != pytest.approx(first[1]["loss"], abs=1e-9)
