@@ -1,0 +1,68 @@
+"""Can the tiny model's meta path represent per-problem difficulty at all? A supervised probe.
+
+Trains the LoRA adapter with Expert-SFT steps (masa.sft_step) on meta answers whose pass rate is
+the base model's measured pass rate of the problem's *level* (from its model card) and whose
+length is a per-level constant, then reports the mean predicted pass rate per level of held-out
+problems and its correlation with those targets. Measured 2026-11-27 (2 cores, lr 5e-3, 16
+examples per step): r = 0.03 before, 0.86 after 30 and 40 steps.
+
+    python scripts/meta_sft_probe.py --lr 5e-3 --steps 40
+"""
+
+import argparse
+import random
+
+import numpy as np
+import torch
+
+from masa_lite import masa
+from masa_lite.config import load_config
+from masa_lite.grpo import setup
+from masa_lite.meta import expert_target
+from masa_lite.problems import eval_records, training_pool
+from masa_lite.prompts import prompt_format_for
+from masa_lite.trainer import _meta_rollouts
+
+LEVEL_PASS = {1: .89, 2: .69, 3: .47, 4: .37, 5: .23, 6: .18}  # masa-tiny's card
+
+
+def measure(model, tok, fmt, cfg, held, tag):
+    ros, preds = _meta_rollouts(model, tok, held, fmt, cfg, 4)
+    by = masa.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
+    per_level, xs, ys = {}, [], []
+    for rec, b in zip(held, by):
+        if b["pass"]:
+            per_level.setdefault(rec["level"], []).append(np.mean(b["pass"]))
+            xs.append(np.mean(b["pass"]))
+            ys.append(LEVEL_PASS[rec["level"]])
+    means = {lv: round(float(np.mean(v)), 2) for lv, v in sorted(per_level.items())}
+    print(f"{tag}: mean p̂ per level {means}; r with the per-level targets "
+          f"{np.corrcoef(xs, ys)[0, 1]:.2f}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lr", type=float, default=5e-3)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=16)
+    args = ap.parse_args()
+    cfg = load_config("tiny")
+    model, tok, _, _ = setup(cfg)
+    fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
+    pool, held = training_pool(cfg), eval_records(cfg)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    rng = random.Random(0)
+    measure(model, tok, fmt, cfg, held, "base")
+    for step in range(1, args.steps + 1):
+        batch = rng.sample(pool, args.batch)
+        ros, _ = _meta_rollouts(model, tok, batch, fmt, cfg, 1)
+        pairs = [(fmt.meta(r), t) for r, ro in zip(batch, ros)
+                 if (t := expert_target(ro.text, LEVEL_PASS[r["level"]], [40 + 15 * r["level"]],
+                                        k=cfg.meta.k))]
+        loss = masa.sft_step(model, tok, opt, pairs, next(model.parameters()).device)
+        if step % 10 == 0:
+            measure(model, tok, fmt, cfg, held, f"step {step} (loss {loss:.3f})")
+
+
+if __name__ == "__main__":
+    main()
