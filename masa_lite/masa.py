@@ -57,27 +57,28 @@ def prompt_stats(rollouts, n_prompts: int) -> list[PromptStats | None]:
             if g else None for g in groups]
 
 
-def score_meta(meta_rollouts, preds, records, stats, cfg) -> tuple[list[float | None], dict]:
-    """r_meta for every meta rollout whose prompt has solution statistics (None otherwise),
-    and the mean of each reward part."""
+def score_meta(meta_rollouts, preds, records, stats, cfg
+               ) -> tuple[list[float | None], dict, list[tuple | None]]:
+    """r_meta for every meta rollout whose prompt has solution statistics (None otherwise), the
+    mean of each reward part, and each rollout's (r_pass, r_len, r_notion) (for field credit)."""
     parts = [name for name, on in (("pass", cfg.meta.reward_pass), ("length", cfg.meta.reward_length),
                                    ("notion", cfg.meta.reward_notion)) if on]
-    rewards, acc = [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
+    rewards, per_rollout, acc = [], [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
     for ro, pred in zip(meta_rollouts, preds):
         st = stats[ro.prompt_index]
-        ro.meta_parts = None
         if st is None:
             rewards.append(None)
+            per_rollout.append(None)
             continue
         mr = meta_lib.meta_reward(pred, records[ro.prompt_index]["problem"], st.texts, st.correct,
                                   st.lengths, k=cfg.meta.k, base=cfg.meta.base,
                                   inclusive=cfg.meta.length_inclusive, parts=parts)
         rewards.append(mr.total)
-        ro.meta_parts = (mr.r_pass, mr.r_len, mr.r_notion)  # for field-level credit
+        per_rollout.append((mr.r_pass, mr.r_len, mr.r_notion))
         for key, value in (("r_pass", mr.r_pass), ("r_len", mr.r_len), ("r_notion", mr.r_notion),
                            ("meta_reward", mr.total)):
             acc[key].append(value)
-    return rewards, {k: (sum(v) / len(v) if v else float("nan")) for k, v in acc.items()}
+    return rewards, {k: (sum(v) / len(v) if v else float("nan")) for k, v in acc.items()}, per_rollout
 
 
 # ---- field-level credit (meta.credit=field; masa_lite's ablation, not the paper's) -------------

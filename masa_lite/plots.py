@@ -371,6 +371,20 @@ def delta_box(deltas: list[dict], max_bins: int = 4) -> Figure:
     return fig
 
 
+def shapley_bars(r2: dict, title: str | None = None) -> Figure:
+    """Horizontal bars of a Shapley R² split (:func:`masa_lite.analysis.awareness_r2`), like the
+    paper's Fig. 6; the title carries the full R² and n. Raises ValueError without shares."""
+    if not r2.get("shares"):
+        raise ValueError("shapley_bars needs a non-empty 'shares' (too few problems?)")
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
+    ax.set_xlabel("share of R² (Shapley)")
+    head = f"{title}: " if title else ""
+    ax.set_title(f"{head}Δaccuracy explained, R² = {r2['r2']:.2f}, n = {r2['n']}")
+    fig.tight_layout()
+    return fig
+
+
 # ---- 7. training dashboard ---------------------------------------------------------------------
 
 OVERVIEW_PANELS = [("accuracy / reward", ["accuracy", "reward"]),

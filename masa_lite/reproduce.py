@@ -142,20 +142,27 @@ def _verdicts(summary: dict) -> list[str]:
     return out
 
 
-def make_figures(runs, calib, out: Path) -> list[Path]:
-    """The claims-table figures our data supports; returns the PNG paths written."""
+def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
+    """The calibration pairs of one evaluation: ``step`` (0 = the base model), default the last."""
+    if step is None:
+        step = max((p["step"] for p in pairs), default=None)
+    return [p for p in pairs if p["step"] == step]
+
+
+def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
+    """The claims-table figures our data supports, written into ``fig_dir``; returns their paths."""
     from masa_lite import plots
 
-    fig_dir = out / "figures"
+    fig_dir = Path(fig_dir)
     written = []
 
-    def panel(name, step):
-        return [p for p in calib.get(name, []) if p["step"] == step]
+    def panel(name, step=None):
+        return pairs_at(calib.get(name, []), step)
 
     first = next(iter(runs))
     panels = {"base": panel(first, 0)}
-    for name, hist in runs.items():
-        panels[name] = panel(name, _evals(hist)[-1]["step"])
+    for name in runs:
+        panels[name] = panel(name)
     for q in ("pass_rate", "length"):
         written.append(plots.save(plots.calibration_scatter(panels, quantity=q),
                                   fig_dir / f"calibration_{q}.png"))
@@ -187,14 +194,12 @@ def make_figures(runs, calib, out: Path) -> list[Path]:
 def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
     """Fig. 1c/d (Δaccuracy per bin of Δmeta-awareness) and a Fig. 6-like Shapley R² split, for
     the meta-trained method with the most problems; nothing when there are too few."""
-    import matplotlib.pyplot as plt
-
     from masa_lite import analysis, plots
 
     name = next((n for n in ("MASA", "MASA-efficient") if n in runs), None)
     if name is None:
         return []
-    deltas = analysis.meta_deltas(panel(name, 0), panel(name, _evals(runs[name])[-1]["step"]))
+    deltas = analysis.meta_deltas(panel(name, 0), panel(name))
     written = []
     try:
         fig = plots.delta_box(deltas)
@@ -204,12 +209,7 @@ def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
         return written
     r2 = analysis.awareness_r2(deltas)
     if r2["shares"]:
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
-        ax.set_xlabel("share of R² (Shapley)")
-        ax.set_title(f"{name}: Δaccuracy explained, R² = {r2['r2']:.2f}, n = {r2['n']}")
-        fig.tight_layout()
-        written.append(plots.save(fig, fig_dir / "shapley_r2.png"))
+        written.append(plots.save(plots.shapley_bars(r2, title=name), fig_dir / "shapley_r2.png"))
     return written
 
 
@@ -237,15 +237,7 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
 def figures(data_dir, out_dir) -> list[Path]:
     """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``."""
     runs, calib = load_runs(data_dir)
-    written = make_figures(runs, calib, Path(out_dir) / "_tmp")
-    final = []
-    for p in written:
-        dest = Path(out_dir) / p.name
-        p.replace(dest)
-        final.append(dest)
-    (Path(out_dir) / "_tmp" / "figures").rmdir()
-    (Path(out_dir) / "_tmp").rmdir()
-    return final
+    return make_figures(runs, calib, Path(out_dir))
 
 
 def publish(out_dir, figures_dir="figures") -> Path:
@@ -306,7 +298,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
     summary = summarise(runs, calib, cfg.profile)
     summary["total_seconds"] = time.time() - t0
     summary["config"] = to_dict(cfg)
-    summary["figures"] = [str(p) for p in make_figures(runs, calib, out)]
+    summary["figures"] = [str(p) for p in make_figures(runs, calib, out / "figures")]
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     md = summary_markdown(summary) + f"\nTotal time {summary['total_seconds'] / 60:.1f} minutes.\n"
     (out / "summary.md").write_text(md)

@@ -45,7 +45,6 @@ class Rollout:
     stop_reason: str  # "eos" | "budget" | "max_new_tokens"
     correct: bool | None = None  # filled in by scoring
     reward: float | None = None
-    meta_parts: tuple | None = None  # (r_pass, r_len, r_notion) of a scored meta rollout
 
 
 class RowBudget(StoppingCriteria):

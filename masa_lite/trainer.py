@@ -261,7 +261,7 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         m.update(rollout_metrics(scored[0]))
         m["solution_tokens"] = sum(r.length for r in sol)
         if cfg.meta.enabled:
-            meta_rewards, parts = masa.score_meta(meta_ros, preds, batch, stats, cfg)
+            meta_rewards, parts, meta_parts = masa.score_meta(meta_ros, preds, batch, stats, cfg)
             m.update(parts)
             keep = [j for j, v in enumerate(meta_rewards) if v is not None]
             scored.append(Scored([meta_ros[j] for j in keep],
@@ -270,7 +270,7 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             if cfg.meta.credit == "field":  # each field's tokens get their own part's advantage
                 on = [p for p, flag in zip(masa.META_PARTS, (cfg.meta.reward_pass, cfg.meta.reward_length,
                                                              cfg.meta.reward_notion)) if flag]
-                scored[-1].part_rewards = torch.tensor([meta_ros[j].meta_parts for j in keep],
+                scored[-1].part_rewards = torch.tensor([meta_parts[j] for j in keep],
                                                        dtype=torch.float32).reshape(len(keep), 3)
                 scored[-1].token_parts = [
                     masa.field_token_parts(meta_ros[j].text,

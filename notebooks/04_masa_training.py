@@ -30,13 +30,11 @@
 # reuse them when they find them (same configuration), instead of training again.
 
 # %%
-import json
 from pathlib import Path
 
 from masa_lite import plots
 from masa_lite.config import profile_name
-from masa_lite.history import read_history
-from masa_lite.reproduce import METHODS, reproduce, summary_markdown
+from masa_lite.reproduce import METHODS, load_runs, pairs_at, reproduce, summary_markdown
 
 PROFILE = profile_name()
 OUT = Path("runs/tutorial")
@@ -53,13 +51,8 @@ print(summary_markdown(summary))
 # actual pass rate. GRPO never trains the meta path; MASA rewards it for agreeing with reality.
 
 # %%
-def pairs_of(run, step=None):
-    rows = [json.loads(x) for x in (OUT / run / "calibration.jsonl").read_text().splitlines() if x]
-    last = max(r["step"] for r in rows)
-    return [r for r in rows if r["step"] == (last if step is None else step)]
-
-
-panels = {"base": pairs_of("grpo", 0), "GRPO": pairs_of("grpo"), "MASA": pairs_of("masa")}
+hist, calib = load_runs(OUT, ["GRPO", "MASA"])
+panels = {"base": pairs_at(calib["GRPO"], 0), "GRPO": pairs_at(calib["GRPO"]), "MASA": pairs_at(calib["MASA"])}
 plots.calibration_scatter(panels, quantity="pass_rate")
 
 # %%
@@ -75,7 +68,6 @@ plots.calibration_scatter(panels, quantity="length")
 # ## Accuracy against step and wall-clock
 
 # %%
-hist = {"GRPO": read_history(OUT / "grpo"), "MASA": read_history(OUT / "masa")}
 target = [h for h in hist["GRPO"] if h["kind"] == "eval"][-1]["pass@1"]
 plots.accuracy_curves(hist, x="step", target=target)
 

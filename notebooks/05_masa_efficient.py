@@ -38,10 +38,9 @@ import torch
 from masa_lite import masa, meta, plots, widgets
 from masa_lite.config import load_config, profile_name
 from masa_lite.grpo import sample_solutions
-from masa_lite.history import read_history
 from masa_lite.problems import eval_records
 from masa_lite.prompts import prompt_format_for
-from masa_lite.reproduce import METHODS, PAPER, reproduce, run_folder, summary_markdown
+from masa_lite.reproduce import METHODS, PAPER, load_runs, reproduce, run_folder, summary_markdown
 from masa_lite.rewards import score_rollouts
 from masa_lite.trainer import _meta_rollouts, train
 
@@ -80,16 +79,9 @@ print(summary_markdown(summary))
 # cutoff F1 0.732 → 0.836 with Expert SFT.
 
 # %%
-hist = {m: read_history(OUT / run_folder(m)) for m in ["GRPO"] + EFFICIENT}
-
-
-def last(h, key):
-    vals = [r[key] for r in h if r.get("kind") == "train" and r.get(key) is not None]
-    return vals[-1] if vals else None
-
-
-ctrl = {m: {k: last(hist[m], k) for k in ("gate_precision", "gate_recall", "gate_f1",
-                                         "cutoff_precision", "cutoff_recall", "cutoff_f1")}
+hist, _ = load_runs(OUT, ["GRPO"] + EFFICIENT)
+ctrl = {m: {k: summary["methods"][m][k] for k in ("gate_precision", "gate_recall", "gate_f1",
+                                                   "cutoff_precision", "cutoff_recall", "cutoff_f1")}
         for m in EFFICIENT}
 for m, c in ctrl.items():
     print(m, {k: (None if v is None else round(v, 3)) for k, v in c.items()})

@@ -26,10 +26,8 @@
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from masa_lite import analysis, plots
-from masa_lite.reproduce import PAPER, figures, load_runs, summarise
+from masa_lite.reproduce import PAPER, figures, load_runs, pairs_at, summarise
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "figures" / "data").is_dir())
 DATA = ROOT / "figures" / "data"
@@ -42,8 +40,7 @@ print("methods:", list(runs))
 
 
 def panel(name, step=None):
-    last = max(p["step"] for p in calib[name])
-    return [p for p in calib[name] if p["step"] == (last if step is None else step)]
+    return pairs_at(calib[name], step)
 
 
 # %% [markdown]
@@ -140,10 +137,7 @@ plots.delta_box(deltas)
 r2 = analysis.awareness_r2(deltas)
 print(f"n = {r2['n']} problems, R² of Δaccuracy = {r2['r2']:.3f}")
 if r2["shares"]:
-    fig, ax = plt.subplots(figsize=(6, 2.6))
-    ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
-    ax.set_xlabel("share of R² (Shapley)")
-    plt.show()
+    plots.shapley_bars(r2, title="MASA")
 
 # %% [markdown]
 # ## Every figure as a PNG

@@ -77,12 +77,14 @@ def test_prompt_stats_and_expert_sft_targets():
     recs = [{"problem": "12*3"}, {"problem": "1+1"}]
     pairs = masa.expert_sft_examples(metas, preds, recs, stats, cfg, lambda r: "meta " + r["problem"] + "\n")
     assert pairs == [("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 4, 25))]
-    rewards, parts = masa.score_meta(metas, preds, recs, stats, cfg)
+    rewards, parts, per_rollout = masa.score_meta(metas, preds, recs, stats, cfg)
     # bad: r_pass = 0.01^|1−0.5| = 0.1, r_len = 0 (10 ∉ [20, 30]), r_notion = 0
     # good: r_pass = 0.01^|0.125−0.5| = 0.01^0.375, r_len = 0 (99 ∉ [20, 30]), r_notion = 1
     assert rewards[0] == pytest.approx(0.1 / 3)
     assert rewards[1] == pytest.approx((0.01 ** 0.375 + 1) / 3)
     assert parts["r_notion"] == pytest.approx(0.5)
+    assert per_rollout[0] == pytest.approx((0.1, 0.0, 0.0))
+    assert per_rollout[1] == pytest.approx((0.01 ** 0.375, 0.0, 1.0))
 
 
 def test_efficient_switches_need_the_meta_path():

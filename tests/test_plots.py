@@ -314,3 +314,12 @@ def test_notion_stats_from_history_flattens_evaluations():
                      {"step": 6, "notion": "split", "freq_correct": 0.75, "freq_wrong": None}]
     fig = plots.notion_frequency(stats)
     assert {ln.get_gid() for ln in fig.axes[0].lines} == {"split|freq_correct", "split|freq_wrong"}
+
+
+def test_shapley_bars_draw_each_share_and_state_r2():
+    fig = plots.shapley_bars({"n": 12, "r2": 0.5, "shares": {"a": 0.3, "b": 0.2}}, title="MASA")
+    ax = fig.axes[0]
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0.3, 0.2])
+    assert ax.get_title() == "MASA: Δaccuracy explained, R² = 0.50, n = 12"
+    with pytest.raises(ValueError):
+        plots.shapley_bars({"n": 2, "r2": float("nan"), "shares": {}})

@@ -54,7 +54,7 @@ def test_figures_and_publish(tmp_path):
               "actual_length": 12.0 + i} for s in (0, 12) for i in range(10)]
     calib = {name: pairs for name in RUNS}
     out = tmp_path / "run"
-    written = make_figures(RUNS, calib, out)
+    written = make_figures(RUNS, calib, out / "figures")
     names = {p.name for p in written}
     assert {"calibration_pass_rate.png", "calibration_length.png", "accuracy_vs_step.png",
             "accuracy_vs_wall.png", "gating_cutoff_prf.png", "delta_acc_vs_delta_meta.png",
