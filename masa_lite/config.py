@@ -103,6 +103,12 @@ class MetaConfig:
     # "field" gives the tokens of the pass_rate / solution_length / math_notion values the group
     # advantage of their own reward part (masa_lite's ablation, see masa.field_token_parts)
     credit: str = "rollout"
+    # weight of the meta path's rows in the joint loss (their advantages are multiplied by it);
+    # 1 is the paper's single token-mean over both paths
+    loss_weight: float = 1.0
+    # KL (k3) to the adapter-free base on the meta path's tokens only; None: grpo.kl_beta, as for
+    # the solution path (the paper has no KL term)
+    kl_beta: Any = None
     feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
     eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
     eval_calibration: bool = True  # measure calibration at every evaluation, even for GRPO
@@ -114,6 +120,9 @@ class EfficientConfig:
     sft_lr: float = 1e-3  # β, the Expert SFT learning rate
     sft_batch_size: int = 16
     sft_min_notion: float = 0.2
+    # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (masa.expert_sft_examples);
+    # false: the paper's literal reading, where their mean correct length is undefined and they are skipped
+    sft_unsolved: bool = False
     gating: bool = False
     gate_std: float = 0.1
     gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin
@@ -158,7 +167,7 @@ NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_
                 "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "save_every",
                 "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high",
                 "efficient.sft_lr", "efficient.gate_std", "efficient.gate_margin",
-                "efficient.warmup_steps", "efficient.cutoff_factor", "rollout.vllm_max_model_len")
+                "efficient.warmup_steps", "efficient.cutoff_factor", "meta.loss_weight", "rollout.vllm_max_model_len")
 
 
 def _coerce(value, typ, where: str):
@@ -240,6 +249,10 @@ def validate(cfg: RunConfig) -> RunConfig:
                  "meta.base"):
         if not 0 <= get(path) <= 1:
             raise ConfigError(f"{path} must be in [0, 1], got {get(path)!r}")
+    kl = cfg.meta.kl_beta
+    if kl is not None and (isinstance(kl, bool) or not isinstance(kl, (int, float)) or kl < 0):
+        raise ConfigError(f"meta.kl_beta must be empty (null: use grpo.kl_beta) or a number ≥ 0, "
+                          f"got {kl!r}")
     e = cfg.efficient
     if (e.expert_sft or e.gating or e.cutoff or cfg.meta.feed_in) and not cfg.meta.enabled:
         raise ConfigError("efficient.expert_sft/gating/cutoff and meta.feed_in need the meta path: "

@@ -40,6 +40,8 @@ class Scored:
     # rollout, each completion token's part index (−1: the token gets the rollout's advantage)
     part_rewards: torch.Tensor | None = None
     token_parts: list[list[int]] | None = None
+    weight: float = 1.0  # multiplies this path's advantages in the joint loss (meta.loss_weight)
+    kl_beta: float | None = None  # this path's KL weight to the base (None: grpo.kl_beta)
 
 
 def token_advantages(scored: Scored, adv: torch.Tensor, scale: str = "group") -> list[torch.Tensor | None]:
@@ -98,6 +100,12 @@ def _advantage_matrix(advs, tok_advs, idx, mask) -> torch.Tensor:
     return out
 
 
+def _row_betas(betas: torch.Tensor):
+    """A micro-batch's KL weights: one float when every row has the same (the common case, the
+    same arithmetic as before), else the [B] tensor."""
+    return float(betas[0]) if bool((betas == betas[0]).all()) else betas
+
+
 def _filler(tokenizer) -> Rollout:
     """A one-token completion for a rank with nothing to train; it joins the all-reduce with
     weight 0."""
@@ -122,10 +130,16 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     rollouts = [r for b in batches for r in b.rollouts]
     per_batch = [adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
                  for b in batches]
-    advs = torch.cat(per_batch) if batches else torch.zeros(0)
-    tok_advs = [t for b, a in zip(batches, per_batch) for t in token_advantages(b, a, g.adv_scale)]
+    advs = torch.cat([a * b.weight for a, b in zip(per_batch, batches)]) if batches else torch.zeros(0)
+    tok_advs = [None if t is None else t * b.weight
+                for b, a in zip(batches, per_batch) for t in token_advantages(b, a, g.adv_scale)]
+    betas = torch.tensor([g.kl_beta if b.kl_beta is None else b.kl_beta
+                          for b in batches for _ in b.rollouts], dtype=torch.float32)
     keep = [i for i, r in enumerate(rollouts) if r.length > 0]
     rollouts, advs, tok_advs = [rollouts[i] for i in keep], advs[keep], [tok_advs[i] for i in keep]
+    betas = betas[keep]
+    # from the configuration, not the rows, so that it is the same on every rank (a rank may have none)
+    with_kl = g.kl_beta > 0 or any((b.kl_beta or 0) > 0 for b in batches)
     metrics = {"loss": 0.0, "grad_norm": 0.0, "entropy": float("nan"), "clip_frac": 0.0,
                "approx_kl": 0.0, "train_tokens": 0}
     n_rows, num_tokens = dp.sum([len(rollouts), float(sum(r.length for r in rollouts))])
@@ -134,9 +148,11 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     weight = 1.0
     if not rollouts:  # nothing here, but the other ranks train: join their all-reduce
         rollouts, advs, weight, tok_advs = [_filler(tokenizer)], torch.zeros(1), 0.0, [None]
+        betas = torch.zeros(1)
     # sort by length so micro-batches carry little padding
     order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].length + len(rollouts[i].prompt))
     rollouts, advs, tok_advs = [rollouts[i] for i in order], advs[order], [tok_advs[i] for i in order]
+    betas = betas[order]
     mbs = _micro_batches(len(rollouts), g.micro_batch_size)
     net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
@@ -165,14 +181,14 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
                 mask = batch["completion_mask"]
                 old_logp = old[j] if old is not None else logp.detach()  # one epoch: ρ = 1
                 ref = None
-                if g.kl_beta > 0:  # reference = the base model: the same weights, adapter off
+                if with_kl:  # reference = the base model: the same weights, adapter off
                     with torch.no_grad(), model.disable_adapter():
                         ref = forward(idx)[1]
                 loss, st = losses.clipped_policy_loss(
                     logp, old_logp, _advantage_matrix(advs, tok_advs, idx, mask).to(device), mask, eps_low=g.eps_low,
                     eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
                     max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
-                    ref_logp=ref, beta=g.kl_beta)
+                    ref_logp=ref, beta=_row_betas(betas[idx]).to(device) if with_kl else 0.0)
                 if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
                     loss = loss * (len(idx) / n_rows)
                 (loss * (weight * dp.world_size)).backward()  # DDP averages over ranks
@@ -188,7 +204,7 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
         optimizer.step()
     scheduler.step()
     # rows-weighted means of the micro-batch statistics, summed over ranks
-    keys = ["clip_low_frac", "clip_high_frac", "approx_kl"] + (["kl_ref"] if g.kl_beta > 0 else [])
+    keys = ["clip_low_frac", "clip_high_frac", "approx_kl"] + (["kl_ref"] if with_kl else [])
     local = [total, ent_sum, ent_n, sum(k for k, _ in stats_acc)]
     local += [sum(k * s.get(key, 0.0) for k, s in stats_acc) for key in keys]
     total, ent_sum, ent_n, n, *weighted = dp.sum(local)
@@ -197,7 +213,7 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
                    clip_frac=avg["clip_low_frac"] + avg["clip_high_frac"],
                    approx_kl=avg["approx_kl"], train_tokens=int(num_tokens),
                    lr=scheduler.get_last_lr()[0])
-    if g.kl_beta > 0:
+    if with_kl:
         metrics["kl_ref"] = avg["kl_ref"]
     return metrics
 

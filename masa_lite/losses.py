@@ -155,13 +155,14 @@ def clipped_policy_loss(
     max_completion_len: int | None = None,
     num_tokens: float | None = None,
     ref_logp: torch.Tensor | None = None,
-    beta: float = 0.0,
+    beta: float | torch.Tensor = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss (to minimise) and diagnostics.
 
     logp, old_logp, mask: [B, T]; advantages: [B] (broadcast to tokens) or [B, T].
     `dual_clip=None` disables the dual clip. With `ref_logp` the k3 KL to the reference is
-    aggregated the same way, logged as stats["kl_ref"] and added to the loss with weight `beta`.
+    aggregated the same way, logged as stats["kl_ref"] and added to the loss with weight `beta`
+    (a float, or a [B] tensor of one weight per row).
     """
     mask = mask.float()
     adv = broadcast_advantages(advantages, mask) if advantages.ndim == 1 else advantages.float()
@@ -196,7 +197,12 @@ def clipped_policy_loss(
         }
     if ref_logp is not None:
         ref_logp = torch.where(mask > 0, ref_logp, logp.detach())  # δ = 0 on padding (no inf·0 grads)
-        kl = aggregate_token_loss(kl_k3(logp, ref_logp), mask, aggregation, max_completion_len, num_tokens)
-        loss = loss + beta * kl  # loss = L_clip + β · KL_k3(π_θ ‖ π_ref)
+        per_token_kl = kl_k3(logp, ref_logp)
+        kl = aggregate_token_loss(per_token_kl, mask, aggregation, max_completion_len, num_tokens)
+        if torch.is_tensor(beta):  # one β per row (e.g. a KL on the meta path only)
+            loss = loss + aggregate_token_loss(per_token_kl * beta.to(per_token_kl)[:, None], mask,
+                                               aggregation, max_completion_len, num_tokens)
+        else:
+            loss = loss + beta * kl  # loss = L_clip + β · KL_k3(π_θ ‖ π_ref)
         stats["kl_ref"] = kl.item()
     return loss, stats

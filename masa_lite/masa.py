@@ -189,20 +189,32 @@ def calibration(pred: list[float], actual: list[float]) -> dict:
 
 def expert_sft_examples(meta_rollouts, preds, records, stats, cfg, prompt_fn) -> list[tuple[str, str]]:
     """Per prompt, the meta rollout with the best notion score (≥ ``sft_min_notion``), rewritten
-    with the true pass rate round(p·K) and mean correct length: (meta prompt, target) pairs."""
+    with the true pass rate round(p·K) and mean correct length: (meta prompt, target) pairs.
+
+    A prompt none of whose solution rollouts is correct has no mean correct length and a notion
+    score of 0 for every prediction (no notion can be used more by correct rollouts). The paper
+    does not say what to do then. With ``efficient.sft_unsolved`` (masa_lite's choice) such a
+    prompt still yields a target — its first parseable meta rollout with ``pass_rate = 0`` and
+    the rollout's own length — so the hard end of the difficulty scale is taught too; without it
+    (the literal reading) unsolved prompts give no target and every target has pass_rate ≥ 1."""
+    e = cfg.efficient
     best: dict[int, tuple[float, object]] = {}
     for ro, pred in zip(meta_rollouts, preds):
         st = stats[ro.prompt_index]
         if st is None or pred.status == "unparseable":
             continue
+        if e.sft_unsolved and not any(st.correct):
+            best.setdefault(ro.prompt_index, (0.0, ro))
+            continue
         score = meta_lib.notion_reward(pred.notions, records[ro.prompt_index]["problem"], st.texts,
                                        st.correct)
-        if score >= cfg.efficient.sft_min_notion and score > best.get(ro.prompt_index, (-1, None))[0]:
+        if score >= e.sft_min_notion and score > best.get(ro.prompt_index, (-1, None))[0]:
             best[ro.prompt_index] = (score, ro)
     pairs = []
     for i, (_, ro) in sorted(best.items()):
         st = stats[i]
-        target = meta_lib.expert_target(ro.text, st.pass_rate, st.correct_lengths, k=cfg.meta.k)
+        target = meta_lib.expert_target(ro.text, st.pass_rate, st.correct_lengths, k=cfg.meta.k,
+                                        keep_length_if_unsolved=e.sft_unsolved)
         if target is not None:
             pairs.append((prompt_fn(records[i]), target))
     return pairs

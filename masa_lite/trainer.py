@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from masa_lite import masa, tasks
+from masa_lite import masa, meta_diagnostics, tasks
 from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from masa_lite.config import RunConfig, to_dict
 from masa_lite.distributed import SINGLE, DataParallel
@@ -91,6 +91,8 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
     if pl:
         c = masa.calibration(*zip(*pl))
         rec.update(calib_len_corr=c["corr"], calib_len_mae=c["mae"])
+    if preds_by is not None:
+        rec.update(meta_diagnostics.eval_diagnostics(pairs, [p["pass"] for p in preds_by]))
     return rec, pairs
 
 
@@ -137,7 +139,8 @@ def _only(scored: Scored, prompts: set[int]) -> Scored:
     rows = [j for j, r in enumerate(scored.rollouts) if r.prompt_index in prompts]
     return Scored([scored.rollouts[j] for j in rows], scored.rewards[rows], scored.group_ids[rows],
                   None if scored.part_rewards is None else scored.part_rewards[rows],
-                  None if scored.token_parts is None else [scored.token_parts[j] for j in rows])
+                  None if scored.token_parts is None else [scored.token_parts[j] for j in rows],
+                  scored.weight, scored.kl_beta)
 
 
 def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=None,
@@ -266,10 +269,11 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             keep = [j for j, v in enumerate(meta_rewards) if v is not None]
             scored.append(Scored([meta_ros[j] for j in keep],
                                  torch.tensor([meta_rewards[j] for j in keep], dtype=torch.float32),
-                                 torch.tensor([n + meta_ros[j].prompt_index for j in keep], dtype=torch.long)))
+                                 torch.tensor([n + meta_ros[j].prompt_index for j in keep], dtype=torch.long),
+                                 weight=cfg.meta.loss_weight, kl_beta=cfg.meta.kl_beta))
+            on = [p for p, flag in zip(masa.META_PARTS, (cfg.meta.reward_pass, cfg.meta.reward_length,
+                                                         cfg.meta.reward_notion)) if flag]
             if cfg.meta.credit == "field":  # each field's tokens get their own part's advantage
-                on = [p for p, flag in zip(masa.META_PARTS, (cfg.meta.reward_pass, cfg.meta.reward_length,
-                                                             cfg.meta.reward_notion)) if flag]
                 scored[-1].part_rewards = torch.tensor([meta_parts[j] for j in keep],
                                                        dtype=torch.float32).reshape(len(keep), 3)
                 scored[-1].token_parts = [
@@ -277,6 +281,9 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                                            masa.token_char_ends(tokenizer, meta_ros[j].token_ids), on)
                     for j in keep]
             m["meta_tokens"] = sum(r.length for r in meta_ros)
+            m.update(meta_diagnostics.train_diagnostics(
+                [rec.get("level") for rec in batch], [p["pass"] for p in by_prompt],
+                [meta_parts[j] for j in keep], [meta_ros[j].prompt_index for j in keep], on))
             have = [i for i in range(n) if stats[i] is not None and by_prompt[i]["pass"]]
             c = masa.calibration([sum(by_prompt[i]["pass"]) / len(by_prompt[i]["pass"]) for i in have],
                                  [stats[i].pass_rate for i in have])

@@ -99,3 +99,26 @@ def test_killed_run_resumes_exactly(random_tiny_dir, tmp_path):
     w_res = {k: v for k, v in resumed["model"].state_dict().items() if "lora" in k}
     assert w_ref.keys() == w_res.keys() and len(w_ref) > 0
     assert all(torch.equal(w_ref[k], w_res[k]) for k in w_ref)
+
+
+def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
+    """Scored.weight (meta.loss_weight) multiplies the path's advantages: with one policy epoch
+    ρ = 1, so the token-mean loss −Σ Â / N doubles when the weight doubles."""
+    from masa_lite.grpo import Scored, policy_update, setup  # noqa: F401
+
+    model, tok = random_tiny
+    from masa_lite.models import LoraSettings, wrap_lora
+
+    model = wrap_lora(model, LoraSettings(r=2, alpha=4))
+    cfg = load_config("tiny", overrides=["grpo.micro_batch_size=8"])
+    # different lengths, so the token-mean of advantages that sum to zero is not zero
+    texts = ["12", "1234", "1234", "1234"]
+    rs = [Rollout(0, "solve 1+1\n", t, tok.encode(t, add_special_tokens=False), len(t), "eos")
+          for t in texts]
+    losses = []
+    for w in (1.0, 2.0):
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        b = Scored(rs, torch.tensor([1.0, 0.0, 0.0, 0.0]), torch.zeros(4, dtype=torch.long), weight=w)
+        losses.append(policy_update(model, tok, opt, sched, [b], cfg, torch.device("cpu"))["loss"])
+    assert losses[0] != 0 and abs(losses[1] - 2 * losses[0]) < 1e-6 * abs(losses[0])

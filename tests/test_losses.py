@@ -252,3 +252,19 @@ def test_sequence_token_logprobs_is_differentiable(tiny_lm):
     grad = model.lm_head.weight.grad
     assert grad is not None and grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
+
+
+def test_per_row_kl_weights_match_a_float_when_equal_and_drop_rows_with_zero():
+    torch.manual_seed(0)
+    logp, ref = -torch.rand(3, 4), -torch.rand(3, 4)
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]], dtype=torch.float)
+    adv = torch.zeros(3)
+    args = dict(ref_logp=ref, aggregation="token-mean")
+    same, _ = clipped_policy_loss(logp, logp.detach(), adv, mask, beta=0.5, **args)
+    rows, _ = clipped_policy_loss(logp, logp.detach(), adv, mask, beta=torch.full((3,), 0.5), **args)
+    assert torch.allclose(same, rows)
+    # β only on row 1: the loss is row 1's k3 tokens over all 9 tokens (token-mean), × β
+    only, st = clipped_policy_loss(logp, logp.detach(), adv, mask, beta=torch.tensor([0.0, 2.0, 0.0]), **args)
+    d = ref[1, :2] - logp[1, :2]
+    assert torch.allclose(only, 2.0 * (torch.exp(d) - d - 1).sum() / 9)
+    assert st["kl_ref"] > 0  # the logged KL stays the unweighted mean over every row

@@ -163,3 +163,19 @@ def test_token_advantages_use_each_parts_group_advantage():
     assert m.shape == (2, 3) and m[0, 2] == 0 and m[1].tolist()[:2] == pytest.approx([-a, a])
     assert _advantage_matrix(adv, [None, None], [0, 1], mask).shape == (2,)
     assert token_advantages(Scored(ros, adv, torch.tensor([0, 0])), adv) == [None, None]
+
+
+def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
+    sols = [_ro(0, "mul 12*3=35", False, 12), _ro(0, "mul 12*3=34", False, 13)]
+    stats = masa.prompt_stats(sols, 1)
+    meta = _ro(0, format_meta_answer("mul, 1 steps", ["split"], 6, 40))
+    recs = [{"problem": "12*3"}]
+    args = ([meta], [parse_meta(meta.text)], recs, stats)
+    fmt = lambda r: "meta " + r["problem"] + "\n"  # noqa: E731
+    literal = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true"])
+    assert masa.expert_sft_examples(*args, literal, fmt) == []  # mean correct length undefined
+    ours = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true",
+                                          "efficient.sft_unsolved=true"])
+    # the notion score (0 for every notion of an unsolved prompt) does not filter it out
+    assert masa.expert_sft_examples(*args, ours, fmt) == [
+        ("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 0, 40))]
