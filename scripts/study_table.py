@@ -1,0 +1,61 @@
+"""Summarise meta-awareness study runs: one row per setting, mean ± sd over its seeds.
+
+Each setting is a folder of seed runs (``runs/study/<setting>/seed<N>``, each a ``masa-lite
+train`` output folder). For the last evaluation of every run it reads held-out pass@1, pass-rate
+calibration (Pearson r and MAE of mean predicted vs actual pass rate), length calibration r and
+the predicted / actual level gap (mean p̂ at the easiest level minus the hardest), and prints a
+markdown table with mean ± sd over seeds.
+
+    python scripts/study_table.py runs/study/*
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from masa_lite.history import read_history
+
+COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"), ("calib_pass_mae", "MAE"),
+           ("calib_len_corr", "length r"), ("pred_pass_gap", "p̂ gap L1−L6"),
+           ("actual_pass_gap", "actual gap"), ("pass_spread", "p̂ spread")]
+
+
+def mean_sd(values: list[float]) -> str:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return "—"
+    m = sum(vals) / len(vals)
+    if len(vals) == 1:
+        return f"{m:.2f}"
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+    return f"{m:.2f} ± {sd:.2f}"
+
+
+def last_eval(run: Path) -> dict | None:
+    evals = [h for h in read_history(run) if h.get("kind") == "eval"]
+    return evals[-1] if evals else None
+
+
+def summarise(setting: Path) -> tuple[str, int, int, dict]:
+    runs = sorted(p for p in setting.iterdir() if (p / "history.jsonl").exists())
+    finals = [e for e in map(last_eval, runs) if e is not None]
+    step = min((e["step"] for e in finals), default=0)
+    return setting.name, len(finals), step, {k: mean_sd([e.get(k) for e in finals]) for k, _ in COLUMNS}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("settings", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    print("| setting | seeds | step | " + " | ".join(name for _, name in COLUMNS) + " |")
+    print("|" + "---|" * (3 + len(COLUMNS)))
+    for setting in args.settings:
+        if setting.is_dir():
+            name, n, step, row = summarise(setting)
+            print(f"| {name} | {n} | {step} | " + " | ".join(row[k] for k, _ in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()
