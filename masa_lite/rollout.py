@@ -1,4 +1,4 @@
-"""Rollouts: sample completions for a batch of prompts with transformers ``generate``.
+"""Rollouts: sample completions for a batch of prompts.
 
 One interface for every caller (evaluation, GRPO, the meta path): prompts in, :class:`Rollout`
 records out, each with its completion tokens, text, length (EOS included, as the method page
@@ -8,13 +8,24 @@ counts it) and the reason it stopped:
 * ``"budget"`` – the row hit its own token budget (``budgets``; MASA's early cutoff);
 * ``"max_new_tokens"`` – the global limit truncated it.
 
-Per-row budgets work through a stopping criterion that returns one flag per row, so a row that
-stops early frees nothing else in the batch but is never extended past its budget. Sampling is
-true sampling by default (``top_k=0``, ``top_p=1``): the tiny-task findings showed library
-defaults silently truncate the distribution.
+Sampling is true sampling by default (``top_k=0``, ``top_p=1``): the tiny-task findings showed
+library defaults silently truncate the distribution.
+
+Two engines for the hf backend (``rollout.engine``):
+
+* ``"compact"`` (default, :class:`CompactDecoder`): a KV-cache decode loop on the model's own
+  forward in which a row that stops leaves the batch and the cache at once, and freed slots take
+  waiting rows. Rollout lengths vary several-fold, so most of ``generate``'s work is on rows that
+  have already stopped; here it is not done (``benchmarks/rollout_speed.py`` measures the gain).
+* ``"generate"``: transformers ``generate``; per-row budgets work through a stopping criterion
+  that returns one flag per row (:class:`RowBudget`), so a row that stops early is never extended
+  past its budget but is computed until its chunk's longest row ends. Kept for comparison.
+
+Both give the same tokens for greedy and row-seeded sampling (up to float reordering; none seen
+on masa-tiny, see tests/test_rollout_engine.py) and the same distribution otherwise.
 
 Two backends, one interface: :func:`sample_rollouts` dispatches on ``rollout.backend`` to
-transformers ``generate`` (here) or vLLM (:mod:`masa_lite.rollout_vllm`, optional extra).
+transformers (here) or vLLM (:mod:`masa_lite.rollout_vllm`, optional extra).
 
 Row-seeded sampling (``seeds``, ``rollout.row_seeded``; always on in data-parallel runs): instead
 of ``generate``'s one global random stream, every row samples with its own generator
@@ -117,7 +128,10 @@ def _trim(ids: list[int], eos_id: int, pad_id: int | None) -> tuple[list[int], b
 # ---------------------------------------------------------------------------------------------
 
 ENGINES = ("compact", "generate")
-NOISE_BYTES = 1 << 26  # row-seeded sampling: at most this much Gumbel noise drawn ahead (64 MiB)
+# row-seeded sampling draws Gumbel noise ahead, at most this much per row (512 KiB: 64 steps of a
+# 64-token vocabulary, one step of a 150k one); it depends on the vocabulary only, so a row's
+# stream is the same whatever the batch
+NOISE_ROW_BYTES = 1 << 19
 # generation_config settings that ``generate`` would apply and the compact engine does not
 UNSUPPORTED = ("repetition_penalty", "no_repeat_ngram_size", "bad_words_ids", "sequence_bias",
                "forced_bos_token_id", "forced_eos_token_id", "begin_suppress_tokens", "min_length",
@@ -219,10 +233,13 @@ class CompactDecoder:
         if ignored:
             warnings.warn(f"rollout engine 'compact' ignores generation_config {ignored}; "
                           "use engine='generate' to apply them", stacklevel=3)
-        self.warpers = [] if greedy else [w for w, on in (
-            (TemperatureLogitsWarper(temperature) if temperature != 1.0 else None, temperature != 1.0),
-            (TopKLogitsWarper(top_k) if top_k else None, bool(top_k)),
-            (TopPLogitsWarper(top_p) if top_p < 1.0 else None, top_p < 1.0)) if on]
+        self.warpers = []  # generate's sampling warpers, in its order; each only when it acts
+        if not greedy and temperature != 1.0:
+            self.warpers.append(TemperatureLogitsWarper(temperature))
+        if not greedy and top_k:
+            self.warpers.append(TopKLogitsWarper(top_k))
+        if not greedy and top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p))
 
     def _forward(self, ids, attn, pos, cache) -> torch.Tensor:
         out = self.base(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True,
@@ -251,7 +268,7 @@ class CompactDecoder:
         if seeds is not None:
             batch.gens = [torch.Generator(device=self.device).manual_seed(seeds[r]) for r in rows]
             vocab = logits.shape[1]
-            self.chunk = max(1, min(64, NOISE_BYTES // (4 * vocab * self.batch_size)))
+            self.chunk = max(1, min(64, NOISE_ROW_BYTES // (4 * vocab)))
             batch.noise = logits.new_empty(len(rows), self.chunk, vocab)
         return batch
 
