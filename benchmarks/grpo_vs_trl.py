@@ -20,13 +20,14 @@ Shapes:
   with real task prompts; the default with ``--lengths natural`` (random weights would almost
   never emit EOS, so natural lengths need a trained model).
 
-Both are built here and saved to a temporary folder with a locally built byte-level tokenizer: no
-hub access (masa-tiny is used from the package). masa_lite uses its own pieces (``grpo.setup``, ``grpo.sample_solutions``,
-``grpo.policy_update``) with merged-adapter rollouts and, on CUDA, a static KV cache (which
-transformers compiles for decoding); TRL runs ``GRPOTrainer`` with its defaults for generation
-(transformers ``generate`` with the adapter active). Each side gets ``--warmup`` untimed steps,
-then ``--steps`` timed ones; the script prints seconds per step, the ratio masa_lite / TRL and
-rollout tokens per second, and writes everything to ``--out`` (JSON).
+The Qwen2 shapes are built here and saved to a temporary folder with a locally built byte-level
+tokenizer; masa-tiny is used from the package: no hub access. masa_lite uses its own pieces
+(``grpo.setup``, ``grpo.sample_solutions``, ``grpo.policy_update``) with merged-adapter rollouts
+through its rollout engine (``--masa-engine``: compact by default; with ``generate`` on CUDA, a
+static KV cache, which transformers compiles for decoding); TRL runs ``GRPOTrainer`` with its
+defaults for generation (transformers ``generate`` with the adapter active). Each side gets
+``--warmup`` untimed steps, then ``--steps`` timed ones; the script prints seconds per step, the
+ratio masa_lite / TRL and rollout tokens per second, and writes everything to ``--out`` (JSON).
 
     python benchmarks/grpo_vs_trl.py --shape tiny --new-tokens 64 --warmup 1 --steps 2   # CPU
     python benchmarks/grpo_vs_trl.py --lengths natural --prompts 16 --new-tokens 400     # CPU

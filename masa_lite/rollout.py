@@ -197,9 +197,9 @@ class CompactDecoder:
     """Sampling with the model's own forward and a transformers ``DynamicCache``, where a row that
     has stopped (EOS or its budget) leaves the batch and the cache at once.
 
-    ``generate`` keeps computing a finished row until the batch's longest row ends; rollout lengths
-    on the tiny task range from about 20 to 200 tokens, so most of its work is on rows that have
-    already stopped. Here every decode step runs only the active rows; when at least
+    ``generate`` keeps computing a finished row until the batch's longest row ends; rollout
+    lengths on the tiny task range from about 20 to over 200 tokens, so most of its work is on rows
+    that have already stopped. Here every decode step runs only the active rows; when at least
     ``refill_min`` slots are free, waiting rows are prefilled and join the batch (the caches are
     left-padded to a common width), so ``batch_size`` slots stay busy. The G copies of a prompt
     share one prefill: the prompt runs once and its cache rows are repeated.
@@ -249,7 +249,7 @@ class CompactDecoder:
     def _prefill(self, rows: list[int], texts, budgets, seeds) -> _Batch:
         """Run each distinct prompt among ``rows`` once, then repeat its cache rows for its copies."""
         uniq = {t: j for j, t in enumerate(dict.fromkeys(texts[r] for r in rows))}
-        self.prefilled = len(uniq)
+        self.prefilled = len(uniq)  # for the trace
         enc = self.tok(list(uniq), return_tensors="pt", padding=True,
                        add_special_tokens=False).to(self.device)
         attn = enc["attention_mask"]
@@ -313,6 +313,7 @@ class CompactDecoder:
         waiting = collections.deque(range(n_rows))
         b: _Batch | None = None
         while waiting or b is not None:
+            # 1. enough free slots and rows waiting: prefill them and let them join the batch
             size = 0 if b is None else len(b.rows)
             free = self.batch_size - size
             if waiting and free >= (self.refill_min if size else 1):
@@ -326,23 +327,26 @@ class CompactDecoder:
                     b = new
                 else:
                     b.extend(new)
+            # 2. one token for every row in the batch
             tok = self._sample(b)
             out[b.rows, b.ngen] = tok
             b.ngen += 1
             if trace is not None:
                 trace["active"].append(len(b.rows))
+            # 3. rows that stopped (EOS or budget) leave the batch and the cache
             done = (tok == self.eos) | (b.ngen >= b.budget)
             if done.any():
                 length[b.rows[done]] = b.ngen[done]
-                keep_list = (~done).nonzero().squeeze(1).tolist()
+                keep = (~done).nonzero().squeeze(1)
+                keep_list = keep.tolist()
                 if progress is not None:
                     progress.update(len(tok) - len(keep_list))
                 if not keep_list:
                     b = None
                     continue
-                keep = torch.tensor(keep_list, device=self.device)
                 b.select(keep, keep_list)
                 tok = tok[keep]
+            # 4. one decode step for the rows still going
             b.attn = torch.cat([b.attn, b.attn.new_ones(len(tok), 1)], dim=1)
             b.logits = self._forward(tok[:, None], b.attn, b.pos[:, None], b.cache)
             b.pos = b.pos + 1
@@ -481,8 +485,9 @@ def sample_rollouts(model, tokenizer, prompts: list[str], cfg, *, n: int, max_ne
                     budgets: list[int] | None = None,
                     seeds: list[int] | None = None) -> list[Rollout]:
     """Training-time sampling through the backend ``cfg.rollout.backend`` picks: ``"hf"``
-    (:func:`generate_rollouts` with the engine ``cfg.rollout.engine``) or ``"vllm"`` (:mod:`masa_lite.rollout_vllm`, whose engine is built
-    on first use and gets the current LoRA adapter before every call). Same Rollouts either way;
+    (:func:`generate_rollouts` with the engine ``cfg.rollout.engine``) or ``"vllm"``
+    (:mod:`masa_lite.rollout_vllm`, whose engine is built on first use and gets the current LoRA
+    adapter before every call). Same Rollouts either way;
     sampling settings come from ``cfg.rollout``; ``seeds``: row-seeded sampling (hf backend)."""
     r = cfg.rollout
     if r.backend == "vllm" and seeds is not None:
