@@ -1,24 +1,36 @@
-"""masa_lite's GRPO step against TRL's GRPOTrainer on the same random-init model, in one process.
+"""masa_lite's GRPO step against TRL's GRPOTrainer on the same model, in one process.
 
-What one *step* is, on both sides: sample ``prompts × generations`` completions of exactly
-``new_tokens`` tokens (EOS is masked until then: ``min_new_tokens = max_new_tokens``), score them
+What one *step* is, on both sides: sample ``prompts × generations`` completions, score them
 with a constant reward, one policy-gradient pass over all completions and one optimiser step
 (LoRA r = 16, alpha 32, on all linear layers; no reference model, ``beta = 0``; one policy epoch,
-so neither side needs a second forward pass for the old log-probs).
+so neither side needs a second forward pass for the old log-probs). Two length modes:
+
+* ``--lengths forced`` (default): every completion has exactly ``new_tokens`` tokens (EOS is
+  masked until then: ``min_new_tokens = max_new_tokens``). Measures the raw decode and loss cost,
+  but hides the waste of computing rows that have already stopped.
+* ``--lengths natural``: EOS allowed, every row stops at its own EOS (at most ``new_tokens``), on
+  the bundled masa-tiny model with the tiny task's real prompts (levels 1-6), as in training.
+
+Shapes:
 
 * ``qwen2-0.5b``: a Qwen2-0.5B-shaped model (hidden 896, 24 layers, 14 heads, 2 KV heads,
   intermediate 4864, 32k vocabulary), random weights, bf16 on CUDA. The real measurement.
 * ``tiny``: the same architecture scaled down (hidden 64, 2 layers) so the script runs on a CPU.
+* ``masa-tiny``: the bundled trained model (Llama, 0.86M parameters, 64-character vocabulary)
+  with real task prompts; the default with ``--lengths natural`` (random weights would almost
+  never emit EOS, so natural lengths need a trained model).
 
-Both are built here and saved to a temporary folder with a locally built byte-level tokenizer: no
-hub access. masa_lite uses its own pieces (``grpo.setup``, ``grpo.sample_solutions``,
-``grpo.policy_update``) with merged-adapter rollouts and, on CUDA, a static KV cache (which
-transformers compiles for decoding); TRL runs ``GRPOTrainer`` with its defaults for generation
-(transformers ``generate`` with the adapter active). Each side gets ``--warmup`` untimed steps,
-then ``--steps`` timed ones; the script prints seconds per step, the ratio masa_lite / TRL and
-rollout tokens per second, and writes everything to ``--out`` (JSON).
+The Qwen2 shapes are built here and saved to a temporary folder with a locally built byte-level
+tokenizer; masa-tiny is used from the package: no hub access. masa_lite uses its own pieces
+(``grpo.setup``, ``grpo.sample_solutions``, ``grpo.policy_update``) with merged-adapter rollouts
+through its rollout engine (``--masa-engine``: compact by default; with ``generate`` on CUDA, a
+static KV cache, which transformers compiles for decoding); TRL runs ``GRPOTrainer`` with its
+defaults for generation (transformers ``generate`` with the adapter active). Each side gets
+``--warmup`` untimed steps, then ``--steps`` timed ones; the script prints seconds per step, the
+ratio masa_lite / TRL and rollout tokens per second, and writes everything to ``--out`` (JSON).
 
     python benchmarks/grpo_vs_trl.py --shape tiny --new-tokens 64 --warmup 1 --steps 2   # CPU
+    python benchmarks/grpo_vs_trl.py --lengths natural --prompts 16 --new-tokens 400     # CPU
     python benchmarks/grpo_vs_trl.py --shape qwen2-0.5b --out result.json                 # GPU
 
 TRL is a benchmark-only dependency (``pip install masa-lite[bench]``).
@@ -76,8 +88,14 @@ def build_tokenizer(vocab_size: int):
 
 
 def build_model_folder(shape: str, folder: Path, seed: int = 0) -> Path:
-    """Random-init Qwen2 of ``shape`` plus tokenizer, saved as an ordinary HF folder (fp32)."""
+    """Random-init Qwen2 of ``shape`` plus tokenizer, saved as an ordinary HF folder (fp32); for
+    ``masa-tiny`` the bundled model's own folder."""
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    if shape == "masa-tiny":
+        from masa_lite.models import BUNDLED_MODELS
+
+        return Path(BUNDLED_MODELS["masa-tiny"])
 
     dims = SHAPES[shape]
     tok = build_tokenizer(dims["vocab_size"])
@@ -96,6 +114,28 @@ def make_prompts(n: int, length: int, seed: int = 0) -> list[str]:
     """``n`` random lower-case strings of ``length`` characters = ``length`` tokens each."""
     rng = random.Random(seed)
     return ["".join(rng.choice(string.ascii_lowercase) for _ in range(length)) for _ in range(n)]
+
+
+def task_prompts(n: int, seed: int = 0) -> list[str]:
+    """``n`` solution prompts of the tiny task's training split, levels 1-6 mixed (natural
+    lengths; masa-tiny's vocabulary has no room for random letters)."""
+    from masa_lite import tasks
+
+    probs = tasks.generate_problems(n, levels=(1, 2, 3, 4, 5, 6), seed=seed, split="train")
+    return [tasks.solution_prompt(p.problem) for p in probs]
+
+
+def prompts_for(opts) -> list[str]:
+    if opts.shape == "masa-tiny" or opts.lengths == "natural":
+        return task_prompts(opts.prompts, opts.seed)
+    return make_prompts(opts.prompts, opts.prompt_tokens, opts.seed)
+
+
+def completion_lengths(completions: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Tokens of each generated row up to and including its first EOS (the padded width if none)."""
+    is_eos = completions == eos_id
+    first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, completions.shape[1])
+    return first
 
 
 def _sync(device: torch.device):
@@ -127,13 +167,15 @@ def run_masa(folder: Path, opts) -> dict:
     r = cfg.rollout
     r.group_size, r.max_new_tokens, r.batch_size = opts.generations, opts.new_tokens, rows
     r.merge_adapter, r.cache_implementation = opts.masa_merge, opts.masa_cache
+    r.engine = opts.masa_engine
     g = cfg.grpo
     g.prompts_per_step, g.micro_batch_size = opts.prompts, opts.micro_batch or rows
     g.lr, g.warmup_steps, g.policy_epochs, g.kl_beta = 1e-6, 0, 1, 0.0
     validate(cfg)
     model, tok, optimizer, scheduler = setup(cfg)
-    model.get_base_model().generation_config.min_new_tokens = opts.new_tokens  # forced lengths
-    prompts = make_prompts(opts.prompts, opts.prompt_tokens, opts.seed)
+    if opts.lengths == "forced":
+        model.get_base_model().generation_config.min_new_tokens = opts.new_tokens
+    prompts = prompts_for(opts)
     step_s, gen_s, tokens = [], [], []
     for _ in range(opts.warmup + opts.steps):
         _sync(device)
@@ -150,8 +192,9 @@ def run_masa(folder: Path, opts) -> dict:
         gen_s.append(t1 - t0)
         tokens.append(sum(x.length for x in ros))
     out = _summary(step_s, gen_s, tokens, opts.warmup)
-    out["settings"] = {"merge_adapter": r.merge_adapter, "cache_implementation": r.cache_implementation
-                       or "default", "micro_batch_size": g.micro_batch_size,
+    out["settings"] = {"engine": r.engine, "merge_adapter": r.merge_adapter,
+                       "cache_implementation": r.cache_implementation or "default",
+                       "micro_batch_size": g.micro_batch_size,
                        "gradient_checkpointing": opts.gradient_checkpointing}
     del model, optimizer
     return out
@@ -183,7 +226,7 @@ def run_trl(folder: Path, opts) -> dict:
     rows = opts.prompts * opts.generations
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16 if cuda else torch.float32)
-    prompts = make_prompts(opts.prompts, opts.prompt_tokens, opts.seed)
+    prompts = prompts_for(opts)
     marks: list[float] = []
 
     class StepTimer(TrainerCallback):
@@ -200,7 +243,8 @@ def run_trl(folder: Path, opts) -> dict:
         logging_steps=1, disable_tqdm=True, seed=opts.seed, max_steps=opts.warmup + opts.steps,
         per_device_train_batch_size=rows, gradient_accumulation_steps=1,
         num_generations=opts.generations, max_completion_length=opts.new_tokens,
-        generation_kwargs={"min_new_tokens": opts.new_tokens}, temperature=1.0, top_p=1.0, top_k=0,
+        generation_kwargs={"min_new_tokens": opts.new_tokens} if opts.lengths == "forced" else {},
+        temperature=1.0, top_p=1.0, top_k=0,
         beta=0.0, num_iterations=1, learning_rate=1e-6, lr_scheduler_type="constant",
         warmup_steps=0, max_grad_norm=1.0, bf16=cuda, use_cpu=not cuda,
         gradient_checkpointing=opts.gradient_checkpointing, dataloader_num_workers=0)
@@ -220,7 +264,7 @@ def run_trl(folder: Path, opts) -> dict:
         seqs = generate(*a, **kw)
         _sync(device)
         gen_s.append(time.perf_counter() - t)
-        tokens.append(seqs.shape[0] * (seqs.shape[1] - kw["input_ids"].shape[1]))
+        tokens.append(int(completion_lengths(seqs[:, kw["input_ids"].shape[1]:], tok.eos_token_id).sum()))
         return seqs
 
     policy.generate = timed_generate
@@ -252,8 +296,10 @@ def environment(device: torch.device) -> dict:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--shape", choices=["auto", *SHAPES], default="auto",
-                   help="auto: qwen2-0.5b on CUDA, tiny otherwise")
+    p.add_argument("--shape", choices=["auto", *SHAPES, "masa-tiny"], default="auto",
+                   help="auto: masa-tiny with --lengths natural, else qwen2-0.5b on CUDA, tiny on CPU")
+    p.add_argument("--lengths", choices=["forced", "natural"], default="forced",
+                   help="forced: every completion new_tokens long; natural: EOS allowed")
     p.add_argument("--device", default="auto")
     p.add_argument("--prompts", type=int, default=8)
     p.add_argument("--generations", type=int, default=8)
@@ -266,6 +312,8 @@ def parse_args(argv=None):
                    help="on both sides (TRL's own default is on; off here: the model fits)")
     p.add_argument("--masa-cache", default="auto",
                    help="masa_lite's cache_implementation: auto = static on CUDA, default on CPU")
+    p.add_argument("--masa-engine", choices=["compact", "generate"], default="compact",
+                   help="masa_lite's rollout engine (rollout.engine)")
     p.add_argument("--no-merge", dest="masa_merge", action="store_false",
                    help="sample with the adapter active on the masa_lite side too")
     p.add_argument("--micro-batch", type=int, default=0, help="masa_lite micro-batch (0 = all rows)")
@@ -276,7 +324,7 @@ def parse_args(argv=None):
         opts.device = "cuda" if torch.cuda.is_available() else "cpu"
     cuda = torch.device(opts.device).type == "cuda"
     if opts.shape == "auto":
-        opts.shape = "qwen2-0.5b" if cuda else "tiny"
+        opts.shape = "masa-tiny" if opts.lengths == "natural" else ("qwen2-0.5b" if cuda else "tiny")
     if opts.masa_cache == "auto":
         opts.masa_cache = "static" if cuda else ""
     return opts
@@ -285,8 +333,8 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     opts = parse_args(argv)
     device = torch.device(opts.device)
-    result = {**environment(device), "shape": opts.shape, "dims": SHAPES[opts.shape],
-              "prompts": opts.prompts, "generations": opts.generations,
+    result = {**environment(device), "shape": opts.shape, "dims": SHAPES.get(opts.shape),
+              "lengths": opts.lengths, "prompts": opts.prompts, "generations": opts.generations,
               "new_tokens": opts.new_tokens, "prompt_tokens": opts.prompt_tokens,
               "warmup": opts.warmup, "steps": opts.steps}
     with tempfile.TemporaryDirectory(prefix="grpo-bench-model-") as tmp:
@@ -307,14 +355,17 @@ def main(argv=None) -> dict:
 
 def report(res: dict) -> str:
     lines = [f"{res['date']}  {res['device']}  shape {res['shape']}  "
-             f"{res['prompts']} prompts x {res['generations']} rollouts x {res['new_tokens']} new tokens "
-             f"(forced), {res['warmup']} warm-up + {res['steps']} timed steps",
+             f"{res['prompts']} prompts x {res['generations']} rollouts, "
+             + (f"{res['new_tokens']} new tokens (forced)" if res["lengths"] == "forced" else
+                f"natural lengths (EOS allowed, at most {res['new_tokens']} new tokens)")
+             + f", {res['warmup']} warm-up + {res['steps']} timed steps",
              "versions: " + ", ".join(f"{k} {v}" for k, v in res["versions"].items() if v)]
     for side in ("masa_lite", "trl"):
         if side in res:
             s = res[side]
             lines.append(f"{side:9s}: {s['seconds_per_step']:.3f} s/step  rollout "
                          f"{s['generation_seconds_per_step']:.3f} s/step, "
+                         f"{s['rollout_tokens_per_step']:.0f} tok/step, "
                          f"{s['rollout_tokens_per_s']:.0f} tok/s  ({s['settings']})")
     if "ratio_masa_over_trl" in res:
         lines.append(f"ratio masa_lite / TRL step time: {res['ratio_masa_over_trl']:.3f}")

@@ -56,6 +56,9 @@ class DataConfig:
 @dataclass
 class RolloutConfig:
     backend: str = "hf"  # hf (transformers generate) | vllm (optional extra; masa_lite.rollout_vllm)
+    # hf backend: "compact" (masa_lite.rollout.CompactDecoder: finished rows leave the batch) |
+    # "generate" (transformers generate, which computes every row until the longest one ends)
+    engine: str = "compact"
     group_size: int = 8  # G: solution rollouts per prompt
     max_new_tokens: int = 400
     temperature: float = 1.0
@@ -64,7 +67,7 @@ class RolloutConfig:
     batch_size: int = 128  # rows per generate call
     merge_adapter: bool = False  # merge LoRA into a copy of the weights for generation
     row_seeded: bool = False  # one random stream per rollout (hf); always on with several processes
-    cache_implementation: str = ""  # hf backend: "" (library default) | static | dynamic | …
+    cache_implementation: str = ""  # engine=generate: "" (library default) | static | dynamic | …
     vllm_gpu_memory_utilization: float = 0.3  # vllm backend: GPU share for weights + KV cache
     vllm_max_model_len: int = 0  # vllm backend: 0 = the model's own context length
 
@@ -153,6 +156,7 @@ class RunConfig:
 
 CHOICES = {
     "rollout.backend": ("hf", "vllm"),
+    "rollout.engine": ("compact", "generate"),
     "rollout.cache_implementation": ("", None, "dynamic", "static", "offloaded", "offloaded_static"),
     "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
     "grpo.adv_scale": ("group", "none", "batch"),

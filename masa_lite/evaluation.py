@@ -120,7 +120,7 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
                     max_new_tokens: int = 400, batch_size: int = 128, temperature: float = 1.0,
                     greedy: bool = False, ks: Sequence[int] = (1,), seed: int = 0,
                     notions: Sequence | None = None, progress: bool = False,
-                    notion_vocab: Sequence[str] = ()) -> dict:
+                    notion_vocab: Sequence[str] = (), engine: str = "compact") -> dict:
     """Sample ``n_samples`` answers per problem and report pass@k, per level and per source.
 
     pass@1 is the mean over problems of c/n (the paper's "mean of n samples"); its standard
@@ -128,7 +128,8 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     global RNG state is restored afterwards, so evaluating does not change a training run.
     ``notions`` (one list per record) feeds notions into the solution prompt. With
     ``notion_vocab`` the result has ``notion_freq``: per notion, the share of correct and of wrong
-    rollouts that use it (:func:`notion_frequency`).
+    rollouts that use it (:func:`notion_frequency`). ``engine``: the rollout engine
+    (:func:`masa_lite.rollout.generate_rollouts`; a run passes ``cfg.rollout.engine``).
     """
     import torch
     from tqdm.auto import tqdm
@@ -144,7 +145,7 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     bar = tqdm(total=len(prompts) * n, desc="eval", disable=not progress, leave=False)
     rollouts = generate_rollouts(model, tokenizer, prompts, n=n, max_new_tokens=max_new_tokens,
                                  temperature=temperature, batch_size=batch_size, greedy=greedy,
-                                 progress=bar)
+                                 progress=bar, engine=engine)
     bar.close()
     set_rng_state(saved)
     _, info = score_rollouts(rollouts, records)

@@ -66,7 +66,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
     ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
                          max_new_tokens=cfg.rollout.max_new_tokens,
                          batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
-                         seed=cfg.seed, notions=notions,
+                         seed=cfg.seed, notions=notions, engine=cfg.rollout.engine,
                          notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else ())
     pairs = []
     for i, prob in enumerate(ev["per_problem"]):
@@ -117,7 +117,8 @@ def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng, mine=None, seed
                                   temperature=cfg.rollout.temperature, top_p=cfg.rollout.top_p,
                                   top_k=cfg.rollout.top_k, batch_size=cfg.rollout.batch_size,
                                   budgets=[cfg.rollout.max_new_tokens - r.length for r in todo],
-                                  seeds=None if seeds is None else [seeds[j] for j in here])
+                                  seeds=None if seeds is None else [seeds[j] for j in here],
+                                  engine=cfg.rollout.engine)
         for r, c in zip(todo, conts):
             c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
             full.append(c)

@@ -18,7 +18,8 @@
 # it samples a **group** of G answers and uses the group itself as the baseline. This notebook
 # follows one update through the library, piece by piece:
 #
-# 1. a group of rollouts and their rewards (`masa_lite.grpo.sample_solutions`, `rewards.py`);
+# 1. a group of rollouts and their rewards (`masa_lite.grpo.sample_solutions`, `rewards.py`), and
+#    how the rollout engine avoids computing rows that have already stopped;
 # 2. group advantages and their variants (`advantages.py`);
 # 3. log-probabilities, the ratio ρ and clipping (`losses.py`);
 # 4. the loss aggregations side by side;
@@ -57,6 +58,39 @@ group_ids = torch.tensor([r.prompt_index for r in rollouts])
 for i, p in enumerate(problems):
     rs = rewards[group_ids == i]
     print(f"{p['problem']:>24} = {p['answer']:>6}   rewards {rs.int().tolist()}   p = {rs.mean():.2f}")
+
+# %% [markdown]
+# ### Rollouts that have stopped cost nothing
+#
+# These rollouts have very different lengths. transformers `generate` computes every row of a batch
+# until the longest one ends. masa_lite's default rollout engine (`rollout.engine=compact`,
+# `masa_lite.rollout.CompactDecoder`) removes a row from the batch — and its keys and values from
+# the KV cache — at the step it stops, so each decode step runs only the rows still going; the G
+# copies of a prompt also share one prefill. The `trace` of the same sampling call shows it.
+
+# %%
+from masa_lite.rollout import generate_rollouts
+
+trace = {}
+torch.manual_seed(0)
+again = generate_rollouts(model, tok, [fmt.solution(p, None) for p in problems], n=cfg.rollout.group_size,
+                          max_new_tokens=cfg.rollout.max_new_tokens, batch_size=cfg.rollout.batch_size,
+                          trace=trace)
+active, lengths = trace["active"], [r.length for r in again]
+t = next(i for i in range(len(active) - 1) if active[i + 1] < active[i])  # the first compaction
+print(f"decode step {t}: {active[t]} rows sampled, {active[t] - active[t + 1]} of them ended (EOS) and left "
+      f"the batch and the cache; step {t + 1} runs {active[t + 1]} rows")
+print(f"prefill: {trace['prefill_prompts']} distinct prompts run once for {trace['prefill_rows']} rows")
+full = len(again) * max(lengths)  # what generate computes: every row until the longest ends
+print(f"row-steps computed: compact {sum(active)} (= the {sum(lengths)} generated tokens), "
+      f"generate {full}: {1 - sum(active) / full:.0%} of generate's decode work was on finished rows")
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.step(range(len(active)), active, where="post", label="compact: rows in the batch")
+ax.plot([0, max(lengths)], [len(again)] * 2, ls="--", label="generate: rows computed")
+ax.set_xlabel("decode step")
+ax.set_ylabel("rows")
+ax.legend()
+plt.show()
 
 # %% [markdown]
 # ## 2 · Group advantages
