@@ -99,3 +99,40 @@ def test_killed_run_resumes_exactly(random_tiny_dir, tmp_path):
     w_res = {k: v for k, v in resumed["model"].state_dict().items() if "lora" in k}
     assert w_ref.keys() == w_res.keys() and len(w_ref) > 0
     assert all(torch.equal(w_ref[k], w_res[k]) for k in w_ref)
+
+
+def test_policy_update_log_probs_use_the_sampling_temperature(random_tiny, monkeypatch):
+    """ρ and the gradient need log π of the distribution that was sampled: softmax(logits / T)."""
+    import torch.nn.functional as F
+
+    from masa_lite import losses
+    from masa_lite.grpo import Scored, policy_update
+
+    model, tok = random_tiny
+    temperature = 0.5
+    cfg = load_config("tiny", overrides=[f"rollout.temperature={temperature}", "grpo.lr=0"])
+    prompt = "solve 1+2\n"
+    completion = tok.encode("step 3", add_special_tokens=False)
+    ros = [Rollout(0, prompt, "step 3", completion, len(completion), "eos"),
+           Rollout(0, prompt, "step", completion[:2], 2, "eos")]
+    seen = []
+    real = losses.clipped_policy_loss
+
+    def spy(logp, *args, **kwargs):
+        seen.append(logp.detach().clone())
+        return real(logp, *args, **kwargs)
+
+    monkeypatch.setattr(losses, "clipped_policy_loss", spy)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    policy_update(model, tok, opt, sched, [Scored(ros, torch.tensor([1.0, 0.0]), torch.tensor([0, 0]))],
+                  cfg, torch.device("cpu"))
+    # by hand: one unpadded forward pass of prompt + completion, logits / T, log-softmax
+    p = tok.encode(prompt, add_special_tokens=False)
+    with torch.no_grad():
+        logits = model(torch.tensor([p + completion])).logits[0, len(p) - 1:-1]
+    want = F.log_softmax(logits / temperature, -1)[torch.arange(len(completion)), torch.tensor(completion)]
+    at_t1 = F.log_softmax(logits, -1)[torch.arange(len(completion)), torch.tensor(completion)]
+    got = seen[0][1]  # micro-batch sorted by length: the longer rollout is row 1
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(got, at_t1, atol=1e-3)
