@@ -94,7 +94,8 @@ def cmd_eval(args) -> int:
                    for p in masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
-                          greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions)
+                          greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions,
+                          cfg=cfg)
     res["feed_in"] = bool(args.feed_in)
     res.pop("per_problem")
     print(json.dumps(res, indent=1))

@@ -120,7 +120,7 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
                     max_new_tokens: int = 400, batch_size: int = 128, temperature: float = 1.0,
                     greedy: bool = False, ks: Sequence[int] = (1,), seed: int = 0,
                     notions: Sequence | None = None, progress: bool = False,
-                    notion_vocab: Sequence[str] = ()) -> dict:
+                    notion_vocab: Sequence[str] = (), cfg=None) -> dict:
     """Sample ``n_samples`` answers per problem and report pass@k, per level and per source.
 
     pass@1 is the mean over problems of c/n (the paper's "mean of n samples"); its standard
@@ -128,7 +128,9 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     global RNG state is restored afterwards, so evaluating does not change a training run.
     ``notions`` (one list per record) feeds notions into the solution prompt. With
     ``notion_vocab`` the result has ``notion_freq``: per notion, the share of correct and of wrong
-    rollouts that use it (:func:`notion_frequency`).
+    rollouts that use it (:func:`notion_frequency`). ``cfg``: the run config whose verifier
+    settings (``grpo.answer_fallback``, ``grpo.verify_timeout_s``) score the answers, as in
+    training; without one the method's defaults apply.
     """
     import torch
     from tqdm.auto import tqdm
@@ -147,7 +149,7 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
                                  progress=bar)
     bar.close()
     set_rng_state(saved)
-    _, info = score_rollouts(rollouts, records)
+    _, info = score_rollouts(rollouts, records, cfg)
     per_problem = []
     for i, rec in enumerate(records):
         group = rollouts[i * n:(i + 1) * n]
@@ -177,6 +179,8 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
         "len_wrong_mean": sum(wrong) / len(wrong) if wrong else float("nan"),
         "truncated_frac": sum(r.stop_reason != "eos" for r in rollouts) / max(len(rollouts), 1),
         "verify_timeouts": info["verify_timeouts"],
+        "verify_errors": info["verify_errors"],
+        "verify_timeout_s": info["verify_timeout_s"],
         "per_problem": per_problem,
     }
     if notion_vocab:

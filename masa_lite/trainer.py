@@ -67,7 +67,8 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
                          max_new_tokens=cfg.rollout.max_new_tokens,
                          batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
                          seed=cfg.seed, notions=notions,
-                         notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else ())
+                         notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else (),
+                         cfg=cfg)
     pairs = []
     for i, prob in enumerate(ev["per_problem"]):
         right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
@@ -119,7 +120,7 @@ def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng, mine=None, seed
         for r, c in zip(todo, conts):
             c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
             full.append(c)
-        score_rollouts(full, records)
+        score_rollouts(full, records, cfg)
     full = dp.gather(full)  # in the order of ``sample``: shards are contiguous
     saved = sum(c.length - rollouts[j].length for j, c in zip(sample, full))
     return full, {"saved_tokens_per_audit": saved / len(full)}
