@@ -348,3 +348,24 @@ def test_adversarial_lengths_are_checked_in_bounded_time(name, no_math_verify):
         took = time.perf_counter() - t0
         assert took < 1.0, f"{name}: {took:.2f} s"
         assert not isinstance(v, Verdict) or v.status in STATUSES
+
+
+def test_dependencies_name_only_extras_that_exist():
+    """pyproject asked for math-verify[antlr4_13_2], an extra math-verify 0.9 does not declare
+    under that name (pip warned on every install); the ANTLR runtime is named directly."""
+    import importlib.metadata as md
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    reqs = {Requirement(r).name.lower(): Requirement(r) for r in project["dependencies"]}
+    for req in reqs.values():
+        if req.extras:
+            declared = set(md.metadata(req.name).get_all("Provides-Extra") or [])
+            assert req.extras <= declared, (req, sorted(declared))
+    assert not reqs["math-verify"].extras
+    antlr = reqs["antlr4-python3-runtime"]
+    assert antlr.specifier.contains(md.version("antlr4-python3-runtime"))
+    assert str(antlr.specifier) == "==4.13.2"
