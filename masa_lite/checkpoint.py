@@ -76,6 +76,16 @@ def save_checkpoint(run_dir, step: int, model, optimizer, scheduler, history: li
     return final
 
 
+def update_checkpoint_history(run_dir, step: int, history: list[dict]) -> bool:
+    """Replace the history copy of ``ckpt-{step}`` (atomically) once that step's evaluation is
+    done, so a resume does not evaluate it again; False if there is no such checkpoint."""
+    path = Path(run_dir) / f"ckpt-{step:06d}"
+    if not (path / "state.pt").exists():
+        return False
+    _atomic_write_text(path / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    return True
+
+
 def _write_failure(run_dir: Path, step: int, exc: BaseException) -> str:
     try:
         free = f"{shutil.disk_usage(run_dir).free / 2**20:.0f} MiB free"

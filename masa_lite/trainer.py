@@ -20,9 +20,9 @@ meta rollouts against: they get no reward and no training that step (what the me
 audit label comes from uncut outcomes; their meta rollouts are trained, their solution rollouts
 only measure the gate.
 
-A step's checkpoint is written *before* that step's evaluation, and an evaluation that is due at
-the checkpoint's step but missing from its history is run on resume: a crash or kill during an
-evaluation loses nothing, and ``calibration.jsonl`` is trimmed to the evaluations in the restored
+A step's checkpoint is written *before* that step's evaluation (whose record is added to the
+checkpoint's history once it is done), and an evaluation that is due at the checkpoint's step but
+missing from its history is run on resume: a crash or kill during an evaluation loses nothing, and ``calibration.jsonl`` is trimmed to the evaluations in the restored
 history, so it never holds one twice. ``resume=False`` (``--no-resume``) on a folder that holds
 checkpoints moves the old run aside into ``previous-<timestamp>/`` first.
 
@@ -44,7 +44,8 @@ from pathlib import Path
 import torch
 
 from masa_lite import masa, tasks
-from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from masa_lite.checkpoint import (latest_checkpoint, load_checkpoint, save_checkpoint,
+                                  update_checkpoint_history)
 from masa_lite.config import ConfigError, RunConfig, to_dict, validate
 from masa_lite.distributed import SINGLE, DataParallel
 from masa_lite.evaluation import evaluate_policy
@@ -347,12 +348,15 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         last = step + 1 == cfg.grpo.steps
         # checkpoint first: an evaluation that crashes (or is killed) loses no training, and the
         # resumed run evaluates this step again (see _eval_due above)
-        if dp.is_main and cfg.save_every and ((step + 1) % cfg.save_every == 0 or last):
+        ckpt_now = bool(cfg.save_every and ((step + 1) % cfg.save_every == 0 or last))
+        if dp.is_main and ckpt_now:
             save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
                             {"sampler": sampler.getstate(), "audit_rng": audit_rng.getstate(),
                              "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None})
         if _eval_due(step + 1, cfg):
             run_eval(step + 1)
+            if dp.is_main and ckpt_now:  # the evaluation is done: the checkpoint's history gets it
+                update_checkpoint_history(run_dir, step + 1, history.records)
         if step_hook is not None and dp.is_main:
             step_hook(step + 1, m)
     history.close()

@@ -215,6 +215,10 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
             train(cfg, progress=False, step_hook=hook)
     if where != "checkpoint":  # the checkpoint comes before the evaluation that crashed
         assert (run / "latest").read_text() == "ckpt-000002"
+        # a finished evaluation is added to the checkpoint's history (a longer resumed run keeps
+        # it); one that crashed is not, so the resumed run evaluates that step again
+        saved = [(h["kind"], h["step"]) for h in read_history(run / "ckpt-000002" / "history.jsonl")]
+        assert (("eval", 2) in saved) == (where == "after_evaluation")
     out = train(cfg, progress=False)
     evals = [h["step"] for h in read_history(run) if h["kind"] == "eval"]
     assert evals == [1, 2] and [h["step"] for h in out["history"] if h["kind"] == "eval"] == [1, 2]
