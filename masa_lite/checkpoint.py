@@ -4,7 +4,10 @@ A checkpoint is a folder ``ckpt-000040/`` holding the LoRA adapter (peft ``save_
 ``state.pt`` (optimizer, scheduler, step, every random-number-generator state, the trainer's own
 state such as its prompt sampler) and a copy of the history up to that step. It is written into
 ``ckpt-000040.tmp/`` first and renamed into place, then ``latest`` is replaced atomically, so a
-run killed at any moment leaves either the old or the new checkpoint, never half of one.
+run killed at any moment leaves either the old or the new checkpoint, never half of one. A write
+that fails (a full disk) removes its ``.tmp`` folder and raises
+:class:`~masa_lite.errors.CheckpointWriteError` naming the folder and the free space; the trainer
+also clears stale ``ckpt-*.tmp`` folders when it starts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from masa_lite.errors import CheckpointWriteError
 
 LATEST = "latest"
 
@@ -51,12 +56,16 @@ def save_checkpoint(run_dir, step: int, model, optimizer, scheduler, history: li
     final = run_dir / f"ckpt-{step:06d}"
     tmp = run_dir / f"ckpt-{step:06d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp / "adapter")
-    torch.save({"step": step, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "rng": rng_state(), "trainer": trainer_state or {}}, tmp / "state.pt")
-    (tmp / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    try:
+        tmp.mkdir(parents=True)
+        model.save_pretrained(tmp / "adapter")
+        torch.save({"step": step, "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "rng": rng_state(), "trainer": trainer_state or {}}, tmp / "state.pt")
+        (tmp / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(_write_failure(run_dir, step, exc)) from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -65,6 +74,26 @@ def save_checkpoint(run_dir, step: int, model, optimizer, scheduler, history: li
     for old in ckpts[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def update_checkpoint_history(run_dir, step: int, history: list[dict]) -> bool:
+    """Replace the history copy of ``ckpt-{step}`` (atomically) once that step's evaluation is
+    done, so a resume does not evaluate it again; False if there is no such checkpoint."""
+    path = Path(run_dir) / f"ckpt-{step:06d}"
+    if not (path / "state.pt").exists():
+        return False
+    _atomic_write_text(path / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    return True
+
+
+def _write_failure(run_dir: Path, step: int, exc: BaseException) -> str:
+    try:
+        free = f"{shutil.disk_usage(run_dir).free / 2**20:.0f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    return (f"could not write the step-{step} checkpoint in {run_dir} ({free}): "
+            f"{type(exc).__name__}: {exc}. Free disk space (or choose another out_dir) and run "
+            "the same command again: it resumes from the previous checkpoint")
 
 
 def latest_checkpoint(run_dir) -> Path | None:

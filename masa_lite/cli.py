@@ -2,6 +2,10 @@
 
 Every command runs on the bundled tiny model by default, with no accounts and no downloads;
 ``--profile`` (or ``MASA_LITE_PROFILE``) picks the size, ``-o key=value`` overrides any config key.
+
+A user error — a config value, a data file, a path, a run folder — prints one line
+``masa-lite: error: <message>`` (the message names the field or file and the fix) and exits with
+code 2; ``--debug`` shows the full traceback instead.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ def cmd_eval(args) -> int:
     from masa_lite.prompts import prompt_format_for
 
     cfg = _config(args)
+    records = eval_records(cfg, dataset=args.dataset)  # data errors before the model loads
     model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
                                           dtype=cfg.model.dtype)
     if args.adapter:
@@ -83,7 +88,6 @@ def cmd_eval(args) -> int:
 
         model = PeftModel.from_pretrained(model, args.adapter)
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
-    records = eval_records(cfg, dataset=args.dataset)
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
         from masa_lite import masa
@@ -95,7 +99,7 @@ def cmd_eval(args) -> int:
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
                           greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions,
-                          engine=cfg.rollout.engine)
+                          cfg=cfg)
     res["feed_in"] = bool(args.feed_in)
     res.pop("per_problem")
     print(json.dumps(res, indent=1))
@@ -146,6 +150,8 @@ def cmd_export_task(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="masa-lite", description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error instead of one line")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="sample and verify problems with the bundled tiny model")
@@ -200,12 +206,44 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-per-level", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_export_task)
+    for s in sub.choices.values():  # --debug also after the command: masa-lite train --debug
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
     return p
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the input is wrong", not "masa_lite has a bug"."""
+    from masa_lite.config import ConfigError
+    from masa_lite.errors import CheckpointWriteError, DataError
+
+    out = [ConfigError, DataError, CheckpointWriteError, FileNotFoundError, NotADirectoryError,
+           IsADirectoryError, PermissionError]
+    try:
+        from masa_lite.data import DatasetUnavailableError
+        out.append(DatasetUnavailableError)
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        pass
+    return tuple(out)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text += f": {exc.filename}"
+    return text
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "debug", False):
+        return args.func(args)
+    try:
+        return args.func(args)
+    except user_errors() as exc:
+        print(f"{parser.prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,11 +85,18 @@ class GRPOConfig:
     micro_batch_size: int = 64
     eps_low: float = 0.2
     eps_high: float = 0.28
-    dual_clip: Any = 10.0  # None disables
+    dual_clip: Any = 10.0  # a number > 1, or None (null) to disable
+    log_ratio_clamp: float = 20.0  # log ρ is clamped to ±this before exp (the authors' verl code)
     aggregation: str = "token-mean"  # token-mean | seq-mean | dr-grpo | bnpo
     adv_scale: str = "group"  # group | none (Dr. GRPO) | batch
     kl_beta: float = 0.0  # KL to the adapter-free base (k3), 0 = off as in the paper
     format_reward: float = 0.0  # weight of a reward for a parseable \boxed{} answer
+    # the method reads the answer from the last \boxed{} only; true also accepts "the answer is …"
+    # or the last number when there is no box (masa_lite's option; rewards unformatted answers)
+    answer_fallback: bool = False
+    # seconds math-verify may spend on one answer (plain numbers never need it); an answer that
+    # runs out of time scores 0, so under machine load rewards depend on the load
+    verify_timeout_s: float = 2.0
 
 
 @dataclass
@@ -121,6 +129,7 @@ class MetaConfig:
 class EfficientConfig:
     expert_sft: bool = False
     sft_lr: float = 1e-3  # β, the Expert SFT learning rate
+    sft_weight_decay: float = 0.01  # AdamW weight decay of Expert SFT (torch's default, now explicit)
     sft_batch_size: int = 16
     sft_min_notion: float = 0.2
     # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (masa.expert_sft_examples);
@@ -130,8 +139,10 @@ class EfficientConfig:
     gate_std: float = 0.1
     gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin
     gate_audit: float = 0.25  # share of gated prompts rolled out anyway (precision/recall)
+    gate_min_votes: int = 2  # parseable pass-rate predictions a prompt needs before it can be gated
     cutoff: bool = False
     cutoff_factor: float = 2.0
+    cutoff_floor: int = 8  # the smallest cutoff budget in tokens (a tiny prediction never cuts at 1)
     cutoff_audit: float = 0.25  # share of cut rollouts continued to the global limit
     warmup_steps: int = 10  # parallel-mode steps before sequential mode (gating, cutoff)
 
@@ -165,19 +176,34 @@ CHOICES = {
 }
 POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size", "grpo.steps",
             "grpo.prompts_per_step", "grpo.policy_epochs", "grpo.micro_batch_size",
-            "model.lora_r", "data.eval_samples", "meta.group_size", "meta.k",
-            "meta.max_new_tokens", "efficient.sft_batch_size", "meta.eval_group_size")
+            "model.lora_r", "data.eval_samples", "data.eval_per_level", "meta.group_size", "meta.k",
+            "meta.max_new_tokens", "efficient.sft_batch_size", "meta.eval_group_size",
+            "efficient.cutoff_floor")
 NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_clip",
-                "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "save_every",
-                "eval_every", "data.eval_per_level", "grpo.eps_low", "grpo.eps_high",
-                "efficient.sft_lr", "efficient.gate_std", "efficient.gate_margin",
-                "efficient.warmup_steps", "efficient.cutoff_factor", "meta.loss_weight", "rollout.vllm_max_model_len")
+                "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "rollout.top_k",
+                "save_every", "eval_every", "grpo.eps_low", "grpo.eps_high",
+                "efficient.sft_lr", "efficient.sft_weight_decay", "efficient.gate_std",
+                "efficient.gate_margin", "efficient.warmup_steps", "efficient.cutoff_factor", "meta.loss_weight",
+                "rollout.vllm_max_model_len", "data.train_pool", "model.lora_alpha",
+                "model.lora_dropout")
+NUMBERS = ("rollout.top_p", "rollout.vllm_gpu_memory_utilization", "grpo.log_ratio_clamp",
+           "grpo.verify_timeout_s", "meta.base", "efficient.gate_audit", "efficient.cutoff_audit",
+           "efficient.sft_min_notion", "efficient.gate_min_votes")
 
 
 def _coerce(value, typ, where: str):
-    """Convert YAML/CLI values to the field's type, or raise naming the field."""
-    if typ is Any or value is None:
+    """Convert YAML/CLI values to the field's type, or raise naming the field.
+
+    ``None`` (``key=`` or ``key=null``) is only a value where the field allows it (``Any`` fields
+    and the choices that list it); a bool is never a number (``grpo.steps=true`` is an error, not
+    1 step); numbers must be finite."""
+    if typ is Any:
         return value
+    if value is None:
+        if None in CHOICES.get(where, ()):
+            return None
+        raise ConfigError(f"{where}: a value is required, got nothing (null or empty); "
+                          f"set {where}=<{getattr(typ, '__name__', 'value')}>")
     if typ is bool:
         if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
             return value.lower() in ("true", "1", "yes")
@@ -185,12 +211,17 @@ def _coerce(value, typ, where: str):
             return value
         raise ConfigError(f"{where}: expected true/false, got {value!r}")
     if typ in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number ({typ.__name__}), got the boolean "
+                              f"{value!r}")
         try:
             out = typ(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: expected a number ({typ.__name__}), got {value!r}") from None
         if typ is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        if typ is float and not math.isfinite(out):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return out
     if typ is list or get_origin(typ) is list:
         if isinstance(value, str):
@@ -204,6 +235,9 @@ def _coerce(value, typ, where: str):
 
 
 def _update(obj, data: dict, prefix: str = ""):
+    if not isinstance(data, dict):
+        where = prefix.rstrip(".") or "the configuration"
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {data!r}")
     hints = get_type_hints(type(obj))
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
@@ -219,8 +253,26 @@ def _update(obj, data: dict, prefix: str = ""):
             setattr(obj, key, _coerce(value, hints[key], where))
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_dual_clip(value) -> None:
+    """``grpo.dual_clip``: None (off) or a number c > 1 (the loss caps −Â·ρ at −Â·c for Â < 0,
+    which is only a cap above the clipped range when c > 1)."""
+    if value is None:
+        return
+    if not _is_number(value) or value <= 1:
+        raise ConfigError(f"grpo.dual_clip must be a number > 1 (e.g. 3 or 10) or null to turn "
+                          f"the dual clip off, got {value!r}")
+
+
 def validate(cfg: RunConfig) -> RunConfig:
-    """Check every value against what is allowed; raises :class:`ConfigError`."""
+    """Check every value against what is allowed; raises :class:`ConfigError`.
+
+    Runs before any model is loaded, so that a value that would fail later (at the first
+    rollout, or at the final evaluation after hours of training) fails here, naming the field
+    and the allowed range."""
     def get(path):
         obj = cfg
         for part in path.split("."):
@@ -230,12 +282,25 @@ def validate(cfg: RunConfig) -> RunConfig:
     for path, allowed in CHOICES.items():
         if get(path) not in allowed:
             raise ConfigError(f"{path} = {get(path)!r} is not allowed: choose one of {allowed}")
+    for path in POSITIVE + NON_NEGATIVE + NUMBERS:  # a value set in code may be of any type
+        if not _is_number(get(path)):
+            raise ConfigError(f"{path} must be a finite number, got {get(path)!r}")
     for path in POSITIVE:
         if get(path) < 1:
             raise ConfigError(f"{path} must be ≥ 1, got {get(path)!r}")
     for path in NON_NEGATIVE:
         if get(path) < 0:
             raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
+    if cfg.rollout.temperature <= 0:
+        raise ConfigError(f"rollout.temperature must be > 0 (sampling divides the logits by it; "
+                          f"for greedy evaluation use 'masa-lite eval --greedy'), got "
+                          f"{cfg.rollout.temperature!r}")
+    if cfg.grpo.log_ratio_clamp <= 0:
+        raise ConfigError(f"grpo.log_ratio_clamp must be > 0 (log ρ is clamped to ±it; the "
+                          f"authors use 20), got {cfg.grpo.log_ratio_clamp!r}")
+    if cfg.grpo.verify_timeout_s <= 0:
+        raise ConfigError(f"grpo.verify_timeout_s must be > 0 seconds, got {cfg.grpo.verify_timeout_s!r}")
+    _check_dual_clip(cfg.grpo.dual_clip)
     if cfg.rollout.backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise ConfigError(VLLM_INSTALL_HINT)
     if cfg.rollout.row_seeded and cfg.rollout.backend != "hf":
@@ -249,26 +314,38 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"grpo.eps_low must be < 1 (ratio floor 1 − eps_low), got {cfg.grpo.eps_low}")
     if cfg.rollout.group_size < 2:
         raise ConfigError("rollout.group_size must be ≥ 2: GRPO compares rollouts within a group")
-    for path in ("efficient.gate_audit", "efficient.cutoff_audit", "efficient.sft_min_notion",
-                 "meta.base"):
+    for path in ("efficient.gate_audit", "efficient.cutoff_audit", "efficient.sft_min_notion"):
         if not 0 <= get(path) <= 1:
             raise ConfigError(f"{path} must be in [0, 1], got {get(path)!r}")
     kl = cfg.meta.kl_beta
     if kl is not None and (isinstance(kl, bool) or not isinstance(kl, (int, float)) or kl < 0):
         raise ConfigError(f"meta.kl_beta must be empty (null: use grpo.kl_beta) or a number ≥ 0, "
                           f"got {kl!r}")
+    if not 0 < cfg.meta.base < 1:
+        raise ConfigError(f"meta.base must be in (0, 1) (r_pass = base^|p̂ − p|: 0 and 1 give no "
+                          f"signal), got {cfg.meta.base!r}")
     e = cfg.efficient
     if (e.expert_sft or e.gating or e.cutoff or cfg.meta.feed_in) and not cfg.meta.enabled:
         raise ConfigError("efficient.expert_sft/gating/cutoff and meta.feed_in need the meta path: "
                           "set meta.enabled=true")
+    if e.gating and not 2 <= e.gate_min_votes <= cfg.meta.group_size:
+        raise ConfigError(f"efficient.gate_min_votes must be between 2 (a spread needs two votes) "
+                          f"and meta.group_size = {cfg.meta.group_size}, got {e.gate_min_votes!r}")
     if cfg.meta.enabled and not (cfg.meta.reward_pass or cfg.meta.reward_length
                                  or cfg.meta.reward_notion):
         raise ConfigError("meta.enabled needs at least one of meta.reward_pass, reward_length, "
                           "reward_notion")
     from masa_lite.tasks import LEVELS
+    if not cfg.data.levels:
+        raise ConfigError(f"data.levels is empty: list at least one level of {sorted(LEVELS)}, "
+                          "e.g. data.levels=[1,2,3]")
     bad = [lv for lv in cfg.data.levels if lv not in LEVELS]
     if bad:
         raise ConfigError(f"data.levels has unknown level(s) {bad}: levels are {sorted(LEVELS)}")
+    if cfg.data.task == "synthetic" and cfg.data.train_pool < cfg.grpo.prompts_per_step:
+        raise ConfigError(f"data.train_pool = {cfg.data.train_pool} is smaller than one step "
+                          f"(grpo.prompts_per_step = {cfg.grpo.prompts_per_step}): raise "
+                          "data.train_pool or lower grpo.prompts_per_step")
     bad = [lg for lg in cfg.loggers if lg not in ("jsonl", "tensorboard", "wandb")]
     if bad:
         raise ConfigError(f"loggers has unknown entries {bad}: choose from jsonl, tensorboard, wandb")
@@ -306,12 +383,28 @@ def load_config(profile: str | None = None, path=None, overrides=None) -> RunCon
     prof = PROFILE_DIR / f"{profile}.yaml"
     if not prof.exists():
         raise ConfigError(f"unknown profile {profile!r}: choose one of {available_profiles()}")
-    _update(cfg, yaml.safe_load(prof.read_text()) or {})
+    _update(cfg, _read_yaml(prof))
     cfg.profile = profile
     if path is not None:
-        _update(cfg, yaml.safe_load(Path(path).read_text()) or {})
+        _update(cfg, _read_yaml(Path(path)))
     _update(cfg, overrides if isinstance(overrides, dict) else parse_overrides(overrides))
     return validate(cfg)
+
+
+def _read_yaml(path: Path) -> dict:
+    """A YAML config file as a mapping (empty file: no settings); errors name the file."""
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (or is not a file)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of settings such as "
+                          f"'grpo: {{lr: 1.0e-4}}', got a {type(data).__name__}")
+    return data
 
 
 def to_dict(cfg: RunConfig) -> dict:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import datasets
+
+from masa_lite.errors import DataError
 
 FEATURES = datasets.Features({"problem": datasets.Value("string"), "answer": datasets.Value("string"),
                               "source": datasets.Value("string"), "level": datasets.Value("int64"),
@@ -109,21 +112,43 @@ def _level(value: Any) -> int | None:
     return int(match.group()) if match else None
 
 
+_MISSING = {"", "null", "none", "nan"}
+
+
+def _gold_problem(answer: str) -> str | None:
+    """Why a reference answer cannot be checked (empty, "null", unbalanced braces), or None.
+    Such an answer trains at accuracy 0 with only a count of verifier errors, so it is refused."""
+    if answer.strip().lower() in _MISSING:
+        return f"the reference answer is missing ({answer!r})"
+    depth = 0
+    for ch in answer.replace("\\{", "").replace("\\}", ""):  # \{ \} are literal braces
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            break
+    if depth != 0:
+        return f"the reference answer {answer[:60]!r} has unbalanced braces {{ }}"
+    return None
+
+
 def _fix_hint() -> str:
     return f"pass source=<name> to use a known field mapping (one of {sorted(SOURCES)})"
 
 
 def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "data") -> list[dict]:
-    """Map raw rows onto the normalised schema using ``spec``; raise ValueError on missing fields."""
+    """Map raw rows onto the normalised schema using ``spec``; raise :class:`DataError` (a
+    ValueError) naming the row on a missing field or an unusable reference answer."""
     out, seen = [], {}
     for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"{origin} (row {i}): expected an object with 'problem' and 'answer', "
+                            f"got {type(row).__name__} {str(row)[:60]!r}")
         where = f"{origin} (row {i}, columns found: {sorted(row)})"
         problem = next((str(row[f]) for f in spec.problem_fields if row.get(f) is not None), None)
         if problem is None:
-            raise ValueError(f"{where}: missing field 'problem' (expected one of "
+            raise DataError(f"{where}: missing field 'problem' (expected one of "
                              f"{list(spec.problem_fields)}); rename the column or {_fix_hint()}")
         if spec.answer_field not in row:
-            raise ValueError(f"{where}: missing field '{spec.answer_field}'; rename the column "
+            raise DataError(f"{where}: missing field '{spec.answer_field}'; rename the column "
                              f"to '{spec.answer_field}' or {_fix_hint()}")
         source = str(row.get("source") or spec.name) if spec.passthrough else spec.name
         native = row.get(spec.id_field) if spec.id_field else None
@@ -137,9 +162,60 @@ def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "dat
         if seen[rid] > 1:  # duplicate problem text: keep ids unique and deterministic
             rid = f"{rid}-{seen[rid]}"
         level = _level(row.get(spec.level_field)) if spec.level_field else None
-        out.append({"problem": problem, "answer": spec.answer_extractor(row.get(spec.answer_field)),
-                    "source": source, "level": level, "id": rid})
+        answer = spec.answer_extractor(row.get(spec.answer_field))
+        if (why := _gold_problem(answer)) is not None:
+            raise DataError(f"{where}: {why}; fix or remove that row (every answer is compared "
+                            "with it, so the problem could only ever score 0)")
+        out.append({"problem": problem, "answer": answer, "source": source, "level": level,
+                    "id": rid})
     return out
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; an error names the file, the line and the byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path}, line {line}: not UTF-8 text (byte {data[exc.start]:#04x} at "
+                        f"offset {exc.start}); re-save the file as UTF-8") from None
+
+
+def _json_lines(path: Path, text: str) -> list[dict]:
+    """JSON lines, one object per non-blank line; an error names the line."""
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, line {n}: invalid JSON ({exc.msg} at column {exc.colno}); "
+                            "a truncated or hand-edited line? Fix or remove it") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}, line {n}: expected a JSON object with 'problem' and "
+                            f"'answer', got {type(row).__name__} {line.strip()[:60]!r}")
+        rows.append(row)
+    return rows
+
+
+def _json_document(path: Path, data) -> list[dict]:
+    """Rows of a .json file: a list of objects, {"data": [...]}, or {"column": [...], ...}."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
+            return lists[0]  # {"data": [...]} style
+        if lists and len(lists) == len(data):  # column-oriented {"col": [...], ...}
+            lengths = {k: len(v) for k, v in data.items()}
+            if len(set(lengths.values())) > 1:
+                raise DataError(f"{path}: column-oriented JSON with columns of unequal length "
+                                f"{lengths}; every column needs one value per row")
+            return [dict(zip(data, vals)) for vals in zip(*data.values())]
+    raise DataError(f"{path}: unsupported JSON layout ({type(data).__name__} at the top level); "
+                    'expected a list of objects, {"data": [...]} or {"column": [values], ...}')
 
 
 def _read_file(path: Path) -> list[dict]:
@@ -148,24 +224,16 @@ def _read_file(path: Path) -> list[dict]:
         import pyarrow.parquet as pq
         return pq.read_table(path).to_pylist()
     if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as f:
-            return [{k: (v if v != "" else None) for k, v in r.items()} for r in csv.DictReader(f)]
-    text = path.read_text(encoding="utf-8")
+        text = _read_text(path)
+        return [{k: (v if v != "" else None) for k, v in r.items()}
+                for r in csv.DictReader(io.StringIO(text, newline=""))]
+    text = _read_text(path)
     if suffix == ".json":
         try:
-            data = json.loads(text)
+            return _json_document(path, json.loads(text))
         except json.JSONDecodeError:
-            data = None  # probably JSON lines saved as .json
-        if isinstance(data, list):
-            return data
-        if isinstance(data, dict):
-            lists = [v for v in data.values() if isinstance(v, list)]
-            if len(lists) == 1 and all(isinstance(r, dict) for r in lists[0]):
-                return lists[0]  # {"data": [...]} style
-            if lists and len(lists) == len(data):  # column-oriented {"col": [...], ...}
-                return [dict(zip(data, vals)) for vals in zip(*data.values())]
-            raise ValueError(f"{path}: unsupported JSON layout; expected a list of objects")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+            pass  # probably JSON lines saved as .json
+    return _json_lines(path, text)
 
 
 def _local_rows(path: Path) -> list[dict]:
@@ -175,7 +243,7 @@ def _local_rows(path: Path) -> list[dict]:
             raise FileNotFoundError(f"folder {path} holds no {'/'.join(LOCAL_SUFFIXES)} files")
         return [row for p in files for row in _read_file(p)]
     if path.suffix.lower() not in LOCAL_SUFFIXES:
-        raise ValueError(f"{path}: unsupported file type; use one of {LOCAL_SUFFIXES}")
+        raise DataError(f"{path}: unsupported file type; use one of {LOCAL_SUFFIXES}")
     return _read_file(path)
 
 
@@ -222,7 +290,7 @@ def load_math_dataset(name_or_path: str, split: str | None = None, source: str |
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     if source is not None and source not in SOURCES:
-        raise ValueError(f"unknown source={source!r}; known sources: {sorted(SOURCES)}")
+        raise DataError(f"unknown source={source!r}; known sources: {sorted(SOURCES)}")
     spec = SOURCES[source] if source else GENERIC
     path = Path(name_or_path).expanduser()
     if path.exists():
@@ -239,13 +307,13 @@ def load_math_dataset(name_or_path: str, split: str | None = None, source: str |
     if name_or_path in SOURCES or name_or_path in by_hub:
         known = SOURCES.get(name_or_path) or by_hub[name_or_path]
         if source is not None and source != known.name:
-            raise ValueError(f"{name_or_path!r} is the '{known.name}' source; drop source={source!r}")
+            raise DataError(f"{name_or_path!r} is the '{known.name}' source; drop source={source!r}")
         spec, hub_id = known, known.hub_id
     elif name_or_path.count("/") == 1:
         hub_id = name_or_path  # unknown hub id: mapping from source=, else auto-detect
         spec = replace(spec, config=None) if source else replace(GENERIC, name=name_or_path)
     else:
-        raise ValueError(f"unknown dataset {name_or_path!r}: not a local file and not a known "
+        raise DataError(f"unknown dataset {name_or_path!r}: not a local file and not a known "
                          f"short name; known: {sorted(SOURCES)} (or pass a hub id 'owner/name')")
     rows = _hub_rows(spec, hub_id, split or spec.split, limit, streaming)
     records = normalise_records(rows, spec, origin=f"{hub_id}[{split or spec.split}]")

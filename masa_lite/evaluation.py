@@ -120,7 +120,7 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
                     max_new_tokens: int = 400, batch_size: int = 128, temperature: float = 1.0,
                     greedy: bool = False, ks: Sequence[int] = (1,), seed: int = 0,
                     notions: Sequence | None = None, progress: bool = False,
-                    notion_vocab: Sequence[str] = (), engine: str = "compact") -> dict:
+                    notion_vocab: Sequence[str] = (), cfg=None, engine: str | None = None) -> dict:
     """Sample ``n_samples`` answers per problem and report pass@k, per level and per source.
 
     pass@1 is the mean over problems of c/n (the paper's "mean of n samples"); its standard
@@ -128,8 +128,10 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     global RNG state is restored afterwards, so evaluating does not change a training run.
     ``notions`` (one list per record) feeds notions into the solution prompt. With
     ``notion_vocab`` the result has ``notion_freq``: per notion, the share of correct and of wrong
-    rollouts that use it (:func:`notion_frequency`). ``engine``: the rollout engine
-    (:func:`masa_lite.rollout.generate_rollouts`; a run passes ``cfg.rollout.engine``).
+    rollouts that use it (:func:`notion_frequency`). ``cfg``: the run config whose verifier
+    settings (``grpo.answer_fallback``, ``grpo.verify_timeout_s``) score the answers, as in
+    training, and whose ``rollout.engine`` samples them; without one the method's defaults apply.
+    ``engine`` overrides the rollout engine (:func:`masa_lite.rollout.generate_rollouts`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -145,10 +147,11 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     bar = tqdm(total=len(prompts) * n, desc="eval", disable=not progress, leave=False)
     rollouts = generate_rollouts(model, tokenizer, prompts, n=n, max_new_tokens=max_new_tokens,
                                  temperature=temperature, batch_size=batch_size, greedy=greedy,
-                                 progress=bar, engine=engine)
+                                 progress=bar,
+                                 engine=engine or (cfg.rollout.engine if cfg is not None else "compact"))
     bar.close()
     set_rng_state(saved)
-    _, info = score_rollouts(rollouts, records)
+    _, info = score_rollouts(rollouts, records, cfg)
     per_problem = []
     for i, rec in enumerate(records):
         group = rollouts[i * n:(i + 1) * n]
@@ -178,6 +181,8 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
         "len_wrong_mean": sum(wrong) / len(wrong) if wrong else float("nan"),
         "truncated_frac": sum(r.stop_reason != "eos" for r in rollouts) / max(len(rollouts), 1),
         "verify_timeouts": info["verify_timeouts"],
+        "verify_errors": info["verify_errors"],
+        "verify_timeout_s": info["verify_timeout_s"],
         "per_problem": per_problem,
     }
     if notion_vocab:

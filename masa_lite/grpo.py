@@ -162,9 +162,10 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     def forward(idx, with_entropy=False, module=model):
         batch = build_policy_batch(tokenizer, [rollouts[i] for i in idx], device)
         with autocast:
+            # log-probs of the distribution that was sampled: logits / rollout.temperature
             logp, ent = losses.sequence_token_logprobs(
                 module, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
-                compute_entropy=with_entropy)
+                temperature=cfg.rollout.temperature, compute_entropy=with_entropy)
         return batch, logp, ent
 
     old = None
@@ -188,7 +189,8 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
                     logp, old_logp, _advantage_matrix(advs, tok_advs, idx, mask).to(device), mask, eps_low=g.eps_low,
                     eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
                     max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
-                    ref_logp=ref, beta=_row_betas(betas[idx]).to(device) if with_kl else 0.0)
+                    ref_logp=ref, beta=_row_betas(betas[idx]).to(device) if with_kl else 0.0,
+                    log_ratio_clamp=g.log_ratio_clamp)
                 if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
                     loss = loss * (len(idx) / n_rows)
                 (loss * (weight * dp.world_size)).backward()  # DDP averages over ranks

@@ -31,7 +31,12 @@ def signal_warnings(m: dict) -> list[str]:
     if loss is not None and gnorm is not None and abs(loss) < 1e-9 and gnorm < 1e-9:
         out.append("loss and gradient norm are both ~0: the policy is not being updated")
     if m.get("verify_timeouts", 0) > 0:
-        out.append(f"{m['verify_timeouts']} answers hit the verifier's time limit (scored 0)")
+        limit = f" of {m['verify_timeout_s']:g} s" if m.get("verify_timeout_s") else ""
+        out.append(f"{m['verify_timeouts']} answers hit the verifier's time limit{limit} (scored 0; "
+                   "under machine load this happens more often: raise grpo.verify_timeout_s)")
+    if m.get("verify_errors", 0) > 0:
+        out.append(f"{m['verify_errors']} answers could not be checked (verifier errors, scored 0): "
+                   "a reference answer may be malformed — check the data's answer column")
     if m.get("meta_parse_rate") is not None and m["meta_parse_rate"] < 0.5:
         out.append(f"only {m['meta_parse_rate']:.0%} of meta predictions parsed")
     for key in ("loss", "grad_norm", "reward", "approx_kl"):  # NaN elsewhere can mean "undefined"

@@ -156,6 +156,7 @@ def clipped_policy_loss(
     num_tokens: float | None = None,
     ref_logp: torch.Tensor | None = None,
     beta: float | torch.Tensor = 0.0,
+    log_ratio_clamp: float | None = 20.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss (to minimise) and diagnostics.
 
@@ -163,10 +164,15 @@ def clipped_policy_loss(
     `dual_clip=None` disables the dual clip. With `ref_logp` the k3 KL to the reference is
     aggregated the same way, logged as stats["kl_ref"] and added to the loss with weight `beta`
     (a float, or a [B] tensor of one weight per row).
+    `log_ratio_clamp` clamps log ρ to [−c, c] before the exponential, as the authors' verl code
+    does (c = 20): a token whose probability moved by more than e^20 would otherwise give ρ = inf
+    in float32 and a NaN loss; beyond the clamp the token gets no gradient. None: no clamp.
     """
     mask = mask.float()
     adv = broadcast_advantages(advantages, mask) if advantages.ndim == 1 else advantages.float()
     log_ratio = torch.where(mask > 0, logp - old_logp, torch.zeros_like(logp))  # padding: ρ = 1
+    if log_ratio_clamp is not None:
+        log_ratio = log_ratio.clamp(-log_ratio_clamp, log_ratio_clamp)  # log ρ ∈ [−20, 20]
     ratio = torch.exp(log_ratio)  # ρ = π_θ / π_old = exp(log π_θ − log π_old)
 
     unclipped = -adv * ratio  # −Â ρ

@@ -9,8 +9,19 @@ MASA-efficient (§4):
   (std < 0.1) and say all-correct or all-wrong; audited against the real zero-variance label;
 * :func:`cutoff_budget` – a per-prompt token budget of 2 × the mean predicted length; a rollout
   cut there scores 0; audited by continuing a sample of cut rollouts;
+* :func:`plan_solutions` – both decisions for one step: which prompts are gated, which gated ones
+  are audited (rolled out anyway, *without* a cutoff budget, so that the audit label "was the
+  group zero-variance?" comes from uncut outcomes: a cut rollout scores 0 and would make an
+  all-correct group look mixed), and each rolled-out prompt's budget;
 * :func:`expert_sft_examples` + :func:`sft_step` – behaviour cloning of the best-notion meta
-  rollout with its numbers overwritten by the true statistics.
+  rollout with its numbers overwritten by the true statistics; :func:`ready_sft_batches` trains
+  every full batch that is ready, so the buffer never grows without bound.
+
+A gated prompt that is not audited has no solution rollouts, hence no solution statistics: the
+meta rewards r_pass, r_len and r_notion are all defined against those statistics, so its meta
+rollouts get no reward and no training that step (:func:`score_meta` returns None for them).
+Audited gated prompts do have statistics: their meta rollouts are trained, their solution
+rollouts only measure the gate.
 
 The authors' public code has neither gating nor cutoff; these follow the paper's description.
 """
@@ -60,7 +71,10 @@ def prompt_stats(rollouts, n_prompts: int) -> list[PromptStats | None]:
 def score_meta(meta_rollouts, preds, records, stats, cfg
                ) -> tuple[list[float | None], dict, list[tuple | None]]:
     """r_meta for every meta rollout whose prompt has solution statistics (None otherwise), the
-    mean of each reward part, and each rollout's (r_pass, r_len, r_notion) (for field credit)."""
+    mean of each reward part, and each rollout's (r_pass, r_len, r_notion) (for field credit).
+
+    None — no reward, so no meta training — is what the method implies for a gated prompt that
+    was not audited: it has no solution rollouts to align the prediction with."""
     parts = [name for name, on in (("pass", cfg.meta.reward_pass), ("length", cfg.meta.reward_length),
                                    ("notion", cfg.meta.reward_notion)) if on]
     rewards, per_rollout, acc = [], [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
@@ -137,24 +151,66 @@ def predictions_by_prompt(meta_rollouts, preds, n_prompts: int, k: int):
 def gate_prompts(pred_pass: list[list[float]], std_max: float = 0.1, margin: float = 0.1,
                  min_votes: int = 2) -> list[bool]:
     """Gate (skip) a prompt when its predicted pass rates agree and are near 0 or near 1:
-    std(p̂) < std_max and (mean p̂ ≥ 1 − margin or mean p̂ ≤ margin). Needs ``min_votes``."""
+    std(p̂) < std_max and (mean p̂ ≥ 1 − margin or mean p̂ ≤ margin).
+
+    Needs ``min_votes`` parseable predictions (``efficient.gate_min_votes``, default 2: two of M
+    meta rollouts already decide; raise it to demand a majority). The spread is the *population*
+    std (ddof 0) of the votes, while the advantages use the *sample* std (ddof 1): the paper gives
+    "std < 0.1" without saying which; with M = 8 votes the two differ by a factor √(8/7) ≈ 1.07."""
     gated = []
     for ps in pred_pass:
         if len(ps) < min_votes:
             gated.append(False)
             continue
-        mean, std = float(np.mean(ps)), float(np.std(ps))
+        mean, std = float(np.mean(ps)), float(np.std(ps))  # np.std: population std (ddof 0)
         gated.append(std < std_max and (mean >= 1 - margin or mean <= margin))
     return gated
 
 
 def cutoff_budget(pred_lengths: list[float], factor: float = 2.0, max_new_tokens: int | None = None,
                   floor: int = 8) -> int | None:
-    """Token budget factor × mean ℓ̂ (None without a prediction: the global limit applies)."""
+    """Token budget max(floor, ⌈factor × mean ℓ̂⌉), capped at ``max_new_tokens`` (None without a
+    prediction: the global limit applies). ``floor`` (``efficient.cutoff_floor``, 8 tokens) is
+    masa_lite's addition: a prediction of 1 or 2 tokens would otherwise cut every rollout at once."""
     if not pred_lengths:
         return None
     budget = max(floor, math.ceil(factor * float(np.mean(pred_lengths))))
     return min(budget, max_new_tokens) if max_new_tokens else budget
+
+
+@dataclass
+class SolutionPlan:
+    """Sequential-mode decisions for one step's prompts (index = prompt in the batch)."""
+
+    gated: list[bool]
+    audited: list[bool]                 # gated, but rolled out anyway to measure the gate
+    budgets: list[int | None] | None    # per prompt; None: the global limit
+    notions: list[list[str]] | None     # feed-in hints
+
+    @property
+    def rolled_out(self) -> list[int]:
+        return [i for i, (g, a) in enumerate(zip(self.gated, self.audited)) if not g or a]
+
+
+def plan_solutions(by_prompt: list[dict], cfg, audit_rng, sequential: bool = True) -> SolutionPlan:
+    """Gate, audit, budget and feed-in decisions from the meta path's predictions
+    (:func:`predictions_by_prompt`). Audited gated prompts get no cutoff budget: their rollouts
+    label the gate's audit (zero variance or not) and must not be cut. ``audit_rng`` draws one
+    number per gated prompt, in prompt order."""
+    n, e = len(by_prompt), cfg.efficient
+    gated, audited, budgets, notions = [False] * n, [False] * n, None, None
+    if sequential and e.gating:
+        gated = gate_prompts([p["pass"] for p in by_prompt], e.gate_std, e.gate_margin,
+                             min_votes=e.gate_min_votes)
+        audited = [g and audit_rng.random() < e.gate_audit for g in gated]
+    if sequential and e.cutoff:
+        budgets = [None if gated[i] else
+                   cutoff_budget(p["length"], e.cutoff_factor, cfg.rollout.max_new_tokens,
+                                 floor=e.cutoff_floor)
+                   for i, p in enumerate(by_prompt)]
+    if sequential and cfg.meta.feed_in:
+        notions = [feed_in_notions(p["notions"]) for p in by_prompt]
+    return SolutionPlan(gated, audited, budgets, notions)
 
 
 def feed_in_notions(notion_lists: list[list[str]], top: int = 3) -> list[str]:
@@ -218,6 +274,20 @@ def expert_sft_examples(meta_rollouts, preds, records, stats, cfg, prompt_fn) ->
         if target is not None:
             pairs.append((prompt_fn(records[i]), target))
     return pairs
+
+
+def ready_sft_batches(buffer: list, size: int) -> tuple[list[list], list]:
+    """Split the Expert SFT buffer into every full batch of ``size`` (oldest first), all trained
+    this step, and the rest (< ``size``) kept for the next step. Training one batch per step let
+    the buffer grow without bound whenever more pairs arrived per step than ``size``."""
+    n = len(buffer) // size * size
+    return [buffer[i:i + size] for i in range(0, n, size)], buffer[n:]
+
+
+def sft_optimizer(params, cfg) -> torch.optim.Optimizer:
+    """AdamW for Expert SFT with β = ``efficient.sft_lr`` and an explicit weight decay
+    (``efficient.sft_weight_decay``, 0.01 = torch's AdamW default, which it used silently before)."""
+    return torch.optim.AdamW(params, lr=cfg.efficient.sft_lr, weight_decay=cfg.efficient.sft_weight_decay)
 
 
 def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device) -> dict:

@@ -27,6 +27,10 @@ from typing import Iterable, Sequence
 KEYS = ("math_notion", "pass_rate", "solution_length")
 PARTS = ("pass", "length", "notion")          # the parts of r_meta, for ablations
 
+# Our paraphrase of the paper's meta prompt (masa-method.md §1), not its verbatim text: the same
+# request, fields and K scale. The format line shows placeholders, not numbers, so that a model
+# that copies the example does not predict "pass_rate": 0 (which the gate would read as a
+# confident "all wrong"); a copied placeholder parses as no prediction.
 PAPER_META_TEMPLATE = (
     "Before solving it, assess the following math problem. Do not solve it.\n\n"
     "Problem: {problem}\n\n"
@@ -35,9 +39,10 @@ PAPER_META_TEMPLATE = (
     '- "math_notion": list of strings, the concepts needed, not already named in the problem;\n'
     '- "pass_rate": integer 0 to {k}, how many of {k} independent attempts you expect to solve;\n'
     '- "solution_length": integer, the number of tokens of a correct solution.\n'
-    'Format: <meta>your reasoning</meta>{"math_notion": ["..."], "pass_rate": 0, '
-    '"solution_length": 0}'
+    'Format: <meta>your reasoning</meta>{"math_notion": ["<notion>", ...], '
+    '"pass_rate": <integer 0 to {k}>, "solution_length": <integer>}'
 )
+META_TEMPLATE = PAPER_META_TEMPLATE  # the same template under a name that does not claim verbatim
 
 
 def _check_k(k: int) -> int:
@@ -92,9 +97,9 @@ class MetaPrediction:
 
 _MAX_CHARS = 50_000       # only the tail of a runaway completion is searched (~12k tokens)
 _MAX_CANDIDATES = 64      # at most this many {...} blocks are tried
+_MAX_LITERAL = 5_000      # ast.literal_eval (slow: a Python parse) only on blocks up to this size
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _FRACTION = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$")
-_UNIT = re.compile(r"\s*tokens?$", re.IGNORECASE)
 _VALUE = {"math_notion": r"""(\[[^\]]*\]|"[^"]*"|'[^']*')""",
           "pass_rate": r"""["']?([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?%?"""
                        r"""|nan|-?inf(?:inity)?)"""}
@@ -115,10 +120,16 @@ def _balanced_blocks(text: str) -> list[tuple[int, int]]:
 
 
 def _decode(block: str) -> tuple[dict | None, list[str]]:
-    """JSON, then JSON without trailing commas, then a Python literal (single quotes, True…)."""
+    """JSON, then JSON without trailing commas, then a Python literal (single quotes, True…).
+
+    The literal parser only sees blocks up to ``_MAX_LITERAL`` characters: it builds a full
+    syntax tree, and 64 candidate blocks of 50 KB near-JSON took seconds. A meta answer's object
+    is a few hundred characters."""
     fixed = _TRAILING_COMMA.sub(r"\1", block)
-    for fn, src, tags in ((json.loads, block, []), (json.loads, fixed, ["trailing_comma"]),
-                          (ast.literal_eval, block, ["literal_eval"])):
+    decoders = [(json.loads, block, []), (json.loads, fixed, ["trailing_comma"])]
+    if len(block) <= _MAX_LITERAL:
+        decoders.append((ast.literal_eval, block, ["literal_eval"]))
+    for fn, src, tags in decoders:
         try:
             obj = fn(src)
         except Exception:  # ValueError, SyntaxError, RecursionError, MemoryError, …
@@ -168,21 +179,38 @@ def _regex_fields(text: str) -> dict:
     return out
 
 
+def _strip_unit(s: str) -> str:
+    """ "87 tokens" -> "87": drop a trailing "token(s)" and the spaces before it. Linear (the
+    regex ``\\s*tokens?$`` it replaces was quadratic in the number of spaces)."""
+    low = s.lower()
+    for unit in ("tokens", "token"):
+        if low.endswith(unit):
+            return s[: len(s) - len(unit)].rstrip()
+    return s
+
+
+def _is_share(x: float, decimal: bool, k: int) -> bool:
+    """A pass_rate strictly between 0 and 1, or written as a decimal 1.0, is a share of K (0.99
+    and 1.0 then read as 7.92 and 8 of 8, not 7.92 and 1); the integer 1 stays a count."""
+    return k > 1 and (0 < x < 1 or (x == 1 and decimal))
+
+
 def _number(value, field: str, k: int, tags: list[str]) -> float | None:
     """Coerce a field to a finite float (pass_rate on the 0..K scale); None + tag if invalid."""
-    scaled, is_rate = "", field == "pass_rate"
+    scaled, is_rate, decimal = "", field == "pass_rate", isinstance(value, float)
     try:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise TypeError
         if isinstance(value, str):
             tags.append(f"{field}:numeric_string")
-            s = _UNIT.sub("", value.strip())                       # "87 tokens" -> "87"
+            s = _strip_unit(value.strip())                         # "87 tokens" -> "87"
             if is_rate and (frac := _FRACTION.match(s)):           # "5/8" -> 5/8 · K
                 x, scaled = float(frac[1]) / float(frac[2]) * k, "pass_rate:fraction_string"
             elif is_rate and s.endswith("%"):                      # "62.5%" -> 0.625 · K
                 x, scaled = float(s[:-1]) / 100 * k, "pass_rate:percent"
             else:
                 x = float(s)
+                decimal = any(c in s for c in ".eE")
         else:
             x = float(value)
     except OverflowError:                                          # an int of 400 digits
@@ -193,8 +221,8 @@ def _number(value, field: str, k: int, tags: list[str]) -> float | None:
     if not math.isfinite(x):
         tags.append(f"{field}:non_finite")
         return None
-    if is_rate and not scaled and k > 1 and 0 < x < 1:
-        x, scaled = x * k, "pass_rate:fraction_scaled"             # 0.75 read as a share
+    if is_rate and not scaled and _is_share(x, decimal, k):
+        x, scaled = x * k, "pass_rate:fraction_scaled"             # 0.75 or 1.0 read as a share
     tags += [scaled] if scaled else []
     if (is_rate and not 0 <= x <= k) or (not is_rate and x <= 0):
         tags.append(f"{field}:out_of_range")
@@ -238,8 +266,8 @@ def parse_meta(text: str, k: int = 8) -> MetaPrediction:
     The last balanced `{...}` block holding one of our keys wins — the one after the last
     `</meta>` when the model kept the format. Decoders: JSON, JSON minus trailing commas,
     `ast.literal_eval`; if no block decodes, `key: value` regexes. Numbers: ints, floats and
-    numeric strings; a pass_rate strictly between 0 and 1 (K > 1), "a/b" or "x%" is a share
-    and is multiplied by K; out of [0, K] (or a length ≤ 0), NaN, ±inf → None."""
+    numeric strings; a pass_rate strictly between 0 and 1 or written as a decimal 1.0 (K > 1),
+    "a/b" or "x%" is a share and is multiplied by K (the integer 1 is a count); out of [0, K] (or a length ≤ 0), NaN, ±inf → None."""
     _check_k(k)
     try:
         return _parse(text, k)

@@ -12,7 +12,19 @@ Per step (masa-method.md §1–4):
 5. meta rewards from the solution statistics; advantages in separate groups per prompt and path;
    one clipped loss (:func:`masa_lite.grpo.policy_update`);
 6. Expert SFT on corrected meta predictions when a batch of them is ready;
-7. metrics, warnings, periodic evaluation (accuracy and calibration), atomic checkpoints.
+7. metrics, warnings, atomic checkpoints, periodic evaluation (accuracy and calibration).
+
+A gated prompt that is not audited has no solution rollouts, hence no statistics to reward its
+meta rollouts against: they get no reward and no training that step (what the method implies;
+:mod:`masa_lite.masa`). Audited gated prompts are rolled out without a cutoff budget, so the gate's
+audit label comes from uncut outcomes; their meta rollouts are trained, their solution rollouts
+only measure the gate.
+
+A step's checkpoint is written *before* that step's evaluation (whose record is added to the
+checkpoint's history once it is done), and an evaluation that is due at the checkpoint's step but
+missing from its history is run on resume: a crash or kill during an evaluation loses nothing, and ``calibration.jsonl`` is trimmed to the evaluations in the restored
+history, so it never holds one twice. ``resume=False`` (``--no-resume``) on a folder that holds
+checkpoints moves the old run aside into ``previous-<timestamp>/`` first.
 
 Under ``torchrun`` / ``accelerate launch`` the same loop runs data-parallel
 (:mod:`masa_lite.distributed`): each rank rolls out and scores its share of the prompts, the scored
@@ -23,6 +35,7 @@ groups with DDP, and rank 0 alone evaluates and writes files.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import warnings
@@ -31,8 +44,9 @@ from pathlib import Path
 import torch
 
 from masa_lite import masa, meta_diagnostics, tasks
-from masa_lite.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from masa_lite.config import RunConfig, to_dict
+from masa_lite.checkpoint import (latest_checkpoint, load_checkpoint, save_checkpoint,
+                                  update_checkpoint_history)
+from masa_lite.config import ConfigError, RunConfig, to_dict, validate
 from masa_lite.distributed import SINGLE, DataParallel
 from masa_lite.evaluation import evaluate_policy
 from masa_lite.grpo import (Scored, peak_memory_mb, policy_update,
@@ -66,8 +80,9 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
     ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
                          max_new_tokens=cfg.rollout.max_new_tokens,
                          batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
-                         seed=cfg.seed, notions=notions, engine=cfg.rollout.engine,
-                         notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else ())
+                         seed=cfg.seed, notions=notions,
+                         notion_vocab=tasks.NOTIONS if cfg.data.task == "synthetic" else (),
+                         cfg=cfg)
     pairs = []
     for i, prob in enumerate(ev["per_problem"]):
         right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
@@ -122,7 +137,7 @@ def _audit_cutoff(model, tokenizer, rollouts, records, cfg, rng, mine=None, seed
         for r, c in zip(todo, conts):
             c.prompt_index, c.text, c.length = r.prompt_index, r.text + c.text, r.length + c.length
             full.append(c)
-        score_rollouts(full, records)
+        score_rollouts(full, records, cfg)
     full = dp.gather(full)  # in the order of ``sample``: shards are contiguous
     saved = sum(c.length - rollouts[j].length for j, c in zip(sample, full))
     return full, {"saved_tokens_per_audit": saved / len(full)}
@@ -157,22 +172,31 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
     files and calls ``step_hook``."""
     from tqdm.auto import tqdm
 
-    from masa_lite.problems import eval_records, training_pool
+    from masa_lite.problems import check_prompt_lengths, eval_records, model_context, training_pool
     from masa_lite.prompts import prompt_format_for
 
+    validate(cfg)  # a config built in code gets the same checks as one loaded from YAML
     dp = DataParallel.from_env(cfg.model.device)  # one process unless launched by torchrun
     if dp.enabled and cfg.rollout.backend != "hf":
-        raise ValueError("data-parallel runs sample row-seeded, which needs rollout.backend=hf")
+        raise ConfigError("data-parallel runs sample row-seeded, which needs rollout.backend=hf")
     run_dir = Path(cfg.out_dir)
     if dp.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        _prepare_run_dir(run_dir, resume)
+    dp.barrier()
+    pool, held_out = training_pool(cfg), eval_records(cfg)  # data errors before the model loads
     model, tokenizer, optimizer, scheduler = setup(cfg)
     device = next(model.parameters()).device
     fmt = prompt_format_for(cfg.model.name, tokenizer, k=cfg.meta.k)
-    pool, held_out = training_pool(cfg), eval_records(cfg)
+    context = model_context(model, cfg)
+    for what, recs in (("training", pool), ("evaluation", held_out)):
+        check_prompt_lengths(recs, fmt.solution, tokenizer, context, cfg.rollout.max_new_tokens,
+                             f"{what} data ({cfg.data.task}), solution prompt")
+        if cfg.meta.enabled or cfg.meta.eval_calibration:
+            check_prompt_lengths(recs, fmt.meta, tokenizer, context, cfg.meta.max_new_tokens,
+                                 f"{what} data ({cfg.data.task}), meta prompt")
     sampler, audit_rng = random.Random(cfg.seed), random.Random(cfg.seed + 7)
-    sft_opt = (torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
-                                 lr=cfg.efficient.sft_lr) if cfg.efficient.expert_sft else None)
+    sft_opt = (masa.sft_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+               if cfg.efficient.expert_sft else None)
     state = {"wall": 0.0, "sft_buffer": [], "gate": [], "cut": []}
     start, records = 0, []
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -195,6 +219,8 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
     if dp.is_main:
         (run_dir / "config.yaml").write_text(_yaml(to_dict(cfg)))
     calib_path = run_dir / "calibration.jsonl"
+    if start > 0 and dp.is_main:  # drop pairs of evaluations the checkpoint does not hold
+        trim_calibration(calib_path, {r["step"] for r in records if r.get("kind") == "eval"})
 
     def run_eval(step):  # rank 0 evaluates, the other ranks wait for it
         if dp.is_main:
@@ -213,6 +239,9 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                 f.writelines(json.dumps(p) + "\n" for p in base_eval[1])
         elif base_eval is None and cfg.eval_at_start:
             run_eval(0)
+    elif _eval_due(start, cfg) and not any(r.get("kind") == "eval" and r.get("step") == start
+                                           for r in records):
+        run_eval(start)  # the run stopped between this step's checkpoint and its evaluation
     e = cfg.efficient
     bar = tqdm(range(start, cfg.grpo.steps), desc=cfg.method or "train", initial=start,
                total=cfg.grpo.steps, disable=not (progress and dp.is_main))
@@ -233,18 +262,9 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             m.update(meta_parse_rate=summ["parse_rate"], meta_ok_rate=summ["ok_rate"],
                      meta_fallbacks=sum(summ["fallbacks"].values()))
         t1 = time.time()
-        gated, audited = [False] * n, [False] * n
-        budgets, notions = None, None
-        if sequential:
-            if e.gating:
-                gated = masa.gate_prompts([p["pass"] for p in by_prompt], e.gate_std, e.gate_margin)
-                audited = [g and audit_rng.random() < e.gate_audit for g in gated]
-            if e.cutoff:
-                budgets = [masa.cutoff_budget(p["length"], e.cutoff_factor, cfg.rollout.max_new_tokens)
-                           for p in by_prompt]
-            if cfg.meta.feed_in:
-                notions = [masa.feed_in_notions(p["notions"]) for p in by_prompt]
-        run = [i for i in mine if not gated[i] or audited[i]]
+        plan = masa.plan_solutions(by_prompt or [{}] * n, cfg, audit_rng, sequential)
+        gated, budgets, notions = plan.gated, plan.budgets, plan.notions
+        run = [i for i in mine if not gated[i] or plan.audited[i]]
         sub = [batch[i] for i in run]
         sol = sample_solutions(model, tokenizer, sub, fmt.solution, cfg,
                                budgets=None if budgets is None else [budgets[i] for i in run],
@@ -301,9 +321,11 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             cut_n = sum(r.stop_reason == "budget" for r in sol)
             m.update(cut_frac=cut_n / max(len(sol), 1), **extra)
             m["tokens_saved_est"] = cut_n * extra.get("saved_tokens_per_audit", 0.0)
-            # label "would have been wrong": audited cut rollouts by continuation, the rest as scored
+            # label "would have been wrong": audited cut rollouts by continuation, the rest as scored;
+            # gated prompts' audit rollouts had no budget and are no cutoff decision
             state["cut"] += [(True, not c.correct, 1 / e.cutoff_audit) for c in full]
-            state["cut"] += [(False, not r.correct, 1.0) for r in sol if r.stop_reason != "budget"]
+            state["cut"] += [(False, not r.correct, 1.0) for r in sol
+                             if r.stop_reason != "budget" and not gated[r.prompt_index]]
             if state["cut"]:
                 c = masa.prf(*zip(*[(a, b) for a, b, _ in state["cut"]]), weights=[w for *_, w in state["cut"]])
                 m.update(cutoff_precision=c["precision"], cutoff_recall=c["recall"], cutoff_f1=c["f1"])
@@ -311,12 +333,14 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         local = [_only(b, set(mine)) for b in scored]  # each rank trains on its own groups
         m.update(policy_update(model, tokenizer, optimizer, scheduler, local, cfg, device, dp=dp))
         t4 = time.time()
-        if sft_opt is not None:
+        if sft_opt is not None:  # every full batch that is ready; fewer than one batch waits
             state["sft_buffer"] += masa.expert_sft_examples(meta_ros, preds, batch, stats, cfg, fmt.meta)
-            if len(state["sft_buffer"]) >= e.sft_batch_size:
-                pairs, state["sft_buffer"] = (state["sft_buffer"][:e.sft_batch_size],
-                                              state["sft_buffer"][e.sft_batch_size:])
-                m["sft_loss"] = masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
+            ready, state["sft_buffer"] = masa.ready_sft_batches(state["sft_buffer"], e.sft_batch_size)
+            if ready:
+                sft_losses = [masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
+                              for pairs in ready]
+                m.update(sft_loss=sum(sft_losses) / len(sft_losses), sft_steps=len(ready))
+            m["sft_buffer"] = len(state["sft_buffer"])
         t5 = time.time()
         state["wall"] += t5 - t0
         m.update(seconds_meta=t1 - t0, seconds_generation=t2 - t1, seconds_scoring=t3 - t2,
@@ -330,18 +354,68 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         history.log(m)
         bar.set_postfix(acc=f"{m['accuracy']:.2f}", zv=f"{m.get('zero_variance_frac', 0):.2f}")
         last = step + 1 == cfg.grpo.steps
-        if last or (cfg.eval_every and (step + 1) % cfg.eval_every == 0):
-            run_eval(step + 1)
-        if dp.is_main and cfg.save_every and ((step + 1) % cfg.save_every == 0 or last):
+        # checkpoint first: an evaluation that crashes (or is killed) loses no training, and the
+        # resumed run evaluates this step again (see _eval_due above)
+        ckpt_now = bool(cfg.save_every and ((step + 1) % cfg.save_every == 0 or last))
+        if dp.is_main and ckpt_now:
             save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
                             {"sampler": sampler.getstate(), "audit_rng": audit_rng.getstate(),
                              "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None})
+        if _eval_due(step + 1, cfg):
+            run_eval(step + 1)
+            if dp.is_main and ckpt_now:  # the evaluation is done: the checkpoint's history gets it
+                update_checkpoint_history(run_dir, step + 1, history.records)
         if step_hook is not None and dp.is_main:
             step_hook(step + 1, m)
     history.close()
     dp.close()
     return {"history": history.records, "run_dir": str(run_dir), "model": model,
             "tokenizer": tokenizer, "rank": dp.rank, "world_size": dp.world_size}
+
+
+def _eval_due(step: int, cfg: RunConfig) -> bool:
+    """Whether ``step`` (≥ 1) ends with an evaluation: the last step, and every ``eval_every``."""
+    return step == cfg.grpo.steps or bool(cfg.eval_every and step % cfg.eval_every == 0)
+
+
+def trim_calibration(path: Path, eval_steps: set) -> None:
+    """Keep the calibration pairs of the evaluations in ``eval_steps`` (those in the restored
+    history); pairs of a later or repeated evaluation are dropped, atomically."""
+    if not path.exists():
+        path.write_text("")
+        return
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step") in eval_steps]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in keep))
+    os.replace(tmp, path)
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> Path | None:
+    """Create the run folder and remove half-written checkpoints (``ckpt-*.tmp``, left by a crash
+    or a full disk). A fresh start (``resume=False``) on a folder that holds checkpoints moves the
+    old run aside into ``previous-<timestamp>/`` — never reused, never silently mixed with the new
+    one. Returns that folder, or None."""
+    import shutil
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for tmp in run_dir.glob("ckpt-*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    old_run = (run_dir / "latest").exists() or any(p.is_dir() for p in run_dir.glob("ckpt-*"))
+    if resume or not old_run:
+        return None
+    aside = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
+    aside.mkdir()
+    for entry in list(run_dir.iterdir()):
+        if entry != aside and not entry.name.startswith("previous-"):
+            os.replace(entry, aside / entry.name)
+    warnings.warn(f"--no-resume: {run_dir} held a run with checkpoints; it was moved to {aside}",
+                  stacklevel=3)
+    return aside
 
 
 # settings a resumed run may change: how long it runs and how it reports
@@ -373,7 +447,7 @@ def _check_resumable(run_dir: Path, cfg: RunConfig) -> None:
                   if k not in _RESUME_MAY_CHANGE and saved.get(k) != now.get(k))
     if diff:
         detail = ", ".join(f"{k}: {saved.get(k)!r} → {now.get(k)!r}" for k in diff[:6])
-        raise ValueError(f"{run_dir} holds a checkpoint of a run with another configuration "
+        raise ConfigError(f"{run_dir} holds a checkpoint of a run with another configuration "
                          f"({detail}). Resume with the same settings, or start a new run: another "
                          "out_dir, or --no-resume (resume=False) to overwrite it.")
 

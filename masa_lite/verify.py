@@ -1,7 +1,10 @@
 """Answer extraction and checking for the GRPO reward.
 
-``extract_answer`` takes the last ``\\boxed{}``, else "the answer is ...", else the last number,
-and names the rule used so training can count fallbacks. ``verify_answer`` then compares:
+``extract_answer`` takes the last ``\\boxed{}`` — the method's rule. With ``fallback=True``
+(``grpo.answer_fallback``, off by default) a completion without a box is also read by
+"the answer is ..." and then by its last number; the rule used is named so training can count
+fallbacks. With ``grpo.format_reward`` = 0 the fallback rewards unformatted answers, which is why it
+is an explicit switch. ``verify_answer`` then compares:
 
 * Fast path (the synthetic arithmetic task): two plain numbers (``1,234``, ``-0.5``, ``3/4``,
   ``\\frac{1}{2}``) are compared exactly as ``Fraction`` in microseconds, without math-verify.
@@ -16,6 +19,15 @@ and names the rule used so training can count fallbacks. ``verify_answer`` then 
   ``select`` (works from any thread) and kill a worker that overruns ``timeout_s``.
   A cheap pre-check first rejects inputs known to blow up (power and factorial towers,
   huge exponents, strings over 1000 chars) so they never reach a worker.
+
+Rewards under a time limit depend on machine load: an answer that math-verify checks in 1.2 s on
+an idle machine can run past a 2 s limit on a loaded one and score 0. The limit is
+``grpo.verify_timeout_s`` (reported in every step's metrics as ``verify_timeout_s``, with the
+count of answers that hit it as ``verify_timeouts``); raise it when timeouts appear.
+
+Worst cases are linear: answers longer than ``MAX_ANSWER_CHARS`` are never cleaned or parsed as
+numbers (they could not be checked anyway), and the wrapper-stripping loops move indices instead
+of copying the string once per layer.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from fractions import Fraction
 __all__ = ["Verdict", "extract_answer", "last_boxed", "verify_answer", "is_correct", "verify_batch"]
 
 MAX_CHARS = 1000  # longer answers are not sent to sympy
+MAX_ANSWER_CHARS = 10_000  # longer answers are not cleaned or read as numbers (scored "timeout")
 MAX_EXPONENT = 100_000  # 2^{99999999} takes >1 s in sympy; 10^{100000} takes ~0.1 s
 MAX_FACTORIAL = 5_000
 
@@ -72,23 +85,39 @@ def last_boxed(text: str) -> str | None:
 
 
 def _clean(ans: str) -> str:
-    """Strip whitespace, trailing punctuation and ``$..$`` / ``\\(..\\)`` / ``\\[..\\]`` wrappers."""
-    prev = None
-    while ans != prev:
-        prev, ans = ans, ans.strip().rstrip(".,;").strip()
+    """Strip whitespace, trailing punctuation and ``$..$`` / ``\\(..\\)`` / ``\\[..\\]`` wrappers.
+
+    Layer by layer as ``s.strip().rstrip(".,;").strip()`` then each wrapper once, until nothing
+    changes — but on indices, so ``$$$…x…$$$`` costs O(n), not a copy per layer. Over
+    ``MAX_ANSWER_CHARS`` only the outer whitespace is stripped."""
+    if len(ans) > MAX_ANSWER_CHARS:
+        return ans.strip()
+    i, j = 0, len(ans)
+    while True:
+        before = (i, j)
+        while i < j and ans[i].isspace():
+            i += 1
+        while j > i and (ans[j - 1].isspace() or ans[j - 1] in ".,;"):
+            j -= 1  # strip + rstrip(".,;") + strip, repeated, removes the same characters
         for a, b in (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-            if ans.startswith(a) and ans.endswith(b) and len(ans) >= len(a) + len(b):
-                ans = ans[len(a) : len(ans) - len(b)]
-    return ans
+            if j - i >= len(a) + len(b) and ans.startswith(a, i, j) and ans.endswith(b, i, j):
+                i, j = i + len(a), j - len(b)
+        if (i, j) == before:
+            return ans[i:j]
 
 
-def extract_answer(text: str) -> tuple[str | None, str]:
-    """Return ``(answer, method)`` with method in {"boxed", "phrase", "last_number", "none"}."""
+def extract_answer(text: str, fallback: bool = False) -> tuple[str | None, str]:
+    """Return ``(answer, method)`` with method in {"boxed", "phrase", "last_number", "none"}.
+
+    The method reads the last ``\\boxed{}`` only; ``fallback=True`` (``grpo.answer_fallback``)
+    also tries "the answer is …" / "#### …" and then the last number."""
     if not isinstance(text, str) or not text.strip():
         return None, "none"
     boxed = last_boxed(text)
-    if boxed is not None and _clean(boxed):
-        return _clean(boxed), "boxed"
+    if boxed is not None and (ans := _clean(boxed)):
+        return ans, "boxed"
+    if not fallback:
+        return None, "none"
     for m in list(_PHRASE_RE.finditer(text))[-1:]:
         if ans := _clean(_CUT_RE.split(_clean(m.group(1) or m.group(2)), maxsplit=1)[0]):
             return ans, "phrase"
@@ -103,10 +132,16 @@ _FRAC_RE = re.compile(r"([+-]?)\\[dt]?frac(?:\{([+-]?[0-9]+)\}\{([+-]?[0-9]+)\}|
 
 
 def _to_number(s: str) -> Fraction | None:
-    """Exact value of a plain number (int, decimal, a/b, \\frac{a}{b}); None otherwise."""
+    """Exact value of a plain number (int, decimal, a/b, \\frac{a}{b}); None otherwise.
+    Linear: balanced outer ``{}``/``()`` are peeled by index, and answers over
+    ``MAX_ANSWER_CHARS`` are not numbers we read (Python refuses ints over 4300 digits anyway)."""
+    if len(s) > MAX_ANSWER_CHARS:
+        return None
     s = _STRIP_RE.sub("", s.replace("{,}", ",")).rstrip(".")
-    while s[:1] + s[-1:] in ("{}", "()"):
-        s = s[1:-1]
+    i, j = 0, len(s)
+    while j - i >= 2 and s[i] + s[j - 1] in ("{}", "()"):
+        i, j = i + 1, j - 1
+    s = s[i:j]
     if _THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "")
     try:  # ValueError also covers ints over Python's 4300-digit str limit
@@ -265,10 +300,18 @@ def _as_str(x: object) -> str:
     return x if isinstance(x, str) else "" if x is None else str(x)
 
 
-def verify_answer(completion: str, reference: str, timeout_s: float = 2.0) -> Verdict:
-    """Extract the answer from ``completion`` and compare it with ``reference``. Never raises."""
+DEFAULT_TIMEOUT_S = 2.0  # grpo.verify_timeout_s
+
+
+def verify_answer(completion: str, reference: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+                  fallback: bool = False) -> Verdict:
+    """Extract the answer from ``completion`` and compare it with ``reference``. Never raises.
+
+    ``timeout_s`` bounds math-verify (plain numbers never reach it); a check that runs out of time
+    is a "timeout" verdict and scores 0, so near the limit the verdict depends on machine load.
+    ``fallback``: also read answers without ``\\boxed{}`` (:func:`extract_answer`)."""
     try:
-        ans, method = extract_answer(_as_str(completion))
+        ans, method = extract_answer(_as_str(completion), fallback=fallback)
         if ans is None:
             return Verdict(False, None, method, "no_answer")
         ref = _clean(last_boxed(_as_str(reference)) or _as_str(reference))
@@ -283,14 +326,15 @@ def verify_answer(completion: str, reference: str, timeout_s: float = 2.0) -> Ve
         return Verdict(False, None, "none", "error")
 
 
-def is_correct(completion: str, reference: str) -> bool:
+def is_correct(completion: str, reference: str, fallback: bool = False) -> bool:
     """True iff ``verify_answer`` says the completion is correct."""
-    return verify_answer(completion, reference).correct
+    return verify_answer(completion, reference, fallback=fallback).correct
 
 
-def verify_batch(completions, references, timeout_s: float = 2.0) -> list[Verdict]:
+def verify_batch(completions, references, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 fallback: bool = False) -> list[Verdict]:
     """``verify_answer`` over pairs; raises ValueError only if the lengths differ."""
     completions, references = list(completions), list(references)
     if len(completions) != len(references):
         raise ValueError(f"{len(completions)} completions vs {len(references)} references")
-    return [verify_answer(c, r, timeout_s) for c, r in zip(completions, references)]
+    return [verify_answer(c, r, timeout_s, fallback) for c, r in zip(completions, references)]

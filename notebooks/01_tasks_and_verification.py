@@ -67,8 +67,9 @@ for level in tasks.LEVELS:
 # %% [markdown]
 # ## Verification
 #
-# `masa_lite.verify` extracts the final answer (the last balanced `\boxed{}`, then fallbacks) and
-# compares it with the reference: plain numbers exactly, anything else with math-verify in a
+# `masa_lite.verify` extracts the final answer (the last balanced `\boxed{}`, as in the method;
+# with `fallback=True`, the config switch `grpo.answer_fallback`, also "the answer is …" and then
+# the last number) and compares it with the reference: plain numbers exactly, anything else with math-verify in a
 # worker process with a hard time limit (math-verify's own timeout uses signals, which only work
 # on the main thread).
 
@@ -85,6 +86,8 @@ for completion, reference in [
 ]:
     v = verify_answer(completion, reference)
     print(f"{completion!r:42} vs {reference!r:18} → {v.correct!s:5} ({v.method}, {v.status})")
+v = verify_answer("The final answer is 1,234.", "1234", fallback=True)
+print(f"with fallback=True: 'The final answer is 1,234.' → {v.correct} ({v.method}, {v.status})")
 
 # %% [markdown]
 # ## Real data sets in the same schema

@@ -35,11 +35,44 @@ def test_export_task_writes_disjoint_jsonl(tmp_path):
     assert not set(splits["train"]) & set(splits["test"])
 
 
-def test_bad_override_is_reported(tmp_path):
+def test_bad_override_is_reported_in_one_line_with_exit_code_2(tmp_path, capsys):
     from masa_lite.config import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown config key 'grpo.nope'"):
-        main(["train", "--out", str(tmp_path), "-o", "grpo.nope=1"])
+    assert main(["train", "--out", str(tmp_path), "-o", "grpo.nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("masa-lite: error: unknown config key 'grpo.nope'")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    # --debug (before or after the command) shows the traceback: the exception propagates
+    for argv in (["--debug", "train"], ["train", "--debug"]):
+        with pytest.raises(ConfigError, match="unknown config key 'grpo.nope'"):
+            main(argv + ["--out", str(tmp_path), "-o", "grpo.nope=1"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "-o", "rollout.temperature=0"], "rollout.temperature must be > 0"),
+    (["train", "-o", "grpo.lr="], "grpo.lr: a value is required"),
+    (["train", "--config", "/nonexistent/run.yaml"], "config file /nonexistent/run.yaml does not exist"),
+    (["eval", "--dataset", "/nonexistent/test.jsonl"], "no such file or folder: /nonexistent/test.jsonl"),
+])
+def test_user_errors_are_one_line_before_any_model_loads(argv, message, capsys, monkeypatch):
+    import masa_lite.models as models
+
+    def no_model(*a, **k):
+        raise AssertionError("a model was loaded before the error")
+
+    monkeypatch.setattr(models, "load_model_and_tokenizer", no_model)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"masa-lite: error: {err.split('error: ', 1)[1]}" and message in err
+    assert err.count("\n") == 1
+
+
+def test_console_script_exits_2_with_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "masa_lite.cli", "train", "--out", str(tmp_path),
+                           "-o", "data.levels=[]"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith("masa-lite: error: data.levels is empty")
 
 
 @pytest.mark.skipif(not (BUNDLED_MODELS["masa-tiny"] / "config.json").exists(),

@@ -262,3 +262,37 @@ def test_hub_path_uses_spec(monkeypatch):
     assert ds["answer"] == ["12", "1234", "750000"]
     ds = load_math_dataset("openai/gsm8k", split="train", limit=2, streaming=True)
     assert seen["split"] == "train" and seen["streaming"] and ds["answer"] == ["12", "1234"]
+
+
+# ---- issue 10: every data error names the file and the line ---------------------------------
+
+@pytest.mark.parametrize("name, content, message", [
+    ("latin1.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "caf\xe9", "answer": "1"}\n',
+     r"latin1.jsonl, line 2: not UTF-8 text \(byte 0xe9"),
+    ("cut.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "2+2", "ans\n',
+     r"cut.jsonl, line 2: invalid JSON .*truncated"),
+    ("scalar_line.jsonl", b'{"problem": "1+1", "answer": "2"}\n3\n',
+     r"scalar_line.jsonl, line 2: expected a JSON object .*got int"),
+    ("scalar.json", b"3", r"scalar.json: unsupported JSON layout \(int at the top level\)"),
+    ("string.json", b'"just text"', r"string.json: unsupported JSON layout \(str at the top level\)"),
+    ("columns.json", b'{"problem": ["a", "b", "c"], "answer": ["1"]}',
+     r"columns.json: column-oriented JSON with columns of unequal length \{'problem': 3, 'answer': 1\}"),
+    ("latin1.csv", b"problem,answer\n1+1,2\ncaf\xe9,1\n", r"latin1.csv, line 3: not UTF-8"),
+    ("null_answer.jsonl", b'{"problem": "1+1", "answer": null}\n', r"row 0.*reference answer is missing"),
+    ("null_string.jsonl", b'{"problem": "1+1", "answer": "null"}\n', r"row 0.*reference answer is missing"),
+    ("frac.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "x", "answer": "\\\\frac{"}\n',
+     r"row 1.*unbalanced braces"),
+])
+def test_data_errors_name_the_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(D.DataError, match=message) as info:
+        load_math_dataset(str(path))
+    assert name in str(info.value)
+
+
+def test_escaped_braces_and_multiline_csv_are_fine(tmp_path):
+    (tmp_path / "ok.jsonl").write_text(json.dumps({"problem": "set?", "answer": r"\{1, 2\}"}) + "\n")
+    assert to_records(load_math_dataset(str(tmp_path / "ok.jsonl")))[0]["answer"] == r"\{1, 2\}"
+    (tmp_path / "m.csv").write_text('problem,answer\n"two\nlines",3\n', encoding="utf-8")
+    assert to_records(load_math_dataset(str(tmp_path / "m.csv")))[0]["problem"] == "two\nlines"

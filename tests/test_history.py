@@ -25,3 +25,11 @@ def test_history_writes_strict_json_and_restores(tmp_path):
     h2 = History(tmp_path, ["jsonl"], records=[{"step": 1}])  # a resumed run rewrites its file
     h2.log({"step": 2})
     assert read_history(tmp_path) == [{"step": 1}, {"step": 2}]
+
+
+def test_verifier_errors_and_the_time_limit_are_named():
+    """Garbage gold answers used to train at accuracy 0 with only a count of verify_errors."""
+    w = " | ".join(signal_warnings({"verify_errors": 4, "verify_timeouts": 2, "verify_timeout_s": 2.0}))
+    assert "4 answers could not be checked" in w and "reference answer may be malformed" in w
+    assert "time limit of 2 s" in w and "grpo.verify_timeout_s" in w
+    assert signal_warnings({"verify_errors": 0, "verify_timeouts": 0}) == []

@@ -268,3 +268,18 @@ def test_per_row_kl_weights_match_a_float_when_equal_and_drop_rows_with_zero():
     d = ref[1, :2] - logp[1, :2]
     assert torch.allclose(only, 2.0 * (torch.exp(d) - d - 1).sum() / 9)
     assert st["kl_ref"] > 0  # the logged KL stays the unweighted mean over every row
+
+
+def test_log_ratio_is_clamped_at_20_like_the_authors():
+    """log ρ = 100 would give ρ = inf in float32 (and inf statistics); clamped, ρ = e^20."""
+    logp, old, mask = torch.tensor([[100.0, 0.0]]), torch.zeros(1, 2), torch.ones(1, 2)
+    loss, st = clipped_policy_loss(logp, old, torch.tensor([1.0]), mask, dual_clip=None)
+    assert math.isfinite(st["ratio_mean"]) and math.isfinite(st["approx_kl"])
+    assert st["ratio_mean"] == pytest.approx((math.exp(20.0) + 1.0) / 2, rel=1e-5)
+    # the clamp is symmetric and configurable; None turns it off
+    _, low = clipped_policy_loss(-logp, old, torch.tensor([1.0]), mask, log_ratio_clamp=5.0)
+    assert low["ratio_mean"] == pytest.approx((math.exp(-5.0) + 1.0) / 2, rel=1e-5)
+    _, off = clipped_policy_loss(logp, old, torch.tensor([1.0]), mask, log_ratio_clamp=None)
+    assert math.isinf(off["ratio_mean"])
+    # within the clamp nothing changes (the hand-worked example above)
+    assert loss_of()[0].item() == pytest.approx(TOTAL / 5)

@@ -179,3 +179,82 @@ def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
     # the notion score (0 for every notion of an unsolved prompt) does not filter it out
     assert masa.expert_sft_examples(*args, ours, fmt) == [
         ("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 0, 40))]
+
+
+# ---- issue 10 -------------------------------------------------------------------------------
+
+def test_gate_uses_population_std_and_a_configurable_vote_count():
+    # two votes 0 and 0.18: population std 0.09 < 0.1 ≤ sample std 0.127 — the gate uses the
+    # population std (documented; the advantages use the sample std)
+    assert masa.gate_prompts([[0.0, 0.18]], std_max=0.1, margin=0.1) == [True]
+    # two parseable votes are enough by default; efficient.gate_min_votes asks for more
+    assert masa.gate_prompts([[0.0, 0.0]], min_votes=2) == [True]
+    assert masa.gate_prompts([[0.0, 0.0]], min_votes=5) == [False]
+
+
+def _by_prompt(passes, lengths):
+    return [{"pass": p, "length": ln, "notions": [["carry"]]} for p, ln in zip(passes, lengths)]
+
+
+class _Rng:
+    """Stands in for the audit RNG: hands out the given numbers in order."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def random(self):
+        return self.values.pop(0)
+
+
+def test_plan_rolls_audited_gated_prompts_out_without_a_cutoff_budget():
+    """The audit label (zero variance or not) must come from uncut outcomes: a cut rollout scores
+    0 and would make an all-correct prompt look mixed."""
+    cfg = load_config("tiny", overrides=["meta.enabled=true", "efficient.gating=true",
+                                         "efficient.cutoff=true", "meta.feed_in=true",
+                                         "efficient.gate_audit=0.5", "efficient.cutoff_floor=30"])
+    by = _by_prompt([[1.0] * 4, [0.0] * 4, [0.5, 0.25, 0.75, 0.5], [1.0] * 4],
+                    [[40, 40], [40, 60], [5], [10]])
+    plan = masa.plan_solutions(by, cfg, _Rng([0.1, 0.9, 0.2]))  # one draw per gated prompt
+    assert plan.gated == [True, True, False, True]
+    assert plan.audited == [True, False, False, True]
+    assert plan.rolled_out == [0, 2, 3]
+    # gated prompts have no budget; prompt 2 gets max(floor 30, ⌈2 × 5⌉) = 30
+    assert plan.budgets == [None, None, 30, None]
+    assert plan.notions == [["carry"]] * 4
+    off = masa.plan_solutions(by, cfg, _Rng([]), sequential=False)
+    assert off.gated == [False] * 4 and off.budgets is None and off.notions is None
+
+
+def test_gated_prompts_without_audit_get_no_meta_reward():
+    """No solution rollouts → no statistics → no r_meta (and no meta training) for that prompt."""
+    cfg = load_config("tiny", overrides=["meta.enabled=true"])
+    sols = [_ro(0, "12*3=36", True, 20), _ro(0, "12*3=35", False, 12)]
+    stats = masa.prompt_stats(sols, 2)  # prompt 1 was gated and not audited: no rollouts
+    ans = format_meta_answer("x", ["split"], 4, 20)
+    metas = [_ro(0, ans), _ro(1, ans), _ro(1, ans)]
+    rewards, _, per_rollout = masa.score_meta(metas, [parse_meta(m.text) for m in metas],
+                                              [{"problem": "12*3"}, {"problem": "1+1"}], stats, cfg)
+    assert rewards[0] is not None and rewards[1:] == [None, None] and per_rollout[1:] == [None, None]
+
+
+def test_every_ready_sft_batch_is_trained_so_the_buffer_stays_bounded():
+    buffer = []
+    for step in range(10):  # 32 pairs arrive per step, batches of 16 (the gpu profile)
+        buffer += [(step, j) for j in range(32)]
+        ready, buffer = masa.ready_sft_batches(buffer, 16)
+        assert len(ready) == 2 and all(len(b) == 16 for b in ready) and len(buffer) < 16
+    ready, rest = masa.ready_sft_batches(list(range(5)), 16)
+    assert ready == [] and rest == list(range(5))
+    ready, rest = masa.ready_sft_batches(list(range(35)), 16)
+    assert ready == [list(range(16)), list(range(16, 32))] and rest == [32, 33, 34]  # oldest first
+
+
+def test_sft_optimizer_weight_decay_is_explicit():
+    import torch
+
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    cfg = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true",
+                                         "efficient.sft_weight_decay=0", "efficient.sft_lr=0.3"])
+    group = masa.sft_optimizer(p, cfg).param_groups[0]
+    assert group["weight_decay"] == 0.0 and group["lr"] == 0.3
+    assert masa.sft_optimizer(p, load_config("tiny")).param_groups[0]["weight_decay"] == 0.01

@@ -76,8 +76,18 @@ CASES = {  # text: (notions, pass_rate, solution_length, status, tags that must 
                 (), 2.0, 9.0, "ok", ["pass_rate:percent"]),
     "share_float": (M + '{"math_notion": [], "pass_rate": 0.75, "solution_length": 9}',
                     (), 6.0, 9.0, "ok", ["pass_rate:fraction_scaled"]),
-    "one_point_zero_is_a_count": (M + '{"math_notion": [], "pass_rate": 1.0, "solution_length": 9}',
-                                  (), 1.0, 9.0, "ok", []),
+    # issue 10: 0.99 is read as a share (7.92 of 8), so the decimal 1.0 must be one too (8 of 8,
+    # not 1 of 8); the integer 1 stays a count
+    "one_point_zero_is_a_share": (M + '{"math_notion": [], "pass_rate": 1.0, "solution_length": 9}',
+                                  (), 8.0, 9.0, "ok", ["pass_rate:fraction_scaled"]),
+    "one_point_zero_string_is_a_share": (M + '{"math_notion": [], "pass_rate": "1.0", "solution_length": 9}',
+                                         (), 8.0, 9.0, "ok", ["pass_rate:fraction_scaled"]),
+    "point_99_is_a_share": (M + '{"math_notion": [], "pass_rate": 0.99, "solution_length": 9}',
+                            (), 0.99 * 8, 9.0, "ok", ["pass_rate:fraction_scaled"]),
+    "integer_one_is_a_count": (M + '{"math_notion": [], "pass_rate": 1, "solution_length": 9}',
+                               (), 1.0, 9.0, "ok", []),
+    "spaced_unit": (M + '{"math_notion": [], "pass_rate": 2, "solution_length": "87   Tokens"}',
+                    (), 2.0, 87.0, "ok", ["solution_length:numeric_string"]),
     "non_integer": (M + '{"math_notion": [], "pass_rate": 5.5, "solution_length": 87.5}',
                     (), 5.5, 87.5, "ok", ["pass_rate:non_integer", "solution_length:non_integer"]),
     "notion_string": (M + '{"math_notion": "carry, split; Place Value ", "pass_rate": 2, '
@@ -378,3 +388,41 @@ def test_canonical_answer_round_trips(reasoning, notions, rate, length):
     assert (pred.notions, pred.pass_rate, pred.solution_length) == \
         (tuple(n.strip() for n in notions), rate, length)
     assert pred.status == "ok" and pred.fallbacks == ()
+
+
+# ---- issue 10 -------------------------------------------------------------------------------
+
+def test_a_model_that_copies_the_format_example_predicts_nothing():
+    """The example used to show "pass_rate": 0: a model copying it was read as a confident
+    "all wrong" and gated. Now the placeholders parse as no prediction."""
+    from masa_lite.masa import gate_prompts
+
+    prompt = build_meta_prompt("What is 2+3?", k=8)
+    example = prompt[prompt.index("Format: ") + len("Format: "):]
+    pred = parse_meta(example)
+    assert pred.pass_rate is None and pred.solution_length is None
+    assert gate_prompts([[p.pass_rate for p in [pred] * 8 if p.pass_rate is not None]]) == [False]
+
+
+META_ADVERSARIAL = {
+    "spaces_before_unit": '{"solution_length": "5' + " " * 60_000 + 'x"}',
+    "spaces_value": "solution_length: '5" + " " * 60_000 + "'",
+    "nested_literal": "{" * 64 + "[1, 2, 'x', None, {'a': (1,2)}], " * 1_500 + "}" * 64,
+    "near_json": ('{"pass_rate": 3, "math_notion": [' + '"a", ' * 10_000 + "}") * 2,
+    "many_blocks": '{"pass_rate": 1,}' * 4_000,
+    "open_braces": "{" * 60_000,
+    "close_braces": "}" * 60_000,
+    "keys": '"pass_rate": ' * 5_000,
+    "fractions": "pass_rate: " + "1/" * 30_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(META_ADVERSARIAL))
+def test_parser_worst_cases_are_bounded(name):
+    text = META_ADVERSARIAL[name]
+    assert len(text) >= 40_000
+    t0 = time.perf_counter()
+    pred = parse_meta(text)
+    took = time.perf_counter() - t0
+    assert took < 1.0, f"{name}: {took:.2f} s"
+    assert "internal_error" not in pred.fallbacks

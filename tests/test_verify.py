@@ -65,7 +65,9 @@ def test_last_boxed(text, expected):
     ],
 )
 def test_extract_answer(text, answer, method):
-    assert extract_answer(text) == (answer, method)
+    assert extract_answer(text, fallback=True) == (answer, method)
+    # the method's rule (the default): the last \boxed{} only
+    assert extract_answer(text) == ((answer, method) if method == "boxed" else (None, "none"))
 
 
 # ----------------------------------------------------------------------------- fast path
@@ -99,7 +101,8 @@ def test_numeric_pairs(pred, ref, ok):
 def test_fast_path_skips_math_verify(no_math_verify):
     assert verify_answer(r"The answer is \boxed{\frac{1}{2}}", "0.5").correct
     assert not verify_answer("so it is 7", "8").correct
-    assert verify_answer("answer: 1,000,000", "1000000") == Verdict(True, "1,000,000", "phrase", "ok")
+    assert verify_answer("answer: 1,000,000", "1000000", fallback=True) == \
+        Verdict(True, "1,000,000", "phrase", "ok")
 
 
 def test_fast_path_is_cheap(no_math_verify):
@@ -163,9 +166,10 @@ def test_verdict_is_frozen():
 
 def test_verify_batch():
     comps = [r"\boxed{1}", "answer: 2", "", r"\boxed{\sqrt{2}/2}"]
-    refs = ["1", "3", "1", r"\frac{\sqrt{2}}{2}"]
+    refs = ["1", "2", "1", r"\frac{\sqrt{2}}{2}"]
     assert [v.correct for v in verify_batch(comps, refs)] == [True, False, False, True]
     assert verify_batch(comps, refs) == [verify_answer(c, r) for c, r in zip(comps, refs)]
+    assert [v.correct for v in verify_batch(comps, refs, fallback=True)] == [True, True, False, True]
     with pytest.raises(ValueError):
         verify_batch(comps, refs[:-1])
 
@@ -183,7 +187,7 @@ CASES = [
     (r"\boxed{\sqrt{2}/2}", r"\frac{\sqrt{2}}{2}"),
     (r"\boxed{x=3}", "3"),
     (r"\boxed{\sqrt{3}}", r"\sqrt{2}"),
-    ("the answer is 1,234", "1234"),
+    (r"the answer is \boxed{1,234}", "1234"),
     ("", "1"),
 ] * 3
 
@@ -256,8 +260,9 @@ LATEXY = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), LATEXY), st.one_of(st.text(max_size=20), LATEXY))
 def test_never_raises_fast(text, ref):
-    ans, method = extract_answer(text)
-    assert method in {"boxed", "phrase", "last_number", "none"} and (ans is None) == (method == "none")
+    for fallback in (False, True):
+        ans, method = extract_answer(text, fallback=fallback)
+        assert method in {"boxed", "phrase", "last_number", "none"} and (ans is None) == (method == "none")
     assert V._to_number(text) is None or len(text) > 0
     assert isinstance(V._too_expensive(text), bool)
     with mock.patch.object(V, "_math_verify", return_value="0"):  # the real one is fuzzed below
@@ -270,3 +275,97 @@ def test_never_raises_fast(text, ref):
 def test_never_raises_through_math_verify(text):
     v = verify_answer(text, r"\frac{\sqrt{2}}{2}", timeout_s=2.0)
     assert v.status in STATUSES and isinstance(v.correct, bool)
+
+
+# ----------------------------------------------------------------------------- issue 10
+def test_unboxed_answers_score_only_with_the_fallback_switch():
+    """The method reads the last \\boxed{}; "the answer is 7" / a last number count only with
+    grpo.answer_fallback=true (with format_reward 0 they would reward unformatted answers)."""
+    from masa_lite.config import load_config
+    from masa_lite.rewards import score_rollouts
+    from masa_lite.rollout import Rollout
+
+    def score(cfg):
+        ros = [Rollout(0, "p", "so the answer is 7", [1], 1, "eos"),
+               Rollout(0, "p", "we get 3 then 7", [1], 1, "eos"),
+               Rollout(0, "p", r"\boxed{7}", [1], 1, "eos")]
+        rewards, info = score_rollouts(ros, [{"answer": "7"}], cfg)
+        return rewards.tolist(), info
+
+    off, info = score(load_config("tiny"))
+    assert off == [0.0, 0.0, 1.0] and info["answer_fallback_frac"] == 0 and info["no_answer_frac"] == 2 / 3
+    on, info = score(load_config("tiny", overrides=["grpo.answer_fallback=true"]))
+    assert on == [1.0, 1.0, 1.0] and info["answer_fallback_frac"] == 2 / 3
+    assert score(None)[0] == off  # no config: the method's default
+
+
+def test_verifier_time_limit_comes_from_the_config_and_is_reported(monkeypatch):
+    from masa_lite.config import load_config
+    from masa_lite.rewards import score_rollouts
+    from masa_lite.rollout import Rollout
+
+    seen = []
+    monkeypatch.setattr(V, "_math_verify", lambda g, p, t: seen.append(t) or "timeout")
+    cfg = load_config("tiny", overrides=["grpo.verify_timeout_s=7.5"])
+    ros = [Rollout(0, "p", r"\boxed{\sqrt{2}}", [1], 1, "eos")]
+    _, info = score_rollouts(ros, [{"answer": r"\sqrt{3}"}], cfg)
+    assert seen == [7.5]
+    assert info["verify_timeout_s"] == 7.5 and info["verify_timeouts"] == 1
+    _, info = score_rollouts(ros, [{"answer": r"\sqrt{3}"}])
+    assert seen[-1] == 2.0 and info["verify_timeout_s"] == 2.0
+
+
+ADVERSARIAL = {  # ≥ 40k characters each; the wrapper loops used to copy the string once per layer
+    "dollars": "$" * 200_000 + "x" + "$" * 200_000,
+    "parens": "\\(" * 100_000 + "1" + "\\)" * 100_000,
+    "brackets": "\\[" * 100_000 + "1" + "\\]" * 100_000,
+    "braces": "{" * 200_000 + "1" + "}" * 200_000,
+    "round": "(" * 200_000 + "1" + ")" * 200_000,
+    "dots": "1" + " ." * 200_000,
+    "spaces": " " * 200_000 + "5" + " " * 200_000,
+    "digits": "1" * 400_000,
+    "commas": "1," * 200_000,
+    "carets": "2^" * 100_000 + "2",
+    "bangs": "3!" * 100_000,
+    "open boxes": "\\boxed{" * 20_000,
+    "answer is": "the answer is " * 10_000,
+    "fractions": "\\frac{1}{2}" * 20_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_lengths_are_checked_in_bounded_time(name, no_math_verify):
+    """Worst cases are linear or cut by a length check that comes first: every call < 1 s."""
+    text = ADVERSARIAL[name]
+    assert len(text) >= 40_000
+    for call in (lambda: V._clean(text), lambda: V._to_number(text),
+                 lambda: extract_answer(text), lambda: extract_answer(text, fallback=True),
+                 lambda: verify_answer(text, "1"), lambda: verify_answer(text, "1", fallback=True),
+                 lambda: verify_answer(r"\boxed{" + text + "}", "1"),
+                 lambda: verify_answer(r"\boxed{1}", text)):
+        t0 = time.perf_counter()
+        v = call()
+        took = time.perf_counter() - t0
+        assert took < 1.0, f"{name}: {took:.2f} s"
+        assert not isinstance(v, Verdict) or v.status in STATUSES
+
+
+def test_dependencies_name_only_extras_that_exist():
+    """pyproject asked for math-verify[antlr4_13_2], an extra math-verify 0.9 does not declare
+    under that name (pip warned on every install); the ANTLR runtime is named directly."""
+    import importlib.metadata as md
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    reqs = {Requirement(r).name.lower(): Requirement(r) for r in project["dependencies"]}
+    for req in reqs.values():
+        if req.extras:
+            declared = set(md.metadata(req.name).get_all("Provides-Extra") or [])
+            assert req.extras <= declared, (req, sorted(declared))
+    assert not reqs["math-verify"].extras
+    antlr = reqs["antlr4-python3-runtime"]
+    assert antlr.specifier.contains(md.version("antlr4-python3-runtime"))
+    assert str(antlr.specifier) == "==4.13.2"
