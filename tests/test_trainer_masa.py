@@ -145,3 +145,18 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
         assert steps[1][key] is None or 0 <= steps[1][key] <= 1, key
     assert all(h["sft_buffer"] == 0 for h in steps)       # bounded: every ready batch trained
     assert max(h.get("sft_steps", 0) for h in steps) >= 3
+
+
+def test_study_diagnostics_and_a_kl_on_the_meta_path_only(tmp_path):
+    """The meta-awareness study's diagnostics reach the history, and meta.kl_beta puts a KL term
+    on the meta rows while grpo.kl_beta (the solution path's) stays 0."""
+    hist = _train(tmp_path, ["meta.enabled=true", "meta.kl_beta=0.5", "grpo.kl_beta=0"])
+    steps = [h for h in hist if h["kind"] == "train"]
+    for h in steps:
+        assert {"meta_pred_pass_L3", "meta_pred_pass_L4", "meta_pass_spread"} <= set(h)
+        shares = [h[f"meta_adv_share_{p}"] for p in ("pass", "length", "notion")]
+        # NaN (stored as null) when no group's r_meta varies, else they sum to 1
+        assert all(s is None or math.isnan(s) for s in shares) or abs(sum(shares) - 1) < 1e-6
+        assert "kl_ref" in h and h["kl_ref"] >= 0
+    evals = [h for h in hist if h["kind"] == "eval"]
+    assert all({"pred_pass_L3", "actual_pass_L4", "actual_pass_gap"} <= set(e) for e in evals)
