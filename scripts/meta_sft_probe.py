@@ -3,10 +3,13 @@
 Trains the LoRA adapter with Expert-SFT steps (masa.sft_step) on meta answers whose pass rate is
 the base model's measured pass rate of the problem's *level* (from its model card) and whose
 length is a per-level constant, then reports the mean predicted pass rate per level of held-out
-problems and its correlation with those targets. Measured 2026-11-27 (2 cores, lr 5e-3, 16
-examples per step): r = 0.03 before, 0.86 after 30 and 40 steps.
+problems and its correlation with those targets. ``--noisy`` replaces each target by what the
+trainer sees: the count of correct answers among K samples, Binomial(K, level pass rate).
+Measured 2026-11-29, 40 steps, seeds 0–2 (docs/meta-awareness-study.md, Finding 1): clean
+targets at lr 5e-3 r = 0.69 ± 0.15 with the answer format breaking in some seeds; noisy targets
+at lr 5e-3 0.37 ± 0.18, at lr 2e-3 0.68 ± 0.18 (16 a step) and 0.83 ± 0.01 (32 a step).
 
-    python scripts/meta_sft_probe.py --lr 5e-3 --steps 40
+    python scripts/meta_sft_probe.py --noisy --lr 2e-3 --batch 32 --steps 40 --seed 0
 """
 
 import argparse
