@@ -609,3 +609,37 @@ def feed_in(results: dict[str, dict]) -> Figure:
     _legend_outside(ax, "right")
     fig.tight_layout()
     return fig
+
+
+# ---- 10. several runs, several training signals -------------------------------------------------
+
+def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Figure:
+    """One panel per training signal, one line per run: ``keys`` is a list of (history key,
+    axis label with its unit), e.g. ``[("r_pass", "r_pass (0–1)"), ("gated_frac", "share gated")]``.
+    A key no run recorded leaves "not recorded". Raises ValueError without runs or keys."""
+    if not runs or not keys:
+        raise ValueError("compare_runs needs at least one run and one key")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, (key, label) in zip(axes[0], keys):
+        drawn = 0
+        for i, (name, hist) in enumerate(runs.items()):
+            x, y = _series(_train(hist), key)
+            if x.size:
+                ax.plot(x, y, marker=".", color=_color(i), label=name, gid=f"{name}|{key}")
+                drawn += 1
+        ax.set_title(key)
+        if not drawn:
+            _empty(ax, "not recorded")
+            continue
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles),
+                   fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig

@@ -435,3 +435,16 @@ def test_feed_in_bars_with_standard_error():
     assert [t.get_text() for t in ax.get_xticklabels()][1:] == ["level 1", "level 2"]
     with pytest.raises(ValueError):
         plots.feed_in({"x": {}})
+
+
+def test_compare_runs_one_line_per_run_and_missing_key():
+    runs = {"a": [{"kind": "train", "step": s, "r_pass": 0.1 * s} for s in (1, 2)],
+            "b": [{"kind": "train", "step": 1, "r_pass": 0.5}, {"kind": "eval", "step": 1, "r_pass": 9}]}
+    fig = plots.compare_runs(runs, [("r_pass", "r_pass (0–1)"), ("gated_frac", "share gated")])
+    ax, bx = fig.axes
+    assert list(gid_lines(ax, "b|r_pass")[0].get_ydata()) == [0.5]  # eval records are not steps
+    assert ax.get_ylabel() == "r_pass (0–1)" and ax.get_xlabel() == "training step"
+    assert "not recorded" in texts(bx)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError):
+        plots.compare_runs({}, [("r_pass", "")])
