@@ -230,13 +230,15 @@ EXPLANATIONS = {
         "be gated; a wider margin gates more prompts (see efficient.gate_std)."),
 }
 
-EXPERIMENT_METRICS = [  # (label, where, key): where = "eval" (the final evaluation) or "train" (mean)
+EXPERIMENT_METRICS = [  # (label, where, key): where = "eval" (the final evaluation), "train" (mean over
+    # the training steps) or "last" (the last training step that recorded it: cumulative metrics)
     ("held-out pass@1", "eval", "pass@1"),
     ("calibration r (pass rate)", "eval", "calib_pass_corr"),
     ("pass-rate MAE |p̂ − p|", "eval", "calib_pass_mae"),
     ("r_pass (train, mean)", "train", "r_pass"),
     ("meta reward (train, mean)", "train", "meta_reward"),
     ("prompts gated (train, mean)", "train", "gated_frac"),
+    ("gate precision (cumulative)", "last", "gate_precision"),
     ("rollouts cut (train, mean)", "train", "cut_frac"),
     ("seconds per step (mean)", "train", "seconds_step"),
     ("tokens generated per step", "train", "tokens_generated"),
@@ -251,12 +253,17 @@ def _dotted(cfg, key: str):
 
 
 def train_experiment(switches: dict, out_dir, base: list[str] | None = None, profile: str | None = None,
-                     resume: bool = True) -> dict:
+                     resume: bool = True, reference: dict | None = None) -> dict:
     """Train one experiment run: :data:`EXPERIMENT_BASE` (or ``base``) plus ``switches``
     ({"meta.credit": "field"}), on ``profile`` (default: ``MASA_LITE_PROFILE``, i.e. tiny).
     Announces what it trains. A finished run with the same configuration in ``out_dir`` is reused.
-    Returns {"switches", "config", "history", "seconds"} for :func:`check_experiment`."""
+    With ``reference`` (an earlier result of this function from the same base model, evaluation
+    set and seed) its step-0 evaluation is reused instead of measuring the base model again, as
+    ``masa-lite reproduce`` does. Returns {"switches", "config", "history", "seconds"} for
+    :func:`check_experiment`."""
+    import json
     import time
+    from pathlib import Path
 
     from masa_lite.config import load_config, profile_name
     from masa_lite.trainer import train
@@ -266,8 +273,15 @@ def train_experiment(switches: dict, out_dir, base: list[str] | None = None, pro
     cfg = load_config(profile or profile_name(), overrides=overrides)
     print(f"training {cfg.grpo.steps} steps on the {cfg.profile} profile with "
           f"{switches or 'the default switches'} → {out_dir}")
+    base_eval = None
+    if reference is not None:
+        first = next((h for h in reference["history"] if h.get("kind") == "eval" and h.get("step") == 0), None)
+        calib = Path(reference["config"].out_dir) / "calibration.jsonl"
+        if first is not None and calib.exists():
+            pairs = [json.loads(x) for x in calib.read_text().splitlines() if x]
+            base_eval = (dict(first), [p for p in pairs if p.get("step") == 0])
     t0 = time.time()
-    out = train(cfg, resume=resume, progress=False)
+    out = train(cfg, resume=resume, progress=False, base_eval=base_eval)
     return {"switches": dict(switches), "config": cfg, "history": out["history"],
             "seconds": time.time() - t0}
 
@@ -279,6 +293,8 @@ def _measure(history, where: str, key: str):
     vals = [h[key] for h in history if h.get("kind", "train") == "train"
             and isinstance(h.get(key), (int, float)) and not isinstance(h.get(key), bool)
             and math.isfinite(h[key])]
+    if where == "last":
+        return vals[-1] if vals else None
     return sum(vals) / len(vals) if vals else None
 
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -51,7 +53,7 @@ MY_VALUE = 0.1  # ← change me
 experiment = None
 if MY_VALUE != 0.1:
     experiment = exercises.train_experiment({SWITCH: MY_VALUE}, f"runs/exercises/ex6_std{MY_VALUE}",
-                                            base=EXPERIMENT)
+                                            base=EXPERIMENT, reference=reference)
 
 # %%
 done = exercises.check_experiment(reference, experiment, SWITCH)
