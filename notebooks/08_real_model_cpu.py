@@ -88,12 +88,12 @@ if GGUF is not None:
     probs = [p.to_record() for p in tasks.generate_problems(2, levels=(1, 2), seed=2, split="test")]
     torch.manual_seed(0)
     t0 = time.time()
-    sols = generate_rollouts(model, tok, [fmt.solution(p) for p in probs], n=2, max_new_tokens=160)
+    sols = generate_rollouts(model, tok, [fmt.solution(p) for p in probs], n=2, max_new_tokens=128)
     _, info = score_rollouts(sols, probs)
     print(f"{len(sols)} solutions in {time.time() - t0:.0f} s; accuracy {info['accuracy']:.2f}; "
           f"no answer {info['no_answer_frac']:.2f}")
     print(sols[0].text[:600])
-    metas = generate_rollouts(model, tok, [fmt.meta(p) for p in probs], n=2, max_new_tokens=128)
+    metas = generate_rollouts(model, tok, [fmt.meta(p) for p in probs], n=2, max_new_tokens=96)
     preds = [parse_meta(m.text) for m in metas]
     print(summarise_parses(preds))
     print(metas[0].text[:600])
@@ -104,7 +104,7 @@ else:
 # ## Two small MASA steps
 #
 # LoRA r = 8 on all linear layers, 2 prompts × (4 solution + 2 meta rollouts) per step on levels
-# 1–2, solutions up to 160 tokens and meta answers up to 128; a 4-problem evaluation at the end.
+# 1–2, solutions up to 128 tokens and meta answers up to 96; a 2-problem evaluation at the end.
 # Small on purpose: each step takes tens of seconds on two cores.
 
 # %%
@@ -113,10 +113,10 @@ if GGUF is not None:
 
     t0 = time.time()
     cfg = load_config("cpu", overrides=[
-        f"model.name={GGUF}", "model.lora_r=8", "data.levels=[1,2]", "data.eval_per_level=2",
-        "data.eval_samples=2", "rollout.group_size=4", "rollout.max_new_tokens=160",
+        f"model.name={GGUF}", "model.lora_r=8", "data.levels=[1,2]", "data.eval_per_level=1",
+        "data.eval_samples=2", "rollout.group_size=4", "rollout.max_new_tokens=128",
         "rollout.batch_size=16", "meta.enabled=true", "meta.group_size=2", "meta.eval_group_size=2",
-        "meta.max_new_tokens=128", "grpo.steps=2", "grpo.prompts_per_step=2", "grpo.lr=1e-4",
+        "meta.max_new_tokens=96", "grpo.steps=2", "grpo.prompts_per_step=2", "grpo.lr=1e-4",
         "grpo.micro_batch_size=8", "grpo.warmup_steps=0", "eval_every=0", "eval_at_start=false",
         "save_every=0", "out_dir=runs/smollm2"])
     out = train(cfg, resume=False, progress=False)
