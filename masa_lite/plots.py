@@ -555,6 +555,9 @@ def pass_at_k(results: dict[str, dict]) -> Figure:
         if ks:
             ax.plot(ks, [r[f"pass@{k}"] for k in ks], "o-", color=_color(i), label=name, gid=name)
     ax.set_xscale("log", base=2)
+    all_ks = sorted({k for r in results.values() for k in _ks(r)})
+    ax.set_xticks(all_ks, [str(k) for k in all_ks])
+    ax.minorticks_off()
     ax.set_xlabel("k (samples per problem, log scale)")
     ax.set_ylabel("held-out pass@k (share of problems solved)")
     ax.set_ylim(0, 1.02)
