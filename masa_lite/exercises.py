@@ -6,10 +6,17 @@ received values and a hint for the usual mistake (population instead of sample s
 without clip-higher, a strict length interval, …). It returns True only when every case matches,
 so a solution notebook can ``assert`` it. A function that still raises ``NotImplementedError`` is
 reported as "not done yet" rather than as a failure.
+
+The *experiment* exercises (ex5, ex6) are different: the student changes one switch of the
+method, trains on the tiny profile next to a reference run with the default switch
+(:func:`train_experiment`), and :func:`check_experiment` verifies that the switch really changed
+and both runs finished, then prints the measured difference and what one short run per setting
+can and cannot say about it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -138,7 +145,7 @@ META_CASES = {
 
 def check_meta_reward(fn: Callable) -> bool:
     """``fn(pass_rate, solution_length, notions, problem, texts, correct, lengths, k=8) -> r_meta``,
-    r_meta = (r_pass + r_len + r_notion) / 3 as in masa-method.md §2 (inclusive length interval)."""
+    r_meta = (r_pass + r_len + r_notion) / 3 as in the paper (arXiv 2510.03259; inclusive length interval)."""
     failures = []
     for name, (pr, ln, notions, problem, texts, correct, lengths) in META_CASES.items():
         pred = meta.MetaPrediction(tuple(notions) or None, pr, ln, "ok" if pr is not None else "partial")
@@ -188,3 +195,176 @@ def check_gate(fn: Callable) -> bool:
             hint = " Hint: a single prediction has no spread to judge agreement by: do not gate."
         failures.append(f"case '{name}' p̂ {preds}: expected {want}, got {list(got)}.{hint}")
     return _report("gate", failures, len(GATE_CASES))
+
+
+# ---- 5. experiments: change one switch, train, compare -----------------------------------------
+
+# small enough for about a minute per run on 2 unshared CPU cores (tiny profile): 6 steps of
+# 8 prompts × (4 solution + 4 meta rollouts) on levels 1–4, a 32-problem evaluation at the
+# start and at the end
+EXPERIMENT_BASE = ["meta.enabled=true", "grpo.steps=6", "grpo.prompts_per_step=8",
+                   "rollout.group_size=4", "meta.group_size=4", "data.levels=[1,2,3,4]",
+                   "data.eval_per_level=8", "data.eval_samples=4", "meta.eval_group_size=2",
+                   "rollout.max_new_tokens=200", "eval_every=0", "save_every=6"]
+
+# what each switch does, in plain words, and what a short run can show about it
+EXPLANATIONS = {
+    "meta.credit": (
+        "With credit=rollout (the paper) every token of a meta rollout gets that rollout's r_meta "
+        "advantage; with credit=field the tokens of each JSON value (pass_rate, solution_length, "
+        "math_notion) get the advantage of their own reward part. Field credit stops the notion "
+        "part's variance from pushing the pass-rate digit around, so r_pass and the pass-rate error "
+        "are where to look."),
+    "meta.group_size": (
+        "M meta rollouts per prompt form the meta group whose mean and std normalise r_meta. A larger "
+        "M gives a less noisy baseline and more meta tokens per step (slower steps); a smaller M "
+        "the opposite. Look at seconds per step, tokens generated and r_pass."),
+    "efficient.gate_std": (
+        "A prompt is gated (its solution rollouts skipped) when std(p̂) < gate_std and mean p̂ ≥ "
+        "1 − margin or ≤ margin. The base model's predictions disagree, so at the default 0.1 the "
+        "gate almost never fires; a looser threshold gates more prompts, saves solution rollouts, "
+        "and risks skipping prompts that still had something to teach (look at the gate's "
+        "precision)."),
+    "efficient.gate_margin": (
+        "The margin sets how close to 0 or 1 the mean predicted pass rate must be for a prompt to "
+        "be gated; a wider margin gates more prompts (see efficient.gate_std)."),
+}
+
+EXPERIMENT_METRICS = [  # (label, where, key): where = "eval" (the final evaluation), "train" (mean over
+    # the training steps) or "last" (the last training step that recorded it: cumulative metrics)
+    ("held-out pass@1", "eval", "pass@1"),
+    ("calibration r (pass rate)", "eval", "calib_pass_corr"),
+    ("pass-rate MAE |p̂ − p|", "eval", "calib_pass_mae"),
+    ("r_pass (train, mean)", "train", "r_pass"),
+    ("meta reward (train, mean)", "train", "meta_reward"),
+    ("prompts gated (train, mean)", "train", "gated_frac"),
+    ("gate precision (cumulative)", "last", "gate_precision"),
+    ("rollouts cut (train, mean)", "train", "cut_frac"),
+    ("seconds per step (mean)", "train", "seconds_step"),
+    ("tokens generated per step", "train", "tokens_generated"),
+]
+
+
+def _dotted(cfg, key: str):
+    obj = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def train_experiment(switches: dict, out_dir, base: list[str] | None = None, profile: str | None = None,
+                     resume: bool = True, reference: dict | None = None) -> dict:
+    """Train one experiment run: :data:`EXPERIMENT_BASE` (or ``base``) plus ``switches``
+    ({"meta.credit": "field"}), on ``profile`` (default: ``MASA_LITE_PROFILE``, i.e. tiny).
+    Announces what it trains. A finished run with the same configuration in ``out_dir`` is reused.
+    With ``reference`` (an earlier result of this function from the same base model, evaluation
+    set and seed) its step-0 evaluation is reused instead of measuring the base model again, as
+    ``masa-lite reproduce`` does. Returns {"switches", "config", "history", "seconds"} for
+    :func:`check_experiment`."""
+    import json
+    import time
+    from pathlib import Path
+
+    from masa_lite.config import load_config, profile_name
+    from masa_lite.trainer import train
+
+    overrides = list(EXPERIMENT_BASE if base is None else base)
+    overrides += [f"{k}={v}" for k, v in switches.items()] + [f"out_dir={out_dir}"]
+    cfg = load_config(profile or profile_name(), overrides=overrides)
+    print(f"training {cfg.grpo.steps} steps on the {cfg.profile} profile with "
+          f"{switches or 'the default switches'} → {out_dir}")
+    base_eval = None
+    if reference is not None:
+        first = next((h for h in reference["history"] if h.get("kind") == "eval" and h.get("step") == 0), None)
+        calib = Path(reference["config"].out_dir) / "calibration.jsonl"
+        if first is not None and calib.exists():
+            pairs = [json.loads(x) for x in calib.read_text().splitlines() if x]
+            base_eval = (dict(first), [p for p in pairs if p.get("step") == 0])
+    t0 = time.time()
+    out = train(cfg, resume=resume, progress=False, base_eval=base_eval)
+    return {"switches": dict(switches), "config": cfg, "history": out["history"],
+            "seconds": time.time() - t0}
+
+
+def _measure(history, where: str, key: str):
+    if where == "eval":
+        evals = [h for h in history if h.get("kind") == "eval" and h.get(key) is not None]
+        return evals[-1][key] if evals else None
+    vals = [h[key] for h in history if h.get("kind", "train") == "train"
+            and isinstance(h.get(key), (int, float)) and not isinstance(h.get(key), bool)
+            and math.isfinite(h[key])]
+    if where == "last":
+        return vals[-1] if vals else None
+    return sum(vals) / len(vals) if vals else None
+
+
+def experiment_table(reference: dict, experiment: dict) -> list[tuple[str, float | None, float | None]]:
+    """(label, reference value, experiment value) for every metric of
+    :data:`EXPERIMENT_METRICS` that either run recorded."""
+    rows = []
+    for label, where, key in EXPERIMENT_METRICS:
+        a, b = _measure(reference["history"], where, key), _measure(experiment["history"], where, key)
+        if a is not None or b is not None:
+            rows.append((label, a, b))
+    return rows
+
+
+def _finished(run) -> bool:
+    steps = run["config"].grpo.steps
+    hist = run["history"]
+    return (any(h.get("kind") == "train" and h.get("step") == steps for h in hist)
+            and any(h.get("kind") == "eval" and h.get("step") == steps for h in hist))
+
+
+def check_experiment(reference: dict | None, experiment: dict | None, switch: str) -> bool:
+    """Check an experiment exercise: ``experiment`` (from :func:`train_experiment`) must differ from
+    ``reference`` in ``switch`` and both runs must have finished (a last training step and a final
+    evaluation). Then print the measured metrics side by side, the difference, the standard error
+    of pass@1, and what the switch does. Returns True when the experiment was done; it does *not*
+    judge the direction of the difference: one short run per setting cannot show an effect."""
+    name = f"experiment '{switch}'"
+    if experiment is None:
+        print(f"✗ {name}: not done yet: set the switch to a value other than the default, then run "
+              "the training cell.")
+        return False
+    if reference is None:
+        print(f"✗ {name}: the reference run is missing: run the reference cell first.")
+        return False
+    ref_v, exp_v = _dotted(reference["config"], switch), _dotted(experiment["config"], switch)
+    if ref_v == exp_v:
+        print(f"✗ {name}: not done yet: both runs have {switch} = {ref_v!r}; change it and train again.")
+        return False
+    others = [k for k in ("meta.enabled", "grpo.steps", "grpo.prompts_per_step", "seed", "data.levels",
+                          "efficient.gating", "efficient.cutoff", "efficient.expert_sft")
+              if k != switch and _dotted(reference["config"], k) != _dotted(experiment["config"], k)]
+    if others:
+        print(f"✗ {name}: the runs also differ in {', '.join(others)}: change only {switch}, so that "
+              "the comparison says something about it.")
+        return False
+    unfinished = [lab for lab, run in (("reference", reference), ("experiment", experiment))
+                  if not _finished(run)]
+    if unfinished:
+        print(f"✗ {name}: the {' and '.join(unfinished)} run did not finish (no last step or final "
+              "evaluation): run its cell again.")
+        return False
+    print(f"✓ {name}: {switch} = {ref_v!r} (reference) vs {exp_v!r} (yours); both runs finished "
+          f"({reference['config'].grpo.steps} steps).\n")
+    print(f"{'metric':30s} {'reference':>10s} {'yours':>10s} {'difference':>11s}")
+    for label, a, b in experiment_table(reference, experiment):
+        fa = "–" if a is None else f"{a:10.3f}"
+        fb = "–" if b is None else f"{b:10.3f}"
+        d = "–" if a is None or b is None else f"{b - a:+11.3f}"
+        print(f"{label:30s} {fa:>10s} {fb:>10s} {d:>11s}")
+    se = [_measure(r["history"], "eval", "pass@1_se") for r in (reference, experiment)]
+    n = [_measure(r["history"], "eval", "n_problems") for r in (reference, experiment)]
+    print()
+    print(EXPLANATIONS.get(switch, f"{switch} is the only setting that differs between the runs."))
+    if all(v is not None for v in se):
+        noise = 2 * math.hypot(*se)
+        print(f"\nHow to read it: pass@1 has a standard error of about {max(se):.3f} per run "
+              f"({n[1]:.0f} problems), so a pass@1 difference under about {noise:.3f} is noise; a "
+              "correlation over that few problems moves by ±0.2 between seeds. One short run per "
+              "setting shows what happened in these runs, not an effect of the switch: to claim one, "
+              "repeat both runs with several seeds (seed=1, 2, …) and compare the spread. Seconds "
+              "per step, tokens and the gated share are mechanical and do not need that.")
+    return True

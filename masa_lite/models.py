@@ -11,7 +11,8 @@ notebooks, the CLI and the trainer agree on one set of rules:
 * ``load_model_and_tokenizer`` loads any of these with transformers. GGUF files are dequantised
   to fp32 once and cached as a normal HF folder, because training needs plain float weights.
   Remote code is never trusted unless the caller asks for it.
-* ``wrap_lora`` puts LoRA adapters on the model, so 0.5B-8B models train on one GPU.
+* ``wrap_lora`` puts LoRA adapters on the model, meant to let 0.5B-8B models train on one GPU
+  (not yet measured).
 """
 
 from __future__ import annotations

@@ -56,6 +56,20 @@ def _empty(ax, text="no data"):
     ax.set_yticks([])
 
 
+def _legend_outside(ax, where: str = "right", ncol: int = 1, fontsize: int = 8):
+    """A legend beside (``where="right"``) or under (``"below"``) the axes, never over the data."""
+    if where == "right":
+        return ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                         borderaxespad=0.0, ncol=ncol)
+    return ax.legend(fontsize=fontsize, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=ncol)
+
+
+def _fmt_edge(v: float) -> str:
+    """A bin edge with 2 decimals, without a "−0.00"."""
+    txt = f"{v:.2f}"
+    return "0.00" if txt == "-0.00" else txt
+
+
 def moving_average(values, window: int = 1) -> np.ndarray:
     """Trailing mean over ``window`` points (shorter at the start); same length as ``values``."""
     v = np.asarray(values, float)
@@ -85,6 +99,8 @@ def save(fig: Figure, path, dpi: int = 120) -> Path:
 
 _CALIB_KEYS = {"pass_rate": ("pred_pass_rate", "actual_pass_rate", "pass rate"),
                "length": ("pred_length", "actual_length", "solution length (tokens)")}
+_CALIB_AXES = {"pass_rate": ("predicted pass rate p̂ (0–1)", "actual pass rate p (0–1)"),
+               "length": ("predicted length ℓ̂ (tokens)", "actual correct length (tokens)")}
 
 
 def calibration_scatter(panels: dict[str, list[dict]], quantity: str = "pass_rate",
@@ -113,14 +129,14 @@ def calibration_scatter(panels: dict[str, list[dict]], quantity: str = "pass_rat
     else:
         allv = np.concatenate([np.concatenate([x, y]) for x, y, _ in data.values()] + [np.zeros(1)])
         lo, hi = 0.0, float(allv.max()) * 1.05 or 1.0
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.6), squeeze=False)
     for ax, (label, (x, y, lvs)) in zip(axes[0], data.items()):
-        ax.set_title(f"{label} (n = {len(x)})")
+        ax.set_title(f"{label.replace(' (', chr(10) + '(')} (n = {len(x)})", fontsize=10)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"predicted {name}")
-        ax.set_ylabel(f"actual {name}")
+        ax.set_xlabel(_CALIB_AXES[quantity][0], fontsize=9)
+        ax.set_ylabel(_CALIB_AXES[quantity][1], fontsize=9)
         ax.plot([lo, hi], [lo, hi], color="0.4", ls="--", lw=1, label="y = x", gid="identity")
         for lv in levels:
             m = np.array([v == lv for v in lvs], bool)
@@ -137,10 +153,10 @@ def calibration_scatter(panels: dict[str, list[dict]], quantity: str = "pass_rat
             ax.plot([], [], " ", label="no fit", gid="fit")
         if len(x) == 0:
             ax.text(0.5, 0.5, "no data", ha="center", color="0.5", transform=ax.transAxes)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"Predicted vs actual {name}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # keep the suptitle clear of the panel titles
     return fig
 
 
@@ -155,7 +171,7 @@ def meta_reward_parts(history, smooth: int = 1) -> Figure:
 
     Raises ValueError when no training record has any of these keys (e.g. a plain GRPO run)."""
     recs = _train(history)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(8.8, 4))
     drawn = 0
     for i, (key, label) in enumerate(META_PARTS):
         x, y = _series(recs, key)
@@ -172,9 +188,9 @@ def meta_reward_parts(history, smooth: int = 1) -> Figure:
         raise ValueError("history has no meta reward keys (r_pass, r_len, r_notion, meta_reward)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("training step")
-    ax.set_ylabel("reward")
+    ax.set_ylabel("mean reward over meta rollouts (0–1)")
     ax.set_title("Meta reward parts" + (f" (moving average over {smooth} steps)" if smooth > 1 else ""))
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -205,7 +221,7 @@ def accuracy_curves(runs: dict[str, list[dict]], x: str = "step",
     if x not in _XKEY:
         raise ValueError(f"x must be 'step' or 'wall', got {x!r}")
     xkey, scale = _XKEY[x], (60.0 if x == "wall" else 1.0)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8.8, 4.4))
     drawn = 0
     for i, (name, hist) in enumerate(runs.items()):
         ev = sorted((r for r in _evals(hist) if _finite(r.get(xkey)) and _finite(r.get("pass@1"))),
@@ -231,10 +247,10 @@ def accuracy_curves(runs: dict[str, list[dict]], x: str = "step",
         raise ValueError("no run has an eval record with pass@1 and " + xkey)
     if target is not None:
         ax.axhline(target, color="0.3", ls="--", lw=1, label=f"target {target:.3f}")
-    ax.set_xlabel("training step" if x == "step" else "training wall-clock (minutes)")
-    ax.set_ylabel("pass@1")
+    ax.set_xlabel("training step" if x == "step" else "training wall-clock (minutes, evaluation excluded)")
+    ax.set_ylabel("held-out pass@1 (share correct, ± s.e.)")
     ax.set_title("Accuracy vs " + ("step" if x == "step" else "wall-clock time"))
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -245,8 +261,10 @@ def accuracy_curves(runs: dict[str, list[dict]], x: str = "step",
 def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Figure:
     """Grouped precision / recall / F1 bars for predictive gating and early cutoff, one bar per
     method. Mirrors paper Table 3. ``paper`` maps "gate_f1" / "cutoff_f1" to per-method values
-    (same order as ``results``; None to skip) drawn as dashed black marks across the F1 bars.
-    Missing metrics are left out.
+    (same order as ``results``; None to skip) drawn as dashed black marks (gid "paper") across the
+    F1 bars and labelled with the value. A metric that is missing or undefined (precision when
+    nothing was gated: 0/0) is marked "n/a" instead of a bar; a panel with nothing at all reads
+    "not recorded". The legend sits under the panels.
     """
     if not results:
         raise ValueError("control_prf_bars needs at least one method")
@@ -255,35 +273,48 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
         if ref is not None and len(ref) != len(names):
             raise ValueError(f"paper[{key!r}] has {len(ref)} values for {len(names)} methods")
     metrics = ["precision", "recall", "f1"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
     width = 0.8 / len(names)
-    for ax, (prefix, title) in zip(axes, [("gate", "Predictive gating"), ("cutoff", "Early cutoff")]):
+    for ax, (prefix, title) in zip(axes, [("gate", "Predictive gating (skip a prompt)"),
+                                          ("cutoff", "Early cutoff (stop a rollout)")]):
         ax.set_title(title)
+        missing = []
         for j, name in enumerate(names):
             offs = np.arange(3) - 0.4 + width * (j + 0.5)
             vals = [results[name].get(f"{prefix}_{m}") for m in metrics]
             keep = [k for k, v in enumerate(vals) if _finite(v)]
+            missing += [offs[k] for k in range(3) if k not in keep]
             if keep:
                 bars = ax.bar(offs[keep], [vals[k] for k in keep], width * 0.95, color=_color(j),
                               label=name)
-                ax.bar_label(bars, fmt="%.2f", fontsize=7, label_type="center",
-                             bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
+                ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
             ref = (paper or {}).get(f"{prefix}_f1")
             if ref is not None and _finite(ref[j]):
                 first = not any(ln.get_gid() == "paper" for ln in ax.lines)
                 ax.plot([offs[2] - width / 2, offs[2] + width / 2], [ref[j], ref[j]], "k--", lw=1.6,
-                        gid="paper", label="paper F1" if first else None)
+                        gid="paper", label="paper F1 (Table 3)" if first else None)
+                ax.annotate(f"paper {ref[j]:.3f}", (offs[2], ref[j]), textcoords="offset points",
+                            xytext=(0, 3), ha="center", fontsize=7)
         if not ax.patches and not ax.lines:
             _empty(ax, "not recorded")
             continue
+        for x in missing:
+            ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=7, color="0.4", rotation=90)
         ax.set_xticks(range(3), ["precision", "recall", "F1"])
         ax.set_xlim(-0.5, 2.5)
         ax.set_ylim(0, 1.1)
+        ax.set_xlabel("metric, against the audited real outcome")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
-    axes[0].set_ylabel("score")
+    axes[0].set_ylabel("score (0–1)")
+    handles, labels = {}, []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles),
+                   fontsize=8, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle("Meta-based controls vs the real outcome")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -297,9 +328,11 @@ def notion_stats_from_history(history) -> list[dict]:
             for e in _evals(history) for n, f in (e.get("notion_freq") or {}).items()]
 
 
-def notion_frequency(stats: list[dict], notions: list[str] | None = None, top: int = 4) -> Figure:
+def notion_frequency(stats: list[dict], notions: list[str] | None = None, top: int = 4,
+                     title: str | None = None) -> Figure:
     """Share of correct (solid) vs incorrect (dashed) rollouts containing each notion, per step.
-    Without ``notions``, shows the ``top`` most frequent ones. Raises ValueError with no data."""
+    Without ``notions``, shows the ``top`` most frequent ones. The legend sits under the axes.
+    Raises ValueError with no data."""
     by = {}
     for s in stats:
         if _finite(s.get("step")) and s.get("notion") is not None:
@@ -312,7 +345,7 @@ def notion_frequency(stats: list[dict], notions: list[str] | None = None, top: i
     notions = [n for n in notions if n in by]
     if not notions:
         raise ValueError("no notion statistics to draw")
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.8))
     for i, n in enumerate(notions):
         recs = sorted(by[n], key=lambda s: s["step"])
         for key, ls, lab in [("freq_correct", "-", "correct"), ("freq_wrong", "--", "wrong")]:
@@ -321,13 +354,27 @@ def notion_frequency(stats: list[dict], notions: list[str] | None = None, top: i
                 ax.plot(x, y, ls=ls, marker=".", color=_color(i), label=f"{n} ({lab})",
                         gid=f"{n}|{key}")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("share of rollouts containing notion")
-    ax.set_title("Notion use: correct (solid) vs incorrect (dashed) rollouts")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_xlabel("training step (held-out evaluations)")
+    ax.set_ylabel("share of held-out rollouts using the notion (0–1)")
+    ax.set_title(title or "Notion use: correct (solid) vs incorrect (dashed) rollouts")
+    _legend_outside(ax, "below", ncol=min(4, 2 * len(notions)), fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+TASK_NOTIONS = ["split", "recheck", "carry", "mul"]
+
+
+def notion_use(history, name: str, notions: list[str] | None = None) -> Figure:
+    """:func:`notion_frequency` of one run's evaluations (``notion_freq`` in its history), titled
+    with the run's ``name``; by default the synthetic task's telling notions (:data:`TASK_NOTIONS`).
+    Raises ValueError when the run recorded no notion statistics."""
+    stats = notion_stats_from_history(history)
+    if not stats:
+        raise ValueError(f"{name}: the run recorded no notion statistics")
+    return notion_frequency(stats, notions=TASK_NOTIONS if notions is None else notions,
+                            title=f"{name}: notion use, correct (solid) vs incorrect (dashed)")
 
 
 # ---- 6. Δaccuracy vs Δmeta-awareness (Fig. 1c/d) ----------------------------------------------
@@ -362,9 +409,11 @@ def delta_box(deltas: list[dict], max_bins: int = 4) -> Figure:
         ax.scatter(i + 1 + rng.uniform(-0.12, 0.12, g.size), g, s=10, color=_color(i), zorder=3)
     ax.axhline(0, color="0.5", lw=0.8, ls=":")
     ax.set_xticks(range(1, len(bins) + 1),
-                  [f"[{meta[b].min():.2g}, {meta[b].max():.2g}]\nn = {b.size}" for b in bins])
-    ax.set_xlabel("Δ meta-awareness (quantile bin)")
-    ax.set_ylabel("Δ accuracy")
+                  [f"[{_fmt_edge(meta[b].min())}, {_fmt_edge(meta[b].max())}]\nn = {b.size}"
+                   for b in bins])
+    ax.set_xlabel("Δ meta-awareness = after − before (quantile bins; > 0: predictions moved\n"
+                  "closer to the real pass rate and length; mean drop in absolute error)")
+    ax.set_ylabel("Δ accuracy = pass rate after − before")
     ax.set_title("Accuracy gain vs meta-awareness gain")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -373,12 +422,23 @@ def delta_box(deltas: list[dict], max_bins: int = 4) -> Figure:
 
 def shapley_bars(r2: dict, title: str | None = None) -> Figure:
     """Horizontal bars of a Shapley R² split (:func:`masa_lite.analysis.awareness_r2`), like the
-    paper's Fig. 6; the title carries the full R² and n. Raises ValueError without shares."""
+    paper's Fig. 6. The bars are the *absolute* contributions to R² (in units of R²; they sum to
+    the full R²), each labelled with its share of the full R² in percent — the paper reports the
+    percentages. The title carries the full R² and n. Raises ValueError without shares."""
     if not r2.get("shares"):
         raise ValueError("shapley_bars needs a non-empty 'shares' (too few problems?)")
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.barh(list(r2["shares"]), list(r2["shares"].values()), color="0.4")
-    ax.set_xlabel("share of R² (Shapley)")
+    names, vals = list(r2["shares"]), list(r2["shares"].values())
+    total = r2.get("r2")
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    bars = ax.barh(names, vals, color="0.4")
+    if _finite(total) and total != 0:
+        ax.bar_label(bars, [f"{v:.3f} ({v / total:.0%} of R²)" for v in vals], fontsize=7, padding=3)
+    else:
+        ax.bar_label(bars, [f"{v:.3f}" for v in vals], fontsize=7, padding=3)
+    lo, hi = min(0.0, min(vals)), max(0.0, max(vals))
+    ax.set_xlim(lo - 0.05 * (hi - lo or 1), hi + 0.45 * (hi - lo or 1))  # room for the labels
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("Shapley contribution to R² (absolute; the bars sum to R²)")
     head = f"{title}: " if title else ""
     ax.set_title(f"{head}Δaccuracy explained, R² = {r2['r2']:.2f}, n = {r2['n']}")
     fig.tight_layout()
@@ -391,6 +451,10 @@ OVERVIEW_PANELS = [("accuracy / reward", ["accuracy", "reward"]),
                    ("zero-variance fraction", ["zero_variance_frac"]),
                    ("mean length (tokens)", ["len_mean"]), ("entropy", ["entropy"]),
                    ("seconds per step", ["seconds_step"]), ("grad norm", ["grad_norm"])]
+OVERVIEW_UNITS = {"accuracy / reward": "share correct / mean reward", "zero-variance fraction":
+                  "share of groups", "mean length (tokens)": "tokens per rollout",
+                  "entropy": "nats per token", "seconds per step": "seconds",
+                  "grad norm": "L2 norm (before clipping)"}
 
 
 def training_overview(history) -> Figure:
@@ -410,11 +474,175 @@ def training_overview(history) -> Figure:
             _empty(ax, "not recorded")
             continue
         ax.set_xlabel("training step")
+        ax.set_ylabel(OVERVIEW_UNITS[title], fontsize=8)
         ax.grid(alpha=0.3)
         if "frac" in keys[0]:
             ax.set_ylim(-0.02, 1.02)
         if len(keys) > 1:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(keys),
+                      frameon=False)  # on the title line, off the data
     fig.suptitle("Training overview")
     fig.tight_layout()
+    return fig
+
+
+# ---- 8. MASA-efficient per step: gated / cut shares and time per phase --------------------------
+
+PHASES = [("seconds_meta", "meta rollouts"), ("seconds_generation", "solution rollouts"),
+          ("seconds_scoring", "scoring + audits"), ("seconds_training", "policy update"),
+          ("seconds_sft", "Expert SFT")]
+
+
+def efficient_steps(runs: dict[str, list[dict]]) -> Figure:
+    """Left: per training step, the share of prompts gated (solid) and of solution rollouts cut
+    (dashed), for every run that records them. Right: mean seconds per step split by phase
+    (:data:`PHASES`), one stacked bar per run. Raises ValueError without training records."""
+    if not any(_train(h) for h in runs.values()):
+        raise ValueError("efficient_steps needs training records")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1.2, 1]})
+    drawn = 0
+    for i, (name, hist) in enumerate(runs.items()):
+        recs = _train(hist)
+        for key, ls, what in (("gated_frac", "-", "prompts gated"), ("cut_frac", "--", "rollouts cut")):
+            x, y = _series(recs, key)
+            if x.size:
+                ax.plot(x, y, ls=ls, marker=".", color=_color(i), label=f"{name}: {what}",
+                        gid=f"{name}|{key}")
+                drawn += 1
+    if drawn:
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("training step (sequential mode after the warm-up)")
+        ax.set_ylabel("share (0–1)")
+        ax.grid(alpha=0.3)
+        _legend_outside(ax, "below", ncol=1, fontsize=7)
+    else:
+        _empty(ax, "no gating or cutoff recorded")
+    ax.set_title("Gated prompts and cut rollouts per step")
+    names = list(runs)
+    bottom = np.zeros(len(names))
+    for j, (key, label) in enumerate(PHASES):
+        vals = np.array([np.mean([r[key] for r in _train(runs[n]) if _finite(r.get(key))] or [0.0])
+                         for n in names])
+        bx.bar(range(len(names)), vals, bottom=bottom, color=_color(j), label=label, gid=key)
+        bottom += vals
+    bx.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=7)
+    bx.set_xlabel("run")
+    bx.set_ylabel("mean seconds per training step")
+    bx.set_title("Where a step's time goes")
+    _legend_outside(bx, "right", fontsize=7)
+    bx.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ---- 9. evaluation: pass@k and notion feed-in ---------------------------------------------------
+
+def _ks(result: dict) -> list[int]:
+    return sorted(int(k[5:]) for k, v in result.items()
+                  if k.startswith("pass@") and k[5:].isdigit() and _finite(v))
+
+
+def pass_at_k(results: dict[str, dict]) -> Figure:
+    """Left: unbiased pass@k against k (log scale) per model; right: pass@1 per level per model.
+    ``results`` maps a name to an evaluation result (``evaluation.evaluate_policy`` or an eval
+    record): keys "pass@K" and "per_level" ({level: pass@1}). A result with only pass@1 (greedy)
+    is one point at k = 1. Raises ValueError when no result has a pass@k."""
+    if not any(_ks(r) for r in results.values()):
+        raise ValueError("pass_at_k needs results with pass@k values")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (name, r) in enumerate(results.items()):
+        ks = _ks(r)
+        if ks:
+            ax.plot(ks, [r[f"pass@{k}"] for k in ks], "o-", color=_color(i), label=name, gid=name)
+    ax.set_xscale("log", base=2)
+    all_ks = sorted({k for r in results.values() for k in _ks(r)})
+    ax.set_xticks(all_ks, [str(k) for k in all_ks])
+    ax.minorticks_off()
+    ax.set_xlabel("k (samples per problem, log scale)")
+    ax.set_ylabel("held-out pass@k (share of problems solved)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("pass@k")
+    ax.grid(alpha=0.3)
+    _legend_outside(ax, "below", ncol=min(3, len(results)))
+    levels = sorted({str(lv) for r in results.values() for lv in (r.get("per_level") or {})},
+                    key=lambda v: (len(v), v))
+    width = 0.8 / max(len(results), 1)
+    for i, (name, r) in enumerate(results.items()):
+        per = {str(k): v for k, v in (r.get("per_level") or {}).items()}
+        xs = [j for j, lv in enumerate(levels) if _finite(per.get(lv))]
+        bx.bar(np.array(xs) - 0.4 + width * (i + 0.5), [per[levels[j]] for j in xs], width * 0.95,
+               color=_color(i), label=name)
+    if levels:
+        bx.set_xticks(range(len(levels)), levels)
+        bx.set_xlabel("level (number of operations)")
+        bx.set_ylabel("held-out pass@1 (share correct)")
+        bx.set_ylim(0, 1.02)
+        bx.grid(axis="y", alpha=0.3)
+        _legend_outside(bx, "below", ncol=min(3, len(results)))
+    else:
+        _empty(bx, "no per-level results")
+    bx.set_title("pass@1 per level")
+    fig.tight_layout()
+    return fig
+
+
+def feed_in(results: dict[str, dict]) -> Figure:
+    """Notion feed-in at inference: pass@1 (± standard error) overall and per level for each
+    condition (e.g. {"no feed-in": record, "feed-in": record}, records of
+    ``trainer.evaluate_run``). Raises ValueError when no record has pass@1."""
+    ok = {n: r for n, r in results.items() if _finite(r.get("pass@1"))}
+    if not ok:
+        raise ValueError("feed_in needs records with pass@1")
+    levels = sorted({str(lv) for r in ok.values() for lv in (r.get("per_level") or {})},
+                    key=lambda v: (len(v), v))
+    cols = ["all"] + levels
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(ok)
+    for i, (name, r) in enumerate(ok.items()):
+        per = {str(k): v for k, v in (r.get("per_level") or {}).items()}
+        vals = [r["pass@1"]] + [per.get(lv, np.nan) for lv in levels]
+        err = [r.get("pass@1_se") if _finite(r.get("pass@1_se")) else 0.0] + [0.0] * len(levels)
+        ax.bar(np.arange(len(cols)) - 0.4 + width * (i + 0.5), vals, width * 0.95, yerr=err,
+               capsize=3, color=_color(i), label=name, gid=name)
+    ax.set_xticks(range(len(cols)), ["all\n(± s.e.)"] + [f"level {lv}" for lv in levels])
+    ax.set_ylabel("held-out pass@1 (share correct)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Notion feed-in at inference")
+    ax.grid(axis="y", alpha=0.3)
+    _legend_outside(ax, "right")
+    fig.tight_layout()
+    return fig
+
+
+# ---- 10. several runs, several training signals -------------------------------------------------
+
+def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Figure:
+    """One panel per training signal, one line per run: ``keys`` is a list of (history key,
+    axis label with its unit), e.g. ``[("r_pass", "r_pass (0–1)"), ("gated_frac", "share gated")]``.
+    A key no run recorded leaves "not recorded". Raises ValueError without runs or keys."""
+    if not runs or not keys:
+        raise ValueError("compare_runs needs at least one run and one key")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, (key, label) in zip(axes[0], keys):
+        drawn = 0
+        for i, (name, hist) in enumerate(runs.items()):
+            x, y = _series(_train(hist), key)
+            if x.size:
+                ax.plot(x, y, marker=".", color=_color(i), label=name, gid=f"{name}|{key}")
+                drawn += 1
+        ax.set_title(key)
+        if not drawn:
+            _empty(ax, "not recorded")
+            continue
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    handles = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles),
+                   fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

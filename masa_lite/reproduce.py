@@ -149,6 +149,15 @@ def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
     return [p for p in pairs if p["step"] == step]
 
 
+def paper_marks(methods) -> dict:
+    """The paper's Table 3 F1 values for :func:`masa_lite.plots.control_prf_bars`, in the order of
+    ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT, 0.485 / 0.836 with
+    it; None for any other method."""
+    idx = {"MASA-efficient (no Expert SFT)": 0, "MASA-efficient": 1}
+    return {key: tuple(PAPER[key][idx[m]] if m in idx else None for m in methods)
+            for key in ("gate_f1", "cutoff_f1")}
+
+
 def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     """The claims-table figures our data supports, written into ``fig_dir``; returns their paths."""
     from masa_lite import plots
@@ -174,7 +183,8 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
                                                   "cutoff_precision", "cutoff_recall", "cutoff_f1")}
             for n, h in runs.items() if n.startswith("MASA-efficient")}
     if ctrl and any(v is not None for d in ctrl.values() for v in d.values()):
-        written.append(plots.save(plots.control_prf_bars(ctrl), fig_dir / "gating_cutoff_prf.png"))
+        written.append(plots.save(plots.control_prf_bars(ctrl, paper=paper_marks(ctrl)),
+                                  fig_dir / "gating_cutoff_prf.png"))
     if "MASA" in runs:
         try:
             written.append(plots.save(plots.meta_reward_parts(runs["MASA"], smooth=3),
@@ -182,11 +192,11 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
         except ValueError:
             pass
     for name in ("GRPO", "MASA"):
-        stats = plots.notion_stats_from_history(runs.get(name, []))
-        if stats:
-            fig = plots.notion_frequency(stats, notions=["split", "recheck", "carry", "mul"])
-            fig.axes[0].set_title(f"{name}: notion use, correct (solid) vs incorrect (dashed)")
-            written.append(plots.save(fig, fig_dir / f"notion_frequency_{run_folder(name)}.png"))
+        try:
+            fig = plots.notion_use(runs.get(name, []), name)
+        except ValueError:  # a run made before notion statistics were logged
+            continue
+        written.append(plots.save(fig, fig_dir / f"notion_frequency_{run_folder(name)}.png"))
     written += _delta_figures(runs, calib, panel, fig_dir)
     return written
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -18,6 +20,29 @@
 # something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
 # (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
 # This notebook looks at how `masa_lite.tasks` provides all three, and how answers are verified.
+
+
+# %% [markdown]
+# ## What you will see
+#
+# ![Share of held-out rollouts that use each notion, correct (solid) vs incorrect (dashed), during GRPO (committed reference run)](../figures/notion_frequency_grpo.png)
+#
+# **Not a paper result: this notebook builds the task the reproduction runs on.** The figure,
+# from the committed reference run, shows the property the task was built for: incorrect
+# rollouts redo steps (`recheck` in 0.57 of them vs 0.17 of correct ones at the start) and run
+# long (103 vs 55 tokens on average) — what early cutoff exploits. It also shows a trap: every
+# notion, `split` included, is more common in incorrect rollouts, because they are longer and come
+# from harder problems (`04_masa_training` §6).
+#
+# ```mermaid
+# flowchart LR
+#     G["generator:<br/>level 1–6, seed"] --> P["problem<br/>((92-42-22)*2-35)*2"]
+#     P --> REF["reference solution<br/>(split route, clean)"]
+#     P --> PER["persona traces<br/>(direct / split, slips, recheck)"]
+#     PER -. trained the tiny model .-> M[masa-tiny]
+#     M --> RO[rollout text] --> X["extract the final answer"] --> VER{"exact number<br/>or math-verify"}
+#     VER --> RW["reward 1 / 0"]
+# ```
 
 # %%
 import random

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,6 +27,26 @@
 # 4. the loss aggregations side by side;
 # 5. a rollout browser that shows which tokens the update pushes up or down;
 # 6. a short training run through the one loop (`trainer.py`).
+
+
+# %% [markdown]
+# ## What you will see
+#
+# ![Held-out pass@1 against training step; GRPO is the blue curve (committed reference run)](../figures/accuracy_vs_step.png)
+#
+# **Did it reproduce? Yes, for what GRPO is expected to do:** on the committed reference run GRPO
+# raised held-out pass@1 from 0.476 to 0.704 ± 0.031 in 12 steps of 16 prompts (tiny profile,
+# 71 s of training on 2 CPU cores). This notebook takes one of those updates apart.
+#
+# ```mermaid
+# flowchart LR
+#     q[prompt q] --> R["G rollouts o_1 … o_G"] --> RW["rewards r_i ∈ {0, 1}"]
+#     RW --> GR["group of q:<br/>mean, std"] --> A["Â_i = (r_i − mean) / (std + ε)"]
+#     R --> LP["log-probs<br/>new / old → ρ_t"]
+#     A --> CL["min(ρ Â, clip(ρ, 1−ε_low, 1+ε_high) Â)"]
+#     LP --> CL
+#     CL --> AG["aggregate:<br/>token-mean"] --> U["LoRA update"]
+# ```
 
 # %%
 import matplotlib.pyplot as plt

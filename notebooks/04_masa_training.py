@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -12,27 +14,49 @@
 # ---
 
 # %% [markdown]
-# # 04 · MASA training: GRPO vs GRPO + the meta path
+# # 04 · MASA training: GRPO plus the meta path, in one loss
 #
-# MASA trains both paths of the same policy in one loss (masa-method.md §1–3): per prompt, G
-# solution rollouts rewarded by correctness and M meta rollouts rewarded by r_meta against those
-# solutions; advantages in **separate** groups; one clipped token-mean loss.
+# ## What you will see
 #
-# This notebook trains GRPO and MASA from the same base model, seed and budget
-# (`masa_lite.reproduce.reproduce` with two of its methods), then draws:
+# ![Predicted vs actual pass rate on held-out problems: the base model, then after GRPO, MASA and MASA-efficient (committed reference run)](../figures/calibration_pass_rate.png)
 #
-# * calibration before and after (the paper's Fig. 1b),
-# * held-out accuracy against step and against wall-clock,
-# * the meta reward's parts over training,
-# * notion use in correct vs incorrect rollouts over training.
+# **Did it reproduce the paper? Calibration: no. Accuracy: yes, for every method.** On the
+# committed reference run (`figures/summary.md`, tiny profile, 12 steps) the meta path's predicted
+# pass rate is no better correlated with the real one after MASA (r ≈ −0.04) than after plain GRPO
+# (r ≈ 0.02; a correlation over 90 problems has a standard error of about 0.1), where the paper's
+# Fig. 1b shows MASA's fit close to y = x. Accuracy rose from the base model's 0.476 to 0.736 ±
+# 0.030 with MASA and 0.704 ± 0.031 with GRPO — a gain over the base far beyond noise; MASA vs
+# GRPO is within noise. A study of why calibration does not appear at CPU budgets is in progress
+# (`docs/meta-awareness-study.md`); until it lands, read this notebook for the method.
 #
-# Runs are written to `runs/tutorial/`; `05_masa_efficient` and `07_evaluation_and_feed_in`
-# reuse them when they find them (same configuration), instead of training again.
+# MASA (arXiv 2510.03259) trains both paths of the **same** policy in one loss. Per training
+# prompt q:
+#
+# ```mermaid
+# flowchart LR
+#     q[prompt q] --> S["solution prompt → G rollouts"]
+#     q --> M["meta prompt → M meta rollouts<br/>(p̂, ℓ̂, notions)"]
+#     S --> V["verifier: r_i ∈ {0, 1}"]
+#     V --> SG["solution group of q:<br/>Â_i = (r_i − mean) / (std + ε)"]
+#     V -- "p, L⁺, f(n,t)" --> RM["r_meta_j = (r_pass + r_len + r_notion) / 3"]
+#     M --> RM
+#     RM --> MG["meta group of q:<br/>Â_j = (r_meta_j − mean) / (std + ε)"]
+#     SG --> L["one clipped loss,<br/>token-mean over all G + M rollouts"]
+#     MG --> L
+#     L --> U[LoRA update]
+# ```
+#
+# The meta rewards need the solution rollouts of the same prompt and step: they are the "real
+# outcome" the predictions are scored against (self-alignment: no labels). This notebook first
+# takes the joint objective apart on hand-made numbers, then trains GRPO and MASA from the same
+# base model, seed and budget and draws what happened.
 
 # %%
 from pathlib import Path
 
-from masa_lite import plots
+import torch
+
+from masa_lite import advantages, meta, plots
 from masa_lite.config import profile_name
 from masa_lite.reproduce import METHODS, load_runs, pairs_at, reproduce, summary_markdown
 
@@ -40,12 +64,94 @@ PROFILE = profile_name()
 OUT = Path("runs/tutorial")
 print("profile:", PROFILE, "| methods:", {m: METHODS[m] for m in ("GRPO", "MASA")})
 
+# %% [markdown]
+# ## 1 · The joint objective and its two groups
+#
+# A step's batch $\mathcal B$ holds, for every prompt q, its G solution rollouts $o_{q,i}$ and its
+# M meta rollouts $m_{q,j}$. Advantages are computed **per group**, and there are two groups per
+# prompt, never mixed:
+#
+# $$\hat A^\text{sol}_{q,i} = \frac{r_{q,i} - \operatorname{mean}_{i'} r_{q,i'}}{\operatorname{std}_{i'} r_{q,i'} + \varepsilon}
+#   \qquad
+#   \hat A^\text{meta}_{q,j} = w\,\frac{r^\text{meta}_{q,j} - \operatorname{mean}_{j'} r^\text{meta}_{q,j'}}{\operatorname{std}_{j'} r^\text{meta}_{q,j'} + \varepsilon}$$
+#
+# ($w$ = `meta.loss_weight`, 1 as in the paper). Both paths then share one clipped objective,
+# averaged over **every token of every rollout** of the step (token-mean):
+#
+# $$\mathcal J(\theta) = \frac{1}{\sum_{o \in \mathcal B} |o|} \sum_{o \in \mathcal B} \sum_{t=1}^{|o|}
+#   \min\Big(\rho_{o,t}\,\hat A_o,\; \operatorname{clip}(\rho_{o,t}, 1-\varepsilon_\text{low}, 1+\varepsilon_\text{high})\,\hat A_o\Big),
+#   \qquad \rho_{o,t} = \frac{\pi_\theta(o_t \mid \cdot)}{\pi_{\theta_\text{old}}(o_t \mid \cdot)}$$
+#
+# A worked example with one prompt, G = 4 solution rollouts and M = 4 meta rollouts. First the
+# meta rewards (`meta.meta_reward`, `03_meta_awareness`): each meta rollout's prediction is scored
+# against the same prompt's four solutions,
+# $r_\text{meta} = (r_\text{pass} + r_\text{len} + r_\text{notion}) / 3$ with
+# $r_\text{pass} = 0.01^{|\hat p - p|}$, $r_\text{len} = \mathbb 1[\min L^+ \le \hat\ell \le \max L^+]$
+# and $r_\text{notion}$ the share of predicted notions used more by correct than by wrong
+# rollouts:
+
+# %%
+problem = "28*2+17"
+texts = ["28*2=20*2+8*2=40+16=56 add 56+17=73", "28*2=46 add 46+17=63 no, recheck 28*2=46 add 63",
+         "28*2=54 add 54+17=71", "split 28*2=20*2+8*2=56 add 56+17=73"]
+correct, lengths = [True, False, False, True], [62, 75, 110, 58]
+r_meta = []
+for answer in ['{"math_notion": ["split"], "pass_rate": 4, "solution_length": 60}',
+               '{"math_notion": ["recheck"], "pass_rate": 6, "solution_length": 60}',
+               '{"math_notion": ["carry"], "pass_rate": 0, "solution_length": 90}',
+               '{"math_notion": ["split", "recheck"], "pass_rate": 4, "solution_length": 30}']:
+    r = meta.meta_reward(meta.parse_meta(answer), problem, texts, correct, lengths, k=8)
+    r_meta.append(r.total)
+    print(f"{answer:66s} → r_pass {r.r_pass:.2f}  r_len {r.r_len:.0f}  r_notion {r.r_notion:.2f}"
+          f"  r_meta {r.total:.2f}")
+
+# %% [markdown]
+# p = 2/4 = 0.5 and L⁺ = {58, 62}. With K = 8 the JSON's `pass_rate` is a count out of 8, so
+# p̂ = `pass_rate` / 8. The first prediction — 4 of 8, a length of 60, and the notion `split`,
+# which only a correct rollout uses — is perfect; predicting 6 of 8 costs r_pass 1 → 0.32.
+#
+# Now the two groups. The trainer gives the meta rollouts group ids offset by the number of
+# prompts (`n + q`), so `group_advantages` normalises each path within its own group:
+
+# %%
+r_sol = torch.tensor([1.0, 0.0, 0.0, 1.0])           # the verifier's rewards of the four solutions
+n = 1                                                # prompts in this batch
+rewards = torch.cat([r_sol, torch.tensor(r_meta)])
+groups = torch.tensor([0, 0, 0, 0, n + 0, n + 0, n + 0, n + 0])   # solution group 0, meta group n + 0
+adv = advantages.group_advantages(rewards, group_ids=groups)
+print("Â solution:", adv[:4].numpy().round(3), "| Â meta:", adv[4:].numpy().round(3))
+pooled = advantages.group_advantages(rewards, group_ids=torch.zeros(8, dtype=torch.long))
+print("pooled into one group (wrong):", pooled.numpy().round(3))
+
+# %% [markdown]
+# Separate groups matter. Pooled, every meta rollout would be ranked against solutions rewarded
+# 0 or 1: the prediction with r_meta = 0.5, second best of its four, would get an advantage of
+# about zero. In its own group each meta rollout is compared only with the other predictions for
+# the same prompt, so the second best is pushed up and the two worst down.
+#
+# **Token-mean over both paths.** Every token of the step weighs $1/\sum_o |o|$, whichever path
+# it comes from; a path's share of the gradient is its share of the tokens:
+
+# %%
+sol_len = torch.tensor(lengths)                      # tokens per solution rollout
+meta_len = torch.tensor([38, 41, 36, 40])            # tokens per meta rollout
+total = int(sol_len.sum() + meta_len.sum())
+print(f"weight of one token: 1/{total}; meta path's share of the loss weight: "
+      f"{meta_len.sum().item() / total:.0%}")
+
+# %% [markdown]
+# ## 2 · Training GRPO and MASA from the same base
+#
+# `reproduce` with two of its methods; the runs are written to `runs/tutorial/`, and
+# `05_masa_efficient` and `07_evaluation_and_feed_in` reuse them when they find them with the same
+# configuration instead of training again.
+
 # %%
 summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO", "MASA"], resume=True)
 print(summary_markdown(summary))
 
 # %% [markdown]
-# ## Calibration before and after (Fig. 1b)
+# ## 3 · Calibration before and after (the paper's Fig. 1b)
 #
 # Each point is a held-out problem: mean predicted pass rate of its meta rollouts against its
 # actual pass rate. GRPO never trains the meta path; MASA rewards it for agreeing with reality.
@@ -61,11 +167,13 @@ plots.calibration_scatter(panels, quantity="length")
 # %% [markdown]
 # **Against the paper.** The paper (Qwen3-8B-Base, hundreds of steps on DeepScaleR) shows GRPO's
 # fit nearly flat and MASA's close to y = x. The table above states our correlation before and
-# after each method, with the number of problems; on the `tiny` profile (12 steps) the meta path
-# has seen each level only a few dozen times, and the table says plainly whether MASA's
-# calibration rose above GRPO's or not. `masa-lite reproduce --profile cpu` trains longer.
+# after each method, with the number of problems. On the reference run MASA's correlation did not
+# rise above GRPO's; the README's longer runs (40 and 100 steps, both credits) did not produce
+# per-problem calibration either — the meta path learns the *average* pass rate, then collapses to
+# one constant prediction. Why is the subject of the study in progress
+# (`docs/meta-awareness-study.md`).
 #
-# ## Accuracy against step and wall-clock
+# ## 4 · Accuracy against step and wall-clock
 
 # %%
 target = [h for h in hist["GRPO"] if h["kind"] == "eval"][-1]["pass@1"]
@@ -77,28 +185,35 @@ plots.accuracy_curves(hist, x="wall", target=target)
 # %% [markdown]
 # MASA pays for its meta rollouts: each step generates M extra completions per prompt, so per
 # step it is slower than GRPO. The paper reports MASA's accuracy gain (+6.2 % averaged over six
-# math sets for Qwen3-8B) — at our budget compare the final pass@1 with its standard error above.
+# math sets for Qwen3-8B); at our budget compare the final pass@1 with its standard error above —
+# on the reference run the two are within noise of each other.
 #
-# ## The meta reward's parts over training
+# ## 5 · The meta reward's parts over training
 
 # %%
 plots.meta_reward_parts(hist["MASA"], smooth=3)
 
 # %% [markdown]
-# ## Notion use in correct vs incorrect rollouts
+# ## 6 · Notion use in correct vs incorrect rollouts
 #
 # At every evaluation the trainer records, for each of the task's notions, the share of correct
-# and of incorrect held-out rollouts that use it. The notion reward favours predicting notions
-# that separate the two; the paper describes this qualitatively.
+# and of incorrect held-out rollouts that use it. The notion reward pays for predicting notions
+# that correct rollouts use more than wrong ones.
 
 # %%
 for name, h in hist.items():
-    stats = plots.notion_stats_from_history(h)
-    if stats:
-        fig = plots.notion_frequency(stats, notions=["split", "recheck", "carry", "mul"])
-        fig.axes[0].set_title(f"{name}: notion use, correct (solid) vs incorrect (dashed)")
+    try:
+        plots.notion_use(h, name)
+    except ValueError as err:
+        print(err)
 
 # %% [markdown]
-# `split` (the reliable distributive route) is used more by correct rollouts and `recheck` (a
-# noticed slip) more by incorrect ones: the notions carry the information the notion reward
-# exploits. Next: `05_masa_efficient`.
+# Read the figure before believing a story about it. On the reference run `recheck` (a noticed
+# slip) is used far more by incorrect rollouts, as the task intends (0.47 vs 0.19 at the end of
+# MASA). But `split` — the reliable distributive route — is *also* used more by incorrect ones
+# (0.58 vs 0.43), not less, and so is every other notion, even `add` and `sub`: incorrect
+# rollouts are longer (more steps, redone steps) and come mostly from harder problems with more
+# operations, so they contain every notion more often. A share over all held-out rollouts mixes a
+# notion's effect with the length and difficulty of the rollouts it appears in; `r_notion`
+# compares rollouts of the *same* prompt, which removes the difficulty part.
+# Next: `05_masa_efficient`.

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -12,37 +14,64 @@
 # ---
 
 # %% [markdown]
-# # 05 · MASA-efficient: Expert SFT, predictive gating, early cutoff
+# # 05 · MASA-efficient: predictive gating, early cutoff, Expert SFT
 #
-# Once the meta path predicts outcomes, the predictions can save compute (masa-method.md §4):
+# ## What you will see
 #
-# 1. **Expert SFT** — per prompt, the meta rollout with the best notion score (≥ 0.2), its
-#    `pass_rate` and `solution_length` overwritten with the *true* statistics, is cloned by a
-#    supervised step with its own learning rate;
-# 2. **predictive gating** — meta rollouts first; a prompt whose predicted pass rates agree
-#    (std < 0.1) on ≈ 0 or ≈ 1 is skipped: its group would be zero-variance and teach nothing;
-# 3. **early cutoff** — a solution rollout is stopped at 2 × the mean predicted length and scores 0.
+# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed reference run)](../figures/gating_cutoff_prf.png)
 #
-# Gating and cutoff switch on after a warm-up in parallel mode (`efficient.warmup_steps`). Both are
-# **audited**: a sample of gated prompts is rolled out anyway and a sample of cut rollouts is
-# continued to the global limit, to measure precision / recall / F1 against what really happened.
-# The authors' public code has neither; masa_lite implements both from the paper's description.
+# **Did it reproduce the paper? No: no prompt was gated and there was no speed-up; only the
+# cutoff's F1 moved in the paper's direction.** On the committed reference run
+# (`figures/summary.md`) the gate never fired (gate F1 0.00 without and with Expert SFT; paper
+# 0.411 → 0.485), and MASA-efficient never reached GRPO's final accuracy within the budget (paper:
+# 1.28× faster). Cutoff F1 rose from 0.02 to 0.62 with Expert SFT (paper 0.732 → 0.836), but
+# Expert SFT also shortened the predicted lengths so much that it cut up to half of the rollouts
+# (51 % at the last step) and ended at a lower pass@1 (0.674 ± 0.030 vs 0.743 ± 0.027 without
+# it). Both follow from the meta path not being calibrated (`04_masa_training`); a study of why is
+# in progress (`docs/meta-awareness-study.md`).
+#
+# Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
+# meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
+# uses its answers to control the solution rollouts:
+#
+# ```mermaid
+# flowchart LR
+#     q[prompt q] --> M["M meta rollouts<br/>p̂_j, ℓ̂_j, notions"]
+#     M --> G{"gate:<br/>std p̂ < τ and<br/>mean p̂ ≥ 1−m or ≤ m"}
+#     G -- gated --> SKIP["no solution rollouts<br/>(an audited sample is rolled out anyway)"]
+#     G -- not gated --> B["budget = ⌈c · mean ℓ̂⌉"]
+#     B --> S["G solution rollouts,<br/>each stopped at the budget"]
+#     S -- "cut: reward 0" --> R[rewards]
+#     S -- "finished: verifier" --> R
+#     R --> L["MASA loss (both groups)"]
+#     M --> E["Expert SFT:<br/>best-notion meta rollout<br/>with the true p and ℓ"]
+#     R -- "p, L⁺" --> E
+#     E --> SFT["supervised step<br/>(its own learning rate)"]
+# ```
+#
+# Both controls are **audited**: a sample of gated prompts is rolled out anyway and a sample of
+# cut rollouts is continued to the global limit, to measure precision / recall / F1 against what
+# really happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
+# description (arXiv 2510.03259, §4).
 
 # %%
 from pathlib import Path
+from types import SimpleNamespace
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from peft import PeftModel
 
 from masa_lite import masa, meta, plots, widgets
+from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
 from masa_lite.grpo import sample_solutions
+from masa_lite.models import load_model_and_tokenizer
 from masa_lite.problems import eval_records
 from masa_lite.prompts import prompt_format_for
-from masa_lite.reproduce import METHODS, PAPER, load_runs, reproduce, run_folder, summary_markdown
+from masa_lite.reproduce import METHODS, PAPER, load_runs, paper_marks, reproduce, run_folder, summary_markdown
 from masa_lite.rewards import score_rollouts
-from masa_lite.trainer import _meta_rollouts, train
+from masa_lite.rollout import sample_rollouts
 
 PROFILE = profile_name()
 OUT = Path("runs/tutorial")
@@ -50,18 +79,111 @@ EFFICIENT = ["MASA-efficient (no Expert SFT)", "MASA-efficient"]
 print({m: METHODS[m] for m in EFFICIENT})
 
 # %% [markdown]
-# ## 1 · An Expert SFT target
+# ## 1 · Predictive gating: the rule and its margin
 #
-# A meta answer is rewritten with the true pass rate round(p·K) and the mean length of the
-# *correct* rollouts, as integers in the prompt's own JSON format (the public code computes the
-# length over all rollouts, writes floats and serialises with `str()` — three bugs not copied).
+# A prompt whose group would be zero-variance (all right or all wrong) gives every rollout
+# advantage 0: generating it teaches nothing. The gate skips a prompt when its M predicted pass
+# rates **agree** and say **trivial or hopeless**:
+#
+# $$\text{gate}(q) = \Big[\operatorname{std}_j \hat p_{q,j} < \tau\Big] \wedge
+#   \Big[\overline{\hat p}_q \ge 1 - m \;\vee\; \overline{\hat p}_q \le m\Big],
+#   \qquad \hat p_{q,j} = \texttt{pass\_rate}_{q,j} / K$$
+#
+# with τ = `efficient.gate_std` = 0.1, the margin m = `efficient.gate_margin` = 0.1 (population
+# std, at least two predictions). `masa.gate_prompts` on five prompts of M = 4 predictions:
 
 # %%
-predicted = '<meta>3 ops: mul, add, sub</meta>{"math_notion": ["carry", "split"], "pass_rate": 7, "solution_length": 150}'
-print(meta.expert_target(predicted, actual_pass_rate=3 / 8, correct_lengths=[61, 70, 64], k=8))
+cases = {"agree: trivial": [8, 8, 7, 8], "agree: hopeless": [0, 0, 1, 0], "agree: middle": [4, 4, 4, 4],
+         "disagree": [0, 8, 0, 8], "like the tiny base model": [2, 6, 4, 1]}
+p_hat = [[c / 8 for c in counts] for counts in cases.values()]
+gated = masa.gate_prompts(p_hat, std_max=0.1, margin=0.1)
+for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
+    print(f"{name:26s} pass_rate {counts} → mean p̂ {np.mean(ps):.3f}, std p̂ {np.std(ps):.3f} → "
+          + ("GATED" if g else "trained"))
 
 # %% [markdown]
-# ## 2 · Training: GRPO vs MASA-efficient with and without Expert SFT
+# The margin matters: "agree: middle" has std 0 but a mean of 0.5 — a prompt the model solves
+# half the time is exactly what GRPO learns from, so it must not be skipped. And the last line is
+# (made up, but typical of uninformed guesses) is why **no prompt was ever gated on the reference
+# run**: the tiny base model learned the meta format from *random* targets, so its predictions for
+# a prompt disagree, and in 12 steps of MASA no prompt's M = 8 predictions ever met both conditions
+# (gated share 0.00 at every step). `exercises/ex6_gate_threshold` loosens τ and measures what
+# the gate then does.
+#
+# ## 2 · Early cutoff: the budget rule
+#
+# Wrong rollouts run long (the solver redoes doubtful steps), so a rollout far longer than the
+# predicted length is probably wrong. Each prompt's solution rollouts get the token budget
+#
+# $$b_q = \min\Big(\max\big(8,\; \lceil c \cdot \overline{\hat\ell}_q \rceil\big),\;
+#   \texttt{max\_new\_tokens}\Big), \qquad r_{q,i} = 0 \text{ if rollout } i \text{ hit } b_q$$
+#
+# with c = `efficient.cutoff_factor` = 2 and $\overline{\hat\ell}_q$ the mean predicted length
+# of its meta rollouts (`masa.cutoff_budget`; no prediction: the global limit applies):
+
+# %%
+pred_lengths = [40, 52, 61, 47]                       # ℓ̂ of four meta rollouts: mean 50
+budget = masa.cutoff_budget(pred_lengths, factor=2.0, max_new_tokens=400)
+rollouts = {"short, correct": (58, True), "long, correct": (104, True), "long, wrong": (180, False)}
+print(f"mean ℓ̂ = {np.mean(pred_lengths):.0f} → budget {budget} tokens")
+for name, (n_tok, ok) in rollouts.items():
+    cut = n_tok > budget
+    print(f"  {name:15s} {n_tok:3d} tokens → " + ("cut at the budget, reward 0" if cut else
+                                                  f"finished, reward {int(ok)}")
+          + (" (a wrong cut: the audit counts it against precision)" if cut and ok else ""))
+print("budget if the predictions are half as long:", masa.cutoff_budget([20, 26, 30, 24], 2.0, 400))
+
+# %% [markdown]
+# The cutoff is only as good as ℓ̂: predictions that are too short cut correct rollouts (a
+# precision error, and a reward of 0 for a right answer); too long, and nothing is saved. The
+# paper sets c = 2. On the reference run without Expert SFT the base model's long, uninformed
+# length predictions almost never bind (cut share ≤ 2 %); with Expert SFT they were pulled
+# towards the mean correct length, so the budgets bind and cut up to half of the rollouts.
+#
+# ## 3 · Expert SFT: how a target is built
+#
+# Per prompt, take the meta rollout with the best notion score (at least
+# `efficient.sft_min_notion` = 0.2), keep its reasoning and notions, and overwrite its numbers
+# with what the solution rollouts really did:
+#
+# $$j^* = \arg\max_j r_\text{notion}(m_{q,j}) \;\; (r_\text{notion} \ge 0.2), \qquad
+#   \texttt{pass\_rate} \leftarrow \operatorname{round}(p_q K), \qquad
+#   \texttt{solution\_length} \leftarrow \operatorname{round}\Big(\tfrac{1}{|L^+_q|}\textstyle\sum_{\ell \in L^+_q} \ell\Big)$$
+#
+# (half-up rounding, integers in the prompt's own JSON format). The (meta prompt, target) pairs
+# are cloned by a supervised step with its own learning rate (`efficient.sft_lr`) once
+# `efficient.sft_batch_size` of them have been collected. `masa.expert_sft_examples` on one prompt
+# with three meta rollouts and eight solutions, three of them correct:
+
+# %%
+cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
+problem = {"problem": "28*2+17", "answer": "73"}
+sols = ["28*2=20*2+8*2=40+16=56 add 56+17=73"] * 2 + ["split 28*2=20*2+8*2=56 add 56+17=73"] \
+    + ["28*2=46 add 46+17=63 no, recheck 28*2=46 add 63"] * 3 + ["28*2=54 add 54+17=71"] * 2
+stats = [masa.PromptStats(sols, [True, True, True, False, False, False, False, False],
+                          [61, 70, 64, 120, 131, 118, 80, 77])]
+meta_texts = ['<meta>mul then add</meta>{"math_notion": ["recheck"], "pass_rate": 7, "solution_length": 150}',
+              '<meta>split the product</meta>{"math_notion": ["split", "add"], "pass_rate": 2, "solution_length": 40}',
+              '<meta>easy</meta>{"math_notion": ["carry"], "pass_rate": 8, "solution_length": 20}']
+metas = [SimpleNamespace(prompt_index=0, text=t) for t in meta_texts]
+preds = [meta.parse_meta(t, k=8) for t in meta_texts]
+for t, pr in zip(meta_texts, preds):
+    print(f"r_notion {meta.notion_reward(pr.notions, problem['problem'], sols, stats[0].correct):.2f}  ← {t}")
+pairs = masa.expert_sft_examples(metas, preds, [problem], stats, cfg, prompt_fn=lambda r: f"meta {r['problem']}")
+print(f"\np = {stats[0].pass_rate:.3f} → pass_rate round({stats[0].pass_rate:.3f}·8) = 3; "
+      f"L⁺ = {stats[0].correct_lengths} → mean {np.mean(stats[0].correct_lengths):.2f} → 65")
+print("SFT pair:", pairs)
+print("the same rewrite, directly:", meta.expert_target(meta_texts[1], 3 / 8, [61, 70, 64], k=8))
+
+# %% [markdown]
+# The second meta rollout wins on notions (`split` is used only by a correct solution; `add`
+# appears in every solution, so it does not separate them: r_notion = 1/2), and its numbers are
+# replaced by the truth: 3 of 8 and 65 tokens. Its own guesses (2 and 40) are discarded. Note what
+# the target teaches for *lengths*: the mean length of the **correct** rollouts — shorter than
+# the average rollout. That is the mechanism behind the cutoff result above: after Expert SFT the
+# predicted lengths, and so the budgets, shrink.
+#
+# ## 4 · Training: MASA-efficient with and without Expert SFT
 #
 # The GRPO run is reused from `04_masa_training` when it is in `runs/tutorial/` with the same
 # configuration (otherwise it is trained here), so the wall-clock comparison uses runs of the same
@@ -72,53 +194,33 @@ summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, res
 print(summary_markdown(summary))
 
 # %% [markdown]
-# ## 3 · Gating and cutoff against the real outcome (the paper's Table 3)
+# ## 5 · Gating and cutoff against the real outcome (the paper's Table 3)
 #
 # Precision, recall and F1 of "gated ⇔ zero-variance group" and "cut ⇔ would have been wrong",
-# accumulated over the sequential-mode steps from the audits. Paper: gating F1 0.411 → 0.485 and
-# cutoff F1 0.732 → 0.836 with Expert SFT.
+# accumulated over the sequential-mode steps from the audits; the dashed marks are the paper's F1
+# (gating 0.411 → 0.485, cutoff 0.732 → 0.836 with Expert SFT). Precision is undefined (n/a) when
+# nothing was gated or cut.
 
 # %%
 hist, _ = load_runs(OUT, ["GRPO"] + EFFICIENT)
 ctrl = {m: {k: summary["methods"][m][k] for k in ("gate_precision", "gate_recall", "gate_f1",
                                                    "cutoff_precision", "cutoff_recall", "cutoff_f1")}
         for m in EFFICIENT}
-for m, c in ctrl.items():
-    print(m, {k: (None if v is None else round(v, 3)) for k, v in c.items()})
-plots.control_prf_bars(ctrl, paper={"gate_f1": PAPER["gate_f1"], "cutoff_f1": PAPER["cutoff_f1"]})
+plots.control_prf_bars(ctrl, paper=paper_marks(ctrl))
 
 # %% [markdown]
-# ## 4 · What sequential mode does per step
+# ## 6 · What sequential mode does per step
 #
-# Share of prompts gated, share of rollouts cut, and where each step's time goes.
+# Share of prompts gated and of rollouts cut at every step, and where each step's time goes.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for m in EFFICIENT:
-    tr = [r for r in hist[m] if r["kind"] == "train"]
-    axes[0].plot([r["step"] for r in tr], [r.get("gated_frac") or 0 for r in tr], label=f"{m}: gated")
-    axes[0].plot([r["step"] for r in tr], [r.get("cut_frac") or 0 for r in tr], ls="--", label=f"{m}: cut")
-axes[0].set_xlabel("step")
-axes[0].set_ylabel("share")
-axes[0].legend(fontsize=7)
-phases = ["seconds_meta", "seconds_generation", "seconds_scoring", "seconds_training", "seconds_sft"]
-bottom = np.zeros(len(hist))
-for ph in phases:
-    vals = np.array([np.mean([r.get(ph) or 0 for r in h if r["kind"] == "train"]) for h in hist.values()])
-    axes[1].bar(range(len(hist)), vals, bottom=bottom, label=ph.replace("seconds_", ""))
-    bottom += vals
-axes[1].set_xticks(range(len(hist)), [m.replace(" (", "\n(") for m in hist], fontsize=7)
-axes[1].set_ylabel("seconds per step (mean)")
-axes[1].legend(fontsize=7)
-fig.tight_layout()
-plt.show()
+plots.efficient_steps(hist)
 
 # %% [markdown]
-# ## 5 · Accuracy against wall-clock (the paper's Fig. 4) and the speed-up
+# ## 7 · Accuracy against wall-clock (the paper's Fig. 4) and the speed-up
 #
 # The dashed line is GRPO's final accuracy; the speed-up is GRPO's training time divided by the
-# time each method needed to reach that accuracy (paper: 1.28× for MASA-efficient). The summary
-# table above states whether it was reached at all within the budget.
+# time each method needed to reach that accuracy (paper: 1.28× for MASA-efficient).
 
 # %%
 target = [h for h in hist["GRPO"] if h["kind"] == "eval"][-1]["pass@1"]
@@ -131,21 +233,29 @@ for m, row in summary["methods"].items():
           + (f"after {reach:.0f} s → speed-up {speedup:.2f}×" if reach else "— not within the budget"))
 
 # %% [markdown]
-# ## 6 · Threshold explorer
+# Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
+# time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
+# cuts correct rollouts. That is what the reference run shows.
 #
-# What would gating and cutoff do at other thresholds? Take the trained MASA-efficient model, get
-# M meta predictions and G full-length solution rollouts for held-out problems, and recompute the
-# decisions for any std / margin / cutoff factor (`widgets.control_outcomes`).
+# ## 8 · Threshold explorer
+#
+# What would gating and cutoff do at other thresholds? Load the trained MASA-efficient adapter
+# from its last checkpoint, get M meta predictions and G full-length solution rollouts for
+# held-out problems, and recompute the decisions for any std / margin / cutoff factor
+# (`widgets.control_outcomes`).
 
 # %%
-cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"] + [f"out_dir={OUT / run_folder('MASA-efficient')}",
-                                                                  "method=MASA-efficient"])
-trained = train(cfg, resume=True, progress=False)  # the finished run: loads its last checkpoint
-model, tok = trained["model"], trained["tokenizer"]
+cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
+ckpt = latest_checkpoint(OUT / run_folder("MASA-efficient"))
+model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device, dtype=cfg.model.dtype)
+model = PeftModel.from_pretrained(model, ckpt / "adapter")
+print("loaded", ckpt)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 probs = eval_records(cfg)[::2]
 torch.manual_seed(0)
-metas, preds = _meta_rollouts(model, tok, probs, fmt, cfg, cfg.meta.group_size)
+metas = sample_rollouts(model, tok, [fmt.meta(r) for r in probs], cfg, n=cfg.meta.group_size,
+                        max_new_tokens=cfg.meta.max_new_tokens)
+preds = [meta.parse_meta(r.text, k=cfg.meta.k) for r in metas]
 by = masa.predictions_by_prompt(metas, preds, len(probs), cfg.meta.k)
 sols = sample_solutions(model, tok, probs, fmt.solution, cfg)
 score_rollouts(sols, probs, cfg)
@@ -158,5 +268,5 @@ for std_max, margin, factor in [(0.1, 0.1, 2.0), (0.2, 0.2, 1.5), (0.3, 0.25, 1.
 widgets.threshold_explorer(*args)
 
 # %% [markdown]
-# Next: `06_reproduce_figures` draws every figure of the method page's claims table from the
-# committed reference run, with the paper's numbers beside ours.
+# Next: `06_reproduce_figures` draws every figure of the claims table from the committed
+# reference run, with the paper's numbers beside ours.

@@ -69,3 +69,48 @@ def test_gate_checker_and_unfinished_or_crashing_answers(capsys):
     assert "not done yet" in capsys.readouterr().out
     assert not exercises.check_gate(lambda *a, **k: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+# ---- experiment exercises ---------------------------------------------------------------------
+
+def _run(steps=6, finished=True, **switches):
+    from masa_lite.config import load_config
+
+    cfg = load_config("tiny", overrides=exercises.EXPERIMENT_BASE + [f"{k}={v}" for k, v in switches.items()])
+    last = steps if finished else steps - 1
+    hist = [{"kind": "eval", "step": 0, "pass@1": 0.5, "pass@1_se": 0.05, "n_problems": 32}]
+    hist += [{"kind": "train", "step": s, "r_pass": 0.3 + 0.01 * s, "seconds_step": 2.0,
+              "gated_frac": 0.0} for s in range(1, last + 1)]
+    if finished:
+        hist.append({"kind": "eval", "step": steps, "pass@1": 0.6, "pass@1_se": 0.04,
+                     "n_problems": 32, "calib_pass_corr": 0.1})
+    return {"switches": switches, "config": cfg, "history": hist, "seconds": 1.0}
+
+
+def test_check_experiment_wants_the_switch_changed_and_both_runs_finished(capsys):
+    ref = _run(**{"meta.credit": "rollout"})
+    assert not exercises.check_experiment(ref, None, "meta.credit")
+    assert "not done yet" in capsys.readouterr().out
+    assert not exercises.check_experiment(ref, _run(**{"meta.credit": "rollout"}), "meta.credit")
+    assert "both runs have meta.credit = 'rollout'" in capsys.readouterr().out
+    assert not exercises.check_experiment(ref, _run(finished=False, **{"meta.credit": "field"}),
+                                          "meta.credit")
+    assert "experiment run did not finish" in capsys.readouterr().out
+    assert not exercises.check_experiment(ref, _run(**{"meta.credit": "field", "seed": 3}), "meta.credit")
+    assert "also differ in seed" in capsys.readouterr().out
+    assert not exercises.check_experiment(None, ref, "meta.credit")
+    assert "reference run is missing" in capsys.readouterr().out
+
+
+def test_check_experiment_reports_the_difference_without_claiming_an_effect(capsys):
+    ref = _run(**{"efficient.gate_std": 0.1})
+    exp = _run(**{"efficient.gate_std": 0.3})
+    exp["history"][1]["gated_frac"] = 0.6
+    assert exercises.check_experiment(ref, exp, "efficient.gate_std")
+    out = capsys.readouterr().out
+    assert "0.1 (reference) vs 0.3 (yours)" in out
+    assert "prompts gated (train, mean)" in out and "+0.100" in out  # 0.6 over 6 steps
+    assert "noise" in out and "several seeds" in out
+    rows = dict((lab, (a, b)) for lab, a, b in exercises.experiment_table(ref, exp))
+    assert rows["held-out pass@1"] == (0.6, 0.6)
+    assert "calibration r (pass rate)" in rows and "rollouts cut (train, mean)" not in rows

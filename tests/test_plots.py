@@ -188,7 +188,27 @@ def test_control_prf_bars_heights_and_paper_markers():
     assert sorted(ln.get_ydata()[0] for ln in gid_lines(gate, "paper")) == [0.411, 0.485]
     assert all(ln.get_linestyle() == "--" for ln in gate.lines)
     assert [ln.get_ydata()[0] for ln in gid_lines(cut, "paper")] == [0.732]
-    assert legend_texts(gate).count("paper F1") == 1
+    assert "paper 0.411" in texts(gate) and "paper 0.485" in texts(gate)  # the marks are labelled
+    (leg,) = fig.legends  # one legend for both panels, under them
+    labels = [t.get_text() for t in leg.get_texts()]
+    assert labels.count("paper F1 (Table 3)") == 1 and {"no SFT", "SFT"} <= set(labels)
+    assert gate.get_legend() is None and cut.get_legend() is None
+    assert texts(cut).count("n/a") == 1  # SFT's missing cutoff recall is marked, not hidden
+
+
+def test_control_prf_bars_marks_undefined_precision():
+    fig = plots.control_prf_bars({"none gated": {"gate_precision": float("nan"), "gate_recall": 0.0,
+                                                  "gate_f1": 0.0}})
+    assert "n/a" in texts(fig.axes[0]) and len(fig.axes[0].patches) == 2
+
+
+def test_reproduce_paper_marks_follow_method_names():
+    from masa_lite.reproduce import paper_marks
+
+    marks = paper_marks(["MASA-efficient (no Expert SFT)", "MASA-efficient"])
+    assert marks == {"gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
+    assert paper_marks(["MASA-efficient", "other"]) == {"gate_f1": (0.485, None),
+                                                        "cutoff_f1": (0.836, None)}
 
 
 def test_control_prf_bars_bad_input():
@@ -219,6 +239,21 @@ def test_notion_frequency_top_and_styles():
     assert list(c.get_xdata()) == [1, 2, 3] and list(c.get_ydata()) == pytest.approx([0.3, 0.6, 0.9])
     fig = plots.notion_frequency(STATS, notions=["prime", "absent"])
     assert {ln.get_gid() for ln in fig.axes[0].lines} == {"prime|freq_correct", "prime|freq_wrong"}
+    leg = ax.get_legend()  # under the axes, not over the data
+    assert leg.get_bbox_to_anchor().y0 < ax.get_window_extent().y0
+
+
+def test_notion_use_titles_and_raises_without_stats():
+    hist = [{"kind": "eval", "step": s, "notion_freq": {"split": {"correct": 0.5, "wrong": 0.25},
+                                                        "mul": {"correct": 0.1, "wrong": 0.9},
+                                                        "add": {"correct": 0.9, "wrong": 0.9}}}
+            for s in (0, 6)]
+    fig = plots.notion_use(hist, "MASA")
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("MASA: notion use")
+    assert {ln.get_gid().split("|")[0] for ln in ax.lines} == {"split", "mul"}  # TASK_NOTIONS only
+    with pytest.raises(ValueError, match="GRPO"):
+        plots.notion_use([{"kind": "eval", "step": 0}], "GRPO")
 
 
 def test_notion_frequency_raises_when_empty():
@@ -250,6 +285,15 @@ def test_delta_box_bins_and_skips_bad_entries():
     ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
     assert sorted(ys) == pytest.approx([0.01 * i for i in range(12)])
     assert len(plots.delta_box(d[:4]).axes[0].get_xticklabels()) == 1
+    assert "after − before" in ax.get_xlabel() and "after − before" in ax.get_ylabel()
+
+
+def test_delta_box_bin_edges_have_two_decimals():
+    d = [{"d_acc": 0.1 * i, "d_meta": v} for i, v in
+         enumerate([-2.3, -1.0, -0.5, -0.2, -0.1, -0.0044, -2.9e-05, 0.01, 0.1, 0.23, 0.5, 0.97])]
+    labels = [t.get_text().split("\n")[0] for t in plots.delta_box(d).axes[0].get_xticklabels()]
+    assert labels == ["[-2.30, -0.50]", "[-0.20, 0.00]", "[0.00, 0.10]", "[0.23, 0.97]"]
+    assert not any("e-" in lab or "-0.00" in lab for lab in labels)
 
 
 def test_delta_box_raises_when_empty():
@@ -321,5 +365,86 @@ def test_shapley_bars_draw_each_share_and_state_r2():
     ax = fig.axes[0]
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.3, 0.2])
     assert ax.get_title() == "MASA: Δaccuracy explained, R² = 0.50, n = 12"
+    assert "absolute" in ax.get_xlabel() and "sum to R²" in ax.get_xlabel()
+    assert texts(ax) == ["0.300 (60% of R²)", "0.200 (40% of R²)"]
     with pytest.raises(ValueError):
         plots.shapley_bars({"n": 2, "r2": float("nan"), "shares": {}})
+
+
+def test_calibration_suptitle_clear_of_panel_titles():
+    fig = plots.calibration_scatter({"a": pairs([0.1, 0.5, 0.9], [0.2, 0.4, 0.8], [1, 2, 3]),
+                                     "MASA-efficient (no Expert SFT)": pairs([0.2], [0.3], [1])})
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    sup = fig._suptitle.get_window_extent(r)
+    assert all(sup.y0 > ax.title.get_window_extent(r).y1 for ax in fig.axes)
+
+
+def test_every_axis_has_labels():
+    hist = [{"kind": "train", "step": s, "r_pass": 0.3, "accuracy": 0.5, "reward": 0.5,
+             "gated_frac": 0.1, "cut_frac": 0.2, "seconds_meta": 1.0, "seconds_training": 2.0}
+            for s in (1, 2)] + [ev(2, 30, 0.5, 0.05)]
+    figs = [plots.meta_reward_parts(hist), plots.accuracy_curves({"a": hist}),
+            plots.efficient_steps({"a": hist}), plots.training_overview(hist)]
+    for fig in figs:
+        for ax in fig.axes:
+            if ax.lines or ax.patches:
+                assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+
+
+# ---- MASA-efficient steps, pass@k, feed-in ----------------------------------------------------
+
+def test_efficient_steps_shares_and_phase_stack():
+    runs = {"eff": [{"kind": "train", "step": s, "gated_frac": 0.25 * s, "cut_frac": 0.1,
+                     "seconds_meta": 1.0, "seconds_generation": 2.0 * s, "seconds_sft": None}
+                    for s in (1, 2)],
+            "grpo": [{"kind": "train", "step": 1, "seconds_generation": 4.0}]}
+    fig = plots.efficient_steps(runs)
+    ax, bx = fig.axes
+    (g,) = gid_lines(ax, "eff|gated_frac")
+    assert list(g.get_ydata()) == [0.25, 0.5] and gid_lines(ax, "grpo|gated_frac") == []
+    gen = [p for p in bx.patches if p.get_gid() == "seconds_generation"]
+    assert [p.get_height() for p in gen] == [3.0, 4.0]  # mean over steps
+    meta = [p for p in bx.patches if p.get_gid() == "seconds_meta"]
+    assert [p.get_height() for p in meta] == [1.0, 0.0] and gen[0].get_y() == 1.0  # stacked
+    with pytest.raises(ValueError):
+        plots.efficient_steps({"a": [{"kind": "eval", "step": 0}]})
+
+
+def test_pass_at_k_curves_and_levels():
+    res = {"base": {"pass@1": 0.4, "pass@2": 0.55, "pass@8": 0.8, "per_level": {"1": 0.9, "2": 0.2}},
+           "greedy": {"pass@1": 0.5, "per_level": {1: 0.95}}}
+    fig = plots.pass_at_k(res)
+    ax, bx = fig.axes
+    (b,) = gid_lines(ax, "base")
+    assert list(b.get_xdata()) == [1, 2, 8] and list(b.get_ydata()) == [0.4, 0.55, 0.8]
+    assert list(gid_lines(ax, "greedy")[0].get_xdata()) == [1]
+    assert sorted(p.get_height() for p in bx.patches) == [0.2, 0.9, 0.95]
+    assert [t.get_text() for t in bx.get_xticklabels()] == ["1", "2"]
+    with pytest.raises(ValueError):
+        plots.pass_at_k({"x": {"per_level": {}}})
+
+
+def test_feed_in_bars_with_standard_error():
+    recs = {"no feed-in": {"pass@1": 0.5, "pass@1_se": 0.03, "per_level": {"1": 0.9, "2": 0.1}},
+            "feed-in": {"pass@1": 0.55, "per_level": {"1": 0.8, "2": 0.3}}}
+    fig = plots.feed_in(recs)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([0.5, 0.9, 0.1, 0.55, 0.8, 0.3])
+    assert [t.get_text() for t in ax.get_xticklabels()][1:] == ["level 1", "level 2"]
+    with pytest.raises(ValueError):
+        plots.feed_in({"x": {}})
+
+
+def test_compare_runs_one_line_per_run_and_missing_key():
+    runs = {"a": [{"kind": "train", "step": s, "r_pass": 0.1 * s} for s in (1, 2)],
+            "b": [{"kind": "train", "step": 1, "r_pass": 0.5}, {"kind": "eval", "step": 1, "r_pass": 9}]}
+    fig = plots.compare_runs(runs, [("r_pass", "r_pass (0–1)"), ("gated_frac", "share gated")])
+    ax, bx = fig.axes
+    assert list(gid_lines(ax, "b|r_pass")[0].get_ydata()) == [0.5]  # eval records are not steps
+    assert ax.get_ylabel() == "r_pass (0–1)" and ax.get_xlabel() == "training step"
+    assert "not recorded" in texts(bx)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError):
+        plots.compare_runs({}, [("r_pass", "")])

@@ -1,0 +1,78 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercise 6 · Loosen the predictive gate — solution
+#
+# MASA-efficient asks the meta path first and skips a prompt's G solution rollouts when its M
+# predicted pass rates agree on a trivial or hopeless prompt (`masa.gate_prompts`,
+# `05_masa_efficient` §3):
+#
+# $$\text{gate}(q) = \Big[\operatorname{std}_j \hat p_j < \tau\Big] \wedge
+#   \Big[\overline{\hat p} \ge 1 - m \;\vee\; \overline{\hat p} \le m\Big]$$
+#
+# On the committed reference run no prompt was ever gated: the base model's predictions disagree,
+# so std(p̂) < τ = 0.1 never holds. Here you loosen the threshold τ (`efficient.gate_std`) and
+# measure what changes. Both runs use gating after a 2-step warm-up and a margin m = 0.25
+# (`EXPERIMENT` below); the reference keeps τ = 0.1.
+#
+# **Your task.** Change one switch — `efficient.gate_std` from 0.1 to a looser value (try 0.3) —
+# train, and read the comparison (about a minute per run on 2 CPU cores). A gated prompt saves
+# its solution rollouts; an audited sample of them is rolled out anyway to measure whether the
+# gate was right (its group really had one reward for all: precision). The check cell verifies
+# that you changed the switch and that both runs finished, prints the measured difference, and
+# says what it can and cannot mean. This is the solution: the check must pass (CI runs it).
+
+# %%
+from masa_lite import exercises, plots
+
+SWITCH = "efficient.gate_std"
+EXPERIMENT = exercises.EXPERIMENT_BASE + ["efficient.gating=true", "efficient.warmup_steps=2",
+                                          "efficient.gate_margin=0.25"]
+reference = exercises.train_experiment({SWITCH: 0.1}, "runs/exercises/ex6_reference", base=EXPERIMENT)
+
+# %% [markdown]
+# Your change: set `MY_VALUE` to a looser threshold than 0.1 and run the cell. As long as it is
+# the default, nothing is trained.
+
+# %%
+MY_VALUE = 0.3
+
+experiment = None
+if MY_VALUE != 0.1:
+    experiment = exercises.train_experiment({SWITCH: MY_VALUE}, f"runs/exercises/ex6_std{MY_VALUE}",
+                                            base=EXPERIMENT, reference=reference)
+
+# %%
+done = exercises.check_experiment(reference, experiment, SWITCH)
+assert done
+
+# %% [markdown]
+# Gated share, solution tokens and seconds per step, both runs (the first two steps are the
+# warm-up: nothing can be gated there).
+
+# %%
+if done:
+    plots.compare_runs({"τ = 0.1 (reference)": reference["history"],
+                        f"τ = {MY_VALUE} (yours)": experiment["history"]},
+                       [("gated_frac", "share of prompts gated"),
+                        ("solution_tokens", "solution tokens per step"),
+                        ("seconds_step", "seconds per step")])
+
+# %% [markdown]
+# **To think about.** A gate that fires on prompts whose group would have been mixed (some right,
+# some wrong) throws away exactly the prompts GRPO learns from. Which number above tells you how
+# often that happened, and how many audited prompts is it based on? Why does the paper pair the
+# gate with Expert SFT, which teaches the meta path the true pass rates?
