@@ -91,9 +91,9 @@ def cmd_eval(args) -> int:
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
         from masa_lite import masa
-        from masa_lite.trainer import _meta_rollouts
+        from masa_lite.trainer import sample_meta
 
-        ros, preds = _meta_rollouts(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
+        ros, preds = sample_meta(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
         notions = [masa.feed_in_notions(p["notions"])
                    for p in masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,

@@ -57,7 +57,9 @@ from masa_lite.rewards import score_rollouts
 from masa_lite.rollout import generate_rollouts, row_seed, sample_rollouts
 
 
-def _meta_rollouts(model, tokenizer, records, fmt, cfg, n, seeds=None):
+def sample_meta(model, tokenizer, records, fmt, cfg, n, seeds=None):
+    """``n`` meta rollouts per record (the meta prompt of ``fmt``, ``cfg.meta.max_new_tokens``)
+    and their lenient parses: (rollouts, predictions), prompt-major. ``seeds``: row-seeded."""
     ros = sample_rollouts(model, tokenizer, [fmt.meta(r) for r in records], cfg, n=n,
                           max_new_tokens=cfg.meta.max_new_tokens, seeds=seeds)
     return ros, [parse_meta(r.text, k=cfg.meta.k) for r in ros]
@@ -72,7 +74,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg: RunConfig, step: int, wall
 
         saved = rng_state()
         torch.manual_seed(cfg.seed + 1)
-        ros, preds = _meta_rollouts(model, tokenizer, records, fmt, cfg, cfg.meta.eval_group_size)
+        ros, preds = sample_meta(model, tokenizer, records, fmt, cfg, cfg.meta.eval_group_size)
         set_rng_state(saved)
         preds_by = masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)
         if feed_in:
@@ -254,7 +256,7 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         m = {"kind": "train", "step": step + 1, "sequential": sequential}
         meta_ros, preds, by_prompt = [], [], None
         if cfg.meta.enabled:
-            meta_ros, preds = _meta_rollouts(model, tokenizer, [batch[i] for i in mine], fmt, cfg,
+            meta_ros, preds = sample_meta(model, tokenizer, [batch[i] for i in mine], fmt, cfg,
                                              cfg.meta.group_size, seeds=seeds(step, "meta", mine))
             meta_ros, preds = dp.gather(_reindex(meta_ros, mine)), dp.gather(preds)
             by_prompt = masa.predictions_by_prompt(meta_ros, preds, n, cfg.meta.k)

@@ -24,13 +24,13 @@ from masa_lite.grpo import setup
 from masa_lite.meta import expert_target
 from masa_lite.problems import eval_records, training_pool
 from masa_lite.prompts import prompt_format_for
-from masa_lite.trainer import _meta_rollouts
+from masa_lite.trainer import sample_meta
 
 LEVEL_PASS = {1: .89, 2: .69, 3: .47, 4: .37, 5: .23, 6: .18}  # masa-tiny's card
 
 
 def measure(model, tok, fmt, cfg, held, tag):
-    ros, preds = _meta_rollouts(model, tok, held, fmt, cfg, 4)
+    ros, preds = sample_meta(model, tok, held, fmt, cfg, 4)
     by = masa.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
     per_level, xs, ys = {}, [], []
     for rec, b in zip(held, by):
@@ -64,7 +64,7 @@ def main():
     measure(model, tok, fmt, cfg, held, "base")
     for step in range(1, args.steps + 1):
         batch = rng.sample(pool, args.batch)
-        ros, _ = _meta_rollouts(model, tok, batch, fmt, cfg, 1)
+        ros, _ = sample_meta(model, tok, batch, fmt, cfg, 1)
         def target_rate(level):
             if not args.noisy:
                 return LEVEL_PASS[level]
