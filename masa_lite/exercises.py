@@ -221,10 +221,12 @@ EXPLANATIONS = {
         "the opposite. Look at seconds per step, tokens generated and r_pass."),
     "efficient.gate_std": (
         "A prompt is gated (its solution rollouts skipped) when std(p̂) < gate_std and mean p̂ ≥ "
-        "1 − margin or ≤ margin. The base model's predictions disagree, so at the default 0.1 the "
-        "gate almost never fires; a looser threshold gates more prompts, saves solution rollouts, "
-        "and risks skipping prompts that still had something to teach (look at the gate's "
-        "precision)."),
+        "1 − margin or ≤ margin. The base model's predictions for a prompt disagree, so at the "
+        "default 0.1 the gate never fired on the committed reference run; a looser threshold gates "
+        "more prompts, saves solution rollouts, and risks skipping prompts that still had something "
+        "to teach. The gate's precision says how often a gated prompt really was all-right or "
+        "all-wrong; it is measured only on the audited share of gated prompts "
+        "(efficient.gate_audit), so it is missing when none was audited."),
     "efficient.gate_margin": (
         "The margin sets how close to 0 or 1 the mean predicted pass rate must be for a prompt to "
         "be gated; a wider margin gates more prompts (see efficient.gate_std)."),
@@ -361,10 +363,12 @@ def check_experiment(reference: dict | None, experiment: dict | None, switch: st
     print(EXPLANATIONS.get(switch, f"{switch} is the only setting that differs between the runs."))
     if all(v is not None for v in se):
         noise = 2 * math.hypot(*se)
+        r_se = 1 / math.sqrt(max(n[1] - 1, 1))
         print(f"\nHow to read it: pass@1 has a standard error of about {max(se):.3f} per run "
               f"({n[1]:.0f} problems), so a pass@1 difference under about {noise:.3f} is noise; a "
-              "correlation over that few problems moves by ±0.2 between seeds. One short run per "
-              "setting shows what happened in these runs, not an effect of the switch: to claim one, "
-              "repeat both runs with several seeds (seed=1, 2, …) and compare the spread. Seconds "
-              "per step, tokens and the gated share are mechanical and do not need that.")
+              f"correlation near 0 over {n[1]:.0f} problems has a standard error of about "
+              f"1/√(n − 1) ≈ {r_se:.2f}. One short run per setting shows what happened in these "
+              "runs, not an effect of the switch: to claim one, repeat both runs with several seeds "
+              "(seed=1, 2, …) and compare the spread. The gated share and the tokens per step count "
+              "what each run did; seconds per step also depend on how busy the machine was.")
     return True

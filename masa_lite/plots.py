@@ -451,7 +451,7 @@ OVERVIEW_PANELS = [("accuracy / reward", ["accuracy", "reward"]),
                    ("zero-variance fraction", ["zero_variance_frac"]),
                    ("mean length (tokens)", ["len_mean"]), ("entropy", ["entropy"]),
                    ("seconds per step", ["seconds_step"]), ("grad norm", ["grad_norm"])]
-OVERVIEW_UNITS = {"accuracy / reward": "share correct / mean reward", "zero-variance fraction":
+OVERVIEW_UNITS = {"accuracy / reward": "share correct (solid) /\nmean reward (dashed)", "zero-variance fraction":
                   "share of groups", "mean length (tokens)": "tokens per rollout",
                   "entropy": "nats per token", "seconds per step": "seconds",
                   "grad norm": "L2 norm (before clipping)"}
@@ -468,7 +468,7 @@ def training_overview(history) -> Figure:
         for i, key in enumerate(keys):
             x, y = _series(recs, key)
             if x.size:
-                ax.plot(x, y, color=_color(i), lw=1.4, label=key, gid=key)
+                ax.plot(x, y, color=_color(i), lw=1.4, ls="-" if i == 0 else "--", label=key, gid=key)
                 drawn += 1
         if not drawn:
             _empty(ax, "not recorded")
@@ -478,9 +478,7 @@ def training_overview(history) -> Figure:
         ax.grid(alpha=0.3)
         if "frac" in keys[0]:
             ax.set_ylim(-0.02, 1.02)
-        if len(keys) > 1:
-            ax.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(keys),
-                      frameon=False)  # on the title line, off the data
+
     fig.suptitle("Training overview")
     fig.tight_layout()
     return fig
@@ -601,9 +599,10 @@ def feed_in(results: dict[str, dict]) -> Figure:
     for i, (name, r) in enumerate(ok.items()):
         per = {str(k): v for k, v in (r.get("per_level") or {}).items()}
         vals = [r["pass@1"]] + [per.get(lv, np.nan) for lv in levels]
-        err = [r.get("pass@1_se") if _finite(r.get("pass@1_se")) else 0.0] + [0.0] * len(levels)
-        ax.bar(np.arange(len(cols)) - 0.4 + width * (i + 0.5), vals, width * 0.95, yerr=err,
-               capsize=3, color=_color(i), label=name, gid=name)
+        xs = np.arange(len(cols)) - 0.4 + width * (i + 0.5)
+        ax.bar(xs, vals, width * 0.95, color=_color(i), label=name, gid=name)
+        if _finite(r.get("pass@1_se")):  # the standard error over problems, overall only
+            ax.errorbar(xs[0], vals[0], yerr=r["pass@1_se"], fmt="none", ecolor="k", capsize=3)
     ax.set_xticks(range(len(cols)), ["all\n(± s.e.)"] + [f"level {lv}" for lv in levels])
     ax.set_ylabel("held-out pass@1 (share correct)")
     ax.set_ylim(0, 1.02)
