@@ -3,7 +3,7 @@
 GRPO (Shao et al. 2024) needs no value network: for each prompt it samples a *group* of
 rollouts and uses the group itself as the baseline,
 
-    Â_i = (r_i − mean_g r) / (std_g r + ε)            (masa-method.md §3, ε = 1e-6)
+    Â_i = (r_i − mean_g r) / (std_g r + ε)            (docs/method.md §3, ε = 1e-6)
 
 and broadcasts Â_i to every completion token of rollout i. In MASA the solution rollouts and the
 meta rollouts of the same prompt form *separate* groups.
@@ -127,7 +127,7 @@ def group_stats(
 
     A group is all-correct when every reward equals `correct`, all-wrong when every reward equals
     `wrong` (defaults fit 0/1 verifier rewards). These are the groups predictive gating wants to
-    skip (masa-method.md §4).
+    skip (docs/method.md §4).
     """
     r = torch.as_tensor(rewards).float()
     index, num_groups = group_index(len(r), group_ids, group_size, device=r.device)

@@ -1,6 +1,6 @@
 """Evaluation arithmetic: unbiased pass@k and the error bars that say whether an effect is real.
 
-The paper reports pass@k averaged over problems with n samples each (masa-method.md §5).
+The paper reports pass@k averaged over problems with n samples each (docs/method.md §5).
 For one problem with n samples of which c are correct, the unbiased estimator of pass@k
 (Chen et al. 2021, "Evaluating Large Language Models Trained on Code") is
 

@@ -1,6 +1,6 @@
 """GRPO with LoRA: the training loop that composes rollouts, rewards, advantages and the loss.
 
-One step (masa-method.md §3):
+One step (docs/method.md §3):
 
 1. draw ``prompts_per_step`` training problems;
 2. sample G rollouts per prompt (:mod:`masa_lite.rollout`);

@@ -8,7 +8,7 @@ with a `mask` that is 1 on real completion tokens and 0 on padding.
 2. `sequence_token_logprobs` runs the model once and returns log π(y_t) (and optionally the
    entropy) for the last `logits_to_keep` tokens, with position ids that follow left padding.
 3. `clipped_policy_loss` is the PPO-style surrogate with clip-higher and dual clip
-   (masa-method.md §3); `aggregate_token_loss` turns per-token losses into one number
+   (docs/method.md §3); `aggregate_token_loss` turns per-token losses into one number
    ("token-mean", "seq-mean", "dr-grpo", "bnpo"); `kl_k3` is an optional penalty to a reference.
 """
 

@@ -1,6 +1,6 @@
 """MASA's meta path and MASA-efficient's controls, as small functions the trainer composes.
 
-Meta path (masa-method.md §1–2): M meta rollouts per prompt predict (notions, pass rate, length);
+Meta path (docs/method.md §1–2): M meta rollouts per prompt predict (notions, pass rate, length);
 each is rewarded by how well it matches the prompt's real solution rollouts (:func:`score_meta`).
 
 MASA-efficient (§4):

@@ -2,7 +2,7 @@
 
 The policy reads a meta prompt, reasons inside `<meta> … </meta>` and emits a JSON object
 `{"math_notion": [...], "pass_rate": 0..K, "solution_length": tokens}`. Each field is scored
-against the solution rollouts of the same problem (masa-method.md §2):
+against the solution rollouts of the same problem (docs/method.md §2):
 
 * r_pass   = b^|p̂ − p|                   with p̂ = pass_rate / K, b = 0.01
 * r_len    = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]      L⁺: lengths of the correct rollouts
@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 KEYS = ("math_notion", "pass_rate", "solution_length")
 PARTS = ("pass", "length", "notion")          # the parts of r_meta, for ablations
 
-# Our paraphrase of the paper's meta prompt (masa-method.md §1), not its verbatim text: the same
+# Our paraphrase of the paper's meta prompt (docs/method.md §1), not its verbatim text: the same
 # request, fields and K scale. The format line shows placeholders, not numbers, so that a model
 # that copies the example does not predict "pass_rate": 0 (which the gate would read as a
 # confident "all wrong"); a copied placeholder parses as no prediction.

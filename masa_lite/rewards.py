@@ -1,7 +1,7 @@
 """Solution rewards: correctness through the verifier, an optional format reward, and user-added
 reward functions.
 
-r_sol ∈ {0, 1} from answer verification (masa-method.md §2). A reward function is any callable
+r_sol ∈ {0, 1} from answer verification (docs/method.md §2). A reward function is any callable
 ``fn(completion: str, record: dict) -> float``; pass extra ones to :func:`score_rollouts` as
 ``(weight, fn)`` pairs. A rollout cut by a budget (MASA's early cutoff) scores 0 whatever it says.
 

@@ -2,7 +2,7 @@
 
 Why a synthetic task: nothing can be downloaded where masa_lite is tested, and RL on a real LM is
 too slow on a laptop CPU. The task is designed so that MASA has something to learn
-(see ``shared/docs/tiny-task-findings.md`` for what went wrong with a rigid chain format):
+(a first experiment with a rigid chain format found wrong answers as long as right ones, so length carried no signal):
 
 * **levels 1–6** (1–6 operations of + − ×, growing operands, more multiplications): the base
   model's pass rate spans from ~1 (trivial, gating material) to ~0 (unsolvable);

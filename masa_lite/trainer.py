@@ -1,6 +1,6 @@
 """The one training loop: GRPO, MASA and MASA-efficient are switches of the same step.
 
-Per step (masa-method.md §1–4):
+Per step (docs/method.md §1–4):
 
 1. draw prompts;
 2. *meta path* (``meta.enabled``): M meta rollouts per prompt, parsed leniently;
