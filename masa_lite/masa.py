@@ -68,6 +68,12 @@ def prompt_stats(rollouts, n_prompts: int) -> list[PromptStats | None]:
             if g else None for g in groups]
 
 
+def enabled_parts(cfg) -> list[str]:
+    """The reward parts of r_meta switched on in ``cfg.meta`` (in the order of META_PARTS)."""
+    flags = (cfg.meta.reward_pass, cfg.meta.reward_length, cfg.meta.reward_notion)
+    return [name for name, on in zip(META_PARTS, flags) if on]
+
+
 def score_meta(meta_rollouts, preds, records, stats, cfg
                ) -> tuple[list[float | None], dict, list[tuple | None]]:
     """r_meta for every meta rollout whose prompt has solution statistics (None otherwise), the
@@ -75,8 +81,7 @@ def score_meta(meta_rollouts, preds, records, stats, cfg
 
     None — no reward, so no meta training — is what the method implies for a gated prompt that
     was not audited: it has no solution rollouts to align the prediction with."""
-    parts = [name for name, on in (("pass", cfg.meta.reward_pass), ("length", cfg.meta.reward_length),
-                                   ("notion", cfg.meta.reward_notion)) if on]
+    parts = enabled_parts(cfg)
     rewards, per_rollout, acc = [], [], {"r_pass": [], "r_len": [], "r_notion": [], "meta_reward": []}
     for ro, pred in zip(meta_rollouts, preds):
         st = stats[ro.prompt_index]

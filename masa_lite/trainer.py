@@ -294,8 +294,7 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                                  torch.tensor([meta_rewards[j] for j in keep], dtype=torch.float32),
                                  torch.tensor([n + meta_ros[j].prompt_index for j in keep], dtype=torch.long),
                                  weight=cfg.meta.loss_weight, kl_beta=cfg.meta.kl_beta))
-            on = [p for p, flag in zip(masa.META_PARTS, (cfg.meta.reward_pass, cfg.meta.reward_length,
-                                                         cfg.meta.reward_notion)) if flag]
+            on = masa.enabled_parts(cfg)
             if cfg.meta.credit == "field":  # each field's tokens get their own part's advantage
                 scored[-1].part_rewards = torch.tensor([meta_parts[j] for j in keep],
                                                        dtype=torch.float32).reshape(len(keep), 3)
