@@ -117,6 +117,9 @@ def load_checkpoint(path, model, optimizer, scheduler) -> tuple[int, list[dict],
     adapter = path / "adapter"
     weights = adapter / "adapter_model.safetensors"
     set_peft_model_state_dict(model, load_file(str(weights)))
+    meta_weights = adapter / "meta" / "adapter_model.safetensors"  # meta.adapter=separate
+    if meta_weights.exists():
+        set_peft_model_state_dict(model, load_file(str(meta_weights)), adapter_name="meta")
     state = torch.load(path / "state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:

@@ -84,9 +84,9 @@ def cmd_eval(args) -> int:
     model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
                                           dtype=cfg.model.dtype)
     if args.adapter:
-        from peft import PeftModel
+        from masa_lite.models import load_trained_adapters
 
-        model = PeftModel.from_pretrained(model, args.adapter)
+        model = load_trained_adapters(model, args.adapter)
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt

@@ -120,6 +120,12 @@ class MetaConfig:
     # KL (k3) to the adapter-free base on the meta path's tokens only; None: grpo.kl_beta, as for
     # the solution path (the paper has no KL term)
     kl_beta: Any = None
+    # "shared" (the paper): one LoRA adapter for both paths. "separate" (masa_lite's switch): the
+    # meta path has its own LoRA adapter on the same frozen base, with its own optimiser
+    # (meta.lr) — the solution path's RL updates then no longer move the meta predictions
+    # (docs/meta-awareness-study.md); needs rollout.backend=hf and one process
+    adapter: str = "shared"
+    lr: Any = None  # learning rate of the separate meta adapter; None: grpo.lr
     feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
     eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
     eval_calibration: bool = True  # measure calibration at every evaluation, even for GRPO
@@ -171,6 +177,7 @@ CHOICES = {
     "rollout.cache_implementation": ("", None, "dynamic", "static", "offloaded", "offloaded_static"),
     "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
     "grpo.adv_scale": ("group", "none", "batch"),
+    "meta.adapter": ("shared", "separate"),
     "meta.credit": ("rollout", "field"),
     "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
 }
@@ -191,6 +198,9 @@ NUMBERS = ("rollout.top_p", "rollout.vllm_gpu_memory_utilization", "grpo.log_rat
            "efficient.sft_min_notion", "efficient.gate_min_votes")
 
 
+OPTIONAL_NUMBERS = ("meta.kl_beta", "meta.lr")  # a number, or null for "as the solution path"
+
+
 def _coerce(value, typ, where: str):
     """Convert YAML/CLI values to the field's type, or raise naming the field.
 
@@ -198,6 +208,11 @@ def _coerce(value, typ, where: str):
     and the choices that list it); a bool is never a number (``grpo.steps=true`` is an error, not
     1 step); numbers must be finite."""
     if typ is Any:
+        if where in OPTIONAL_NUMBERS and isinstance(value, str):
+            try:  # YAML reads "1e-2" as a string; null stays None for "use the default"
+                return float(value)
+            except ValueError:
+                return value  # validate() names the field
         return value
     if value is None:
         if None in CHOICES.get(where, ()):
@@ -301,6 +316,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.grpo.verify_timeout_s <= 0:
         raise ConfigError(f"grpo.verify_timeout_s must be > 0 seconds, got {cfg.grpo.verify_timeout_s!r}")
     _check_dual_clip(cfg.grpo.dual_clip)
+    if cfg.meta.adapter == "separate" and cfg.rollout.backend != "hf":
+        raise ConfigError("meta.adapter=separate needs rollout.backend=hf (vLLM rollouts serve one "
+                          "adapter); use meta.adapter=shared with vLLM")
     if cfg.rollout.backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise ConfigError(VLLM_INSTALL_HINT)
     if cfg.rollout.row_seeded and cfg.rollout.backend != "hf":
@@ -321,6 +339,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if kl is not None and (isinstance(kl, bool) or not isinstance(kl, (int, float)) or kl < 0):
         raise ConfigError(f"meta.kl_beta must be empty (null: use grpo.kl_beta) or a number ≥ 0, "
                           f"got {kl!r}")
+    lr = cfg.meta.lr
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr < 0):
+        raise ConfigError(f"meta.lr must be empty (null: use grpo.lr) or a number ≥ 0, got {lr!r}")
     if not 0 < cfg.meta.base < 1:
         raise ConfigError(f"meta.base must be in (0, 1) (r_pass = base^|p̂ − p|: 0 and 1 give no "
                           f"signal), got {cfg.meta.base!r}")

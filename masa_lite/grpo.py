@@ -245,8 +245,10 @@ def _lr_lambda(cfg: RunConfig):
 
 
 def setup(cfg: RunConfig):
-    """Model with a fresh LoRA adapter, tokenizer, optimiser and scheduler, on the picked device."""
-    from masa_lite.models import LoraSettings, load_model_and_tokenizer, wrap_lora
+    """Model with a fresh LoRA adapter, tokenizer, optimiser and scheduler, on the picked device.
+    With ``meta.adapter=separate`` the model gets a second adapter for the meta path
+    (:func:`masa_lite.models.add_meta_adapter`); the optimiser returned here trains ``default``."""
+    from masa_lite.models import LoraSettings, add_meta_adapter, load_model_and_tokenizer, wrap_lora
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
@@ -256,6 +258,8 @@ def setup(cfg: RunConfig):
     model = wrap_lora(model, LoraSettings(r=cfg.model.lora_r, alpha=cfg.model.lora_alpha,
                                           dropout=cfg.model.lora_dropout,
                                           target_modules=cfg.model.lora_targets))
+    if cfg.meta.enabled and cfg.meta.adapter == "separate":
+        add_meta_adapter(model)  # its optimiser is the trainer's (meta.lr); this one is the solution path's
     if cfg.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()

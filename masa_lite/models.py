@@ -21,6 +21,7 @@ import json
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,6 +295,55 @@ def wrap_lora(model, settings: LoraSettings | None = None):
     config = LoraConfig(task_type="CAUSAL_LM", r=s.r, lora_alpha=s.alpha, lora_dropout=s.dropout,
                         target_modules=s.target_modules)
     return get_peft_model(model, config)
+
+
+META_ADAPTER = "meta"  # name of the meta path's own LoRA adapter (meta.adapter=separate)
+
+
+def add_meta_adapter(model) -> None:
+    """A second LoRA adapter, shaped like ``default``, for the meta path; ``default`` stays active.
+
+    Its B matrices start at zero, so at step 0 the meta path is the base model, as with a shared
+    adapter. peft's ``save_pretrained`` writes it to ``<folder>/meta/``."""
+    model.add_adapter(META_ADAPTER, model.peft_config["default"])
+    model.set_adapter("default")
+
+
+def has_meta_adapter(model) -> bool:
+    return META_ADAPTER in getattr(model, "peft_config", {})
+
+
+def adapter_parameters(model, name: str = "default") -> list:
+    """The LoRA parameters of adapter ``name`` (whatever is active or marked trainable)."""
+    return [p for n, p in model.named_parameters() if "lora_" in n and f".{name}." in n]
+
+
+@contextmanager
+def meta_adapter(model):
+    """Run the block with the meta path's own adapter active, if the model has one; else a no-op
+    (one shared adapter, the paper's setting). peft marks only the active adapter trainable."""
+    if not has_meta_adapter(model):
+        yield
+        return
+    previous = model.active_adapter
+    model.set_adapter(META_ADAPTER)
+    try:
+        yield
+    finally:
+        model.set_adapter(previous)
+
+
+def load_trained_adapters(model, folder):
+    """Load a run's adapter folder (``ckpt-*/adapter``) onto a base model: ``default``, plus the
+    meta path's own adapter when the run had one (``<folder>/meta``)."""
+    from peft import PeftModel
+
+    folder = Path(folder)
+    model = PeftModel.from_pretrained(model, folder)
+    if (folder / META_ADAPTER / "adapter_model.safetensors").exists():
+        model.load_adapter(folder / META_ADAPTER, adapter_name=META_ADAPTER)
+        model.set_adapter("default")
+    return model
 
 
 def count_trainable(model) -> tuple[int, int]:

@@ -53,15 +53,18 @@ from masa_lite.grpo import (Scored, peak_memory_mb, policy_update,
                             rollout_metrics, sample_solutions, setup)
 from masa_lite.history import History, signal_warnings
 from masa_lite.meta import parse_meta, summarise_parses
+from masa_lite.models import META_ADAPTER, adapter_parameters, has_meta_adapter, meta_adapter
 from masa_lite.rewards import score_rollouts
 from masa_lite.rollout import generate_rollouts, row_seed, sample_rollouts
 
 
 def sample_meta(model, tokenizer, records, fmt, cfg, n, seeds=None):
     """``n`` meta rollouts per record (the meta prompt of ``fmt``, ``cfg.meta.max_new_tokens``)
-    and their lenient parses: (rollouts, predictions), prompt-major. ``seeds``: row-seeded."""
-    ros = sample_rollouts(model, tokenizer, [fmt.meta(r) for r in records], cfg, n=n,
-                          max_new_tokens=cfg.meta.max_new_tokens, seeds=seeds)
+    and their lenient parses: (rollouts, predictions), prompt-major. ``seeds``: row-seeded.
+    A model with a meta adapter (``meta.adapter=separate``) samples them with that adapter."""
+    with meta_adapter(model):  # the meta path's own adapter, if the run has one
+        ros = sample_rollouts(model, tokenizer, [fmt.meta(r) for r in records], cfg, n=n,
+                              max_new_tokens=cfg.meta.max_new_tokens, seeds=seeds)
     return ros, [parse_meta(r.text, k=cfg.meta.k) for r in ros]
 
 
@@ -197,8 +200,19 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             check_prompt_lengths(recs, fmt.meta, tokenizer, context, cfg.meta.max_new_tokens,
                                  f"{what} data ({cfg.data.task}), meta prompt")
     sampler, audit_rng = random.Random(cfg.seed), random.Random(cfg.seed + 7)
-    sft_opt = (masa.sft_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
-               if cfg.efficient.expert_sft else None)
+    separate = has_meta_adapter(model)
+    if separate and dp.enabled:
+        raise ConfigError("meta.adapter=separate is not implemented for data-parallel runs; use "
+                          "meta.adapter=shared with torchrun, or one process")
+    # the meta path trains the meta adapter with its own optimiser (separate), else the shared one
+    meta_params = adapter_parameters(model, META_ADAPTER) if separate else \
+        [p for p in model.parameters() if p.requires_grad]
+    meta_opt = meta_sched = None
+    if separate:
+        meta_opt = torch.optim.AdamW(meta_params, lr=cfg.grpo.lr if cfg.meta.lr is None else cfg.meta.lr,
+                                     weight_decay=cfg.grpo.weight_decay)
+        meta_sched = torch.optim.lr_scheduler.LambdaLR(meta_opt, scheduler.lr_lambdas[0])
+    sft_opt = masa.sft_optimizer(meta_params, cfg) if cfg.efficient.expert_sft else None
     state = {"wall": 0.0, "sft_buffer": [], "gate": [], "cut": []}
     start, records = 0, []
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -210,6 +224,9 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         state = saved["state"]
         if sft_opt is not None and saved.get("sft_opt"):
             sft_opt.load_state_dict(saved["sft_opt"])
+        if meta_opt is not None:  # the meta adapter's weights came back with the adapter folder
+            meta_opt.load_state_dict(saved["meta_opt"])
+            meta_sched.load_state_dict(saved["meta_sched"])
     dp.wrap(model)  # DDP over the LoRA parameters (several ranks only)
     row_seeded = cfg.rollout.row_seeded or dp.enabled
 
@@ -332,14 +349,21 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
                 m.update(cutoff_precision=c["precision"], cutoff_recall=c["recall"], cutoff_f1=c["f1"])
         t3 = time.time()
         local = [_only(b, set(mine)) for b in scored]  # each rank trains on its own groups
-        m.update(policy_update(model, tokenizer, optimizer, scheduler, local, cfg, device, dp=dp))
+        if separate:  # each path its own adapter, optimiser and token-mean
+            m.update(policy_update(model, tokenizer, optimizer, scheduler, local[:1], cfg, device, dp=dp))
+            with meta_adapter(model):
+                meta_m = policy_update(model, tokenizer, meta_opt, meta_sched, local[1:], cfg, device)
+            m.update({f"meta_{k}": v for k, v in meta_m.items()})
+        else:
+            m.update(policy_update(model, tokenizer, optimizer, scheduler, local, cfg, device, dp=dp))
         t4 = time.time()
         if sft_opt is not None:  # every full batch that is ready; fewer than one batch waits
             state["sft_buffer"] += masa.expert_sft_examples(meta_ros, preds, batch, stats, cfg, fmt.meta)
             ready, state["sft_buffer"] = masa.ready_sft_batches(state["sft_buffer"], e.sft_batch_size)
             if ready:
-                sft_losses = [masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
-                              for pairs in ready]
+                with meta_adapter(model):
+                    sft_losses = [masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
+                                  for pairs in ready]
                 m.update(sft_loss=sum(sft_losses) / len(sft_losses), sft_steps=len(ready))
             m["sft_buffer"] = len(state["sft_buffer"])
         t5 = time.time()
@@ -361,7 +385,9 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
         if dp.is_main and ckpt_now:
             save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, history.records,
                             {"sampler": sampler.getstate(), "audit_rng": audit_rng.getstate(),
-                             "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None})
+                             "state": state, "sft_opt": sft_opt.state_dict() if sft_opt else None,
+                             "meta_opt": meta_opt.state_dict() if meta_opt else None,
+                             "meta_sched": meta_sched.state_dict() if meta_sched else None})
         if _eval_due(step + 1, cfg):
             run_eval(step + 1)
             if dp.is_main and ckpt_now:  # the evaluation is done: the checkpoint's history gets it

@@ -60,13 +60,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from peft import PeftModel
 
 from masa_lite import masa, meta, plots, widgets
 from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
 from masa_lite.grpo import sample_solutions
-from masa_lite.models import load_model_and_tokenizer
+from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
 from masa_lite.problems import eval_records
 from masa_lite.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, PAPER, load_runs, paper_marks, reproduce, run_folder, summary_markdown
@@ -248,7 +247,7 @@ for m, row in summary["methods"].items():
 cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
 ckpt = latest_checkpoint(OUT / run_folder("MASA-efficient"))
 model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device, dtype=cfg.model.dtype)
-model = PeftModel.from_pretrained(model, ckpt / "adapter")
+model = load_trained_adapters(model, ckpt / "adapter")  # and the meta adapter, if the run had one
 print("loaded", ckpt)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 probs = eval_records(cfg)[::2]

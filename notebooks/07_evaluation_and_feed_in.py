@@ -48,13 +48,12 @@
 
 # %%
 import torch
-from peft import PeftModel
 
 from masa_lite import plots
 from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
 from masa_lite.evaluation import evaluate_policy, pass_at_k
-from masa_lite.models import load_model_and_tokenizer
+from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
 from masa_lite.problems import eval_records
 from masa_lite.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, load_runs, run_folder
@@ -99,7 +98,7 @@ else:
     train(cfg, resume=True, progress=False)
 ckpt = latest_checkpoint(cfg.out_dir)
 model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device, dtype=cfg.model.dtype)
-model = PeftModel.from_pretrained(model, ckpt / "adapter")
+model = load_trained_adapters(model, ckpt / "adapter")  # and the meta adapter, if the run had one
 print("loaded the adapter of", ckpt)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 held_out = eval_records(cfg)
