@@ -137,6 +137,9 @@ class EfficientConfig:
     sft_lr: float = 1e-3  # β, the Expert SFT learning rate
     sft_weight_decay: float = 0.01  # AdamW weight decay of Expert SFT (torch's default, now explicit)
     sft_batch_size: int = 16
+    # which tokens of a corrected meta answer Expert SFT labels: "answer" (the paper: all of it) or
+    # "values" (masa_lite's switch: only the pass_rate and solution_length values it corrected)
+    sft_labels: str = "answer"
     sft_min_notion: float = 0.2
     # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (masa.expert_sft_examples);
     # false: the paper's literal reading, where their mean correct length is undefined and they are skipped
@@ -178,6 +181,7 @@ CHOICES = {
     "grpo.aggregation": ("token-mean", "seq-mean", "dr-grpo", "bnpo"),
     "grpo.adv_scale": ("group", "none", "batch"),
     "meta.adapter": ("shared", "separate"),
+    "efficient.sft_labels": ("answer", "values"),
     "meta.credit": ("rollout", "field"),
     "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
 }

@@ -289,23 +289,37 @@ def ready_sft_batches(buffer: list, size: int) -> tuple[list[list], list]:
     return [buffer[i:i + size] for i in range(0, n, size)], buffer[n:]
 
 
+def sft_label_fields(cfg):
+    """The meta fields Expert SFT labels (``efficient.sft_labels=values``: the corrected pass_rate
+    and solution_length values), or None for the whole answer (the paper)."""
+    return ("pass", "length") if cfg.efficient.sft_labels == "values" else None
+
+
 def sft_optimizer(params, cfg) -> torch.optim.Optimizer:
     """AdamW for Expert SFT with β = ``efficient.sft_lr`` and an explicit weight decay
     (``efficient.sft_weight_decay``, 0.01 = torch's AdamW default, which it used silently before)."""
     return torch.optim.AdamW(params, lr=cfg.efficient.sft_lr, weight_decay=cfg.efficient.sft_weight_decay)
 
 
-def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device) -> dict:
+def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device, label_fields=None) -> dict:
     """Right-padded (prompt + response + EOS) ids; labels −100 on prompt and padding, so the
     cross-entropy covers the response only. The mask comes from lengths, not from the pad id
-    (many real tokenizers pad with EOS)."""
+    (many real tokenizers pad with EOS).
+
+    ``label_fields`` (parts of META_PARTS, e.g. ``("pass", "length")``): only the tokens of those
+    JSON values of a meta answer are labelled (``efficient.sft_labels=values``); the rest of the
+    answer is context. None labels the whole response (the paper's Expert SFT)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ids, labels = [], []
     for prompt, response in pairs:
         p = tokenizer.encode(prompt, add_special_tokens=False)
         r = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
         ids.append(p + r)
-        labels.append([-100] * len(p) + r)
+        lab = list(r)
+        if label_fields is not None:
+            parts = field_token_parts(response, token_char_ends(tokenizer, r[:-1]), label_fields)
+            lab = [t if part >= 0 else -100 for t, part in zip(r, parts + [-1])]
+        labels.append([-100] * len(p) + lab)
     width = max(map(len, ids))
     return {
         "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device),
@@ -316,8 +330,9 @@ def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device) -> dict:
 
 
 def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
-             grad_clip: float = 1.0, dp=None) -> float:
-    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked.
+             grad_clip: float = 1.0, dp=None, label_fields=None) -> float:
+    """One supervised step: cross-entropy on the response tokens (+ EOS), prompt masked; with
+    ``label_fields`` on those meta fields' value tokens only (:func:`supervised_batch`).
 
     Data parallel (``dp`` of several ranks; every rank holds the same ``pairs``): each rank takes
     its share of the pairs and weights its mean loss by its share of the response tokens (× the
@@ -329,7 +344,7 @@ def sft_step(model, tokenizer, optimizer, pairs: list[tuple[str, str]], device,
     model.train()
     optimizer.zero_grad(set_to_none=True)
     mine = [pairs[i] for i in dp.shard(len(pairs))]
-    batch = supervised_batch(tokenizer, mine or pairs[:1], device)
+    batch = supervised_batch(tokenizer, mine or pairs[:1], device, label_fields)
     loss = dp.train_model(model)(**batch).loss  # mean over this rank's response tokens
     if dp.enabled:
         n_here = float((batch["labels"][:, 1:] != -100).sum()) if mine else 0.0  # predicted tokens

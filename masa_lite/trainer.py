@@ -362,7 +362,8 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             ready, state["sft_buffer"] = masa.ready_sft_batches(state["sft_buffer"], e.sft_batch_size)
             if ready:
                 with meta_adapter(model):
-                    sft_losses = [masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp)
+                    sft_losses = [masa.sft_step(model, tokenizer, sft_opt, pairs, device, dp=dp,
+                                                label_fields=masa.sft_label_fields(cfg))
                                   for pairs in ready]
                 m.update(sft_loss=sum(sft_losses) / len(sft_losses), sft_steps=len(ready))
             m["sft_buffer"] = len(state["sft_buffer"])

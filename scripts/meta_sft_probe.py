@@ -52,6 +52,9 @@ def main():
     ap.add_argument("--noisy", action="store_true",
                     help="targets as the trainer sees them: the count of K sampled solutions that "
                          "are correct, Binomial(K, level pass rate), instead of the level's rate")
+    ap.add_argument("--values-only", action="store_true",
+                    help="label only the pass_rate and solution_length values of each target "
+                         "(efficient.sft_labels=values), not the whole meta answer")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     cfg = load_config("tiny")
@@ -75,7 +78,8 @@ def main():
                                         k=cfg.meta.k))]
         if not pairs:
             continue
-        loss = masa.sft_step(model, tok, opt, pairs, next(model.parameters()).device)
+        loss = masa.sft_step(model, tok, opt, pairs, next(model.parameters()).device,
+                             label_fields=("pass", "length") if args.values_only else None)
         if step % 10 == 0:
             measure(model, tok, fmt, cfg, held, f"step {step} (loss {loss:.3f})")
 

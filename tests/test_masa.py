@@ -111,6 +111,30 @@ def test_supervised_batch_masks_prompt_and_padding_even_when_pad_is_eos():
     assert b["labels"].tolist() == [[-100, 2, 9, -100, -100], [-100, 2, 3, 4, 9]]
 
 
+def test_supervised_batch_can_label_only_the_corrected_values():
+    """efficient.sft_labels=values: the pass_rate and solution_length values are the only labels."""
+    class Tok:  # one character per token
+        pad_token_id = eos_token_id = 0
+
+        def encode(self, text, add_special_tokens=False):
+            return [ord(c) for c in text]
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join(chr(i) for i in ids if i)
+
+    answer = '<meta>x</meta>{"math_notion": ["add"], "pass_rate": 6, "solution_length": 42}'
+    b = masa.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass", "length"))
+    labelled = "".join(chr(t) for t in b["labels"][0].tolist() if t != -100)
+    assert labelled == "642"
+    b = masa.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass",))
+    assert [chr(t) for t in b["labels"][0].tolist() if t != -100] == ["6"]
+    whole = masa.supervised_batch(Tok(), [("p:", answer)], "cpu")  # the paper: the whole answer
+    assert sum(t != -100 for t in whole["labels"][0].tolist()) == len(answer) + 1  # + EOS
+    assert masa.sft_label_fields(load_config("tiny", overrides=["efficient.sft_labels=values"])) \
+        == ("pass", "length")
+    assert masa.sft_label_fields(load_config("tiny")) is None
+
+
 # ---- field-level credit (meta.credit=field) ---------------------------------------------------
 
 def test_field_spans_find_each_value():
