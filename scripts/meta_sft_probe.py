@@ -55,8 +55,16 @@ def main():
     ap.add_argument("--values-only", action="store_true",
                     help="label only the pass_rate and solution_length values of each target "
                          "(efficient.sft_labels=values), not the whole meta answer")
+    ap.add_argument("--level-pass", default=None,
+                    help="comma-separated pass rates of levels 1..6 to use as targets instead of "
+                         "the model card's, e.g. the flatter curve GRPO leaves after 50 steps")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.level_pass:
+        rates = [float(x) for x in args.level_pass.split(",")]
+        if len(rates) != 6:
+            ap.error("--level-pass needs 6 comma-separated rates, one per level")
+        LEVEL_PASS.update(zip(range(1, 7), rates))
     cfg = load_config("tiny")
     model, tok, _, _ = setup(cfg)
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
