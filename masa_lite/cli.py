@@ -31,17 +31,19 @@ def cmd_demo(args) -> int:
     """Load the tiny model, sample problems of every level, verify the answers."""
     import torch
 
-    from masa_lite import tasks
+    from masa_lite.efficient import feed_in
+    from masa_lite.meta import scoring as meta_scoring
+    from masa_lite.task import synthetic
     from masa_lite.models import load_model_and_tokenizer
-    from masa_lite.rewards import score_rollouts
-    from masa_lite.rollout import generate_rollouts
+    from masa_lite.grpo.rewards import score_rollouts
+    from masa_lite.grpo.sampling import generate_rollouts
 
     t0 = time.time()
     torch.manual_seed(args.seed)
     model, tok = load_model_and_tokenizer(args.model, device=args.device)
-    probs = tasks.generate_problems(args.n, seed=args.seed, split="test")
+    probs = synthetic.generate_problems(args.n, seed=args.seed, split="test")
     records = [p.to_record() for p in probs]
-    rollouts = generate_rollouts(model, tok, [tasks.solution_prompt(p.problem) for p in probs],
+    rollouts = generate_rollouts(model, tok, [synthetic.solution_prompt(p.problem) for p in probs],
                                  n=1, max_new_tokens=400)
     score_rollouts(rollouts, records)
     for r in rollouts[: args.show]:
@@ -76,8 +78,8 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from masa_lite.evaluation import evaluate_policy
     from masa_lite.models import load_model_and_tokenizer
-    from masa_lite.problems import eval_records
-    from masa_lite.prompts import prompt_format_for
+    from masa_lite.task.records import eval_records
+    from masa_lite.task.prompts import prompt_format_for
 
     cfg = _config(args)
     records = eval_records(cfg, dataset=args.dataset)  # data errors before the model loads
@@ -90,12 +92,14 @@ def cmd_eval(args) -> int:
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
-        from masa_lite import masa
+        from masa_lite.efficient import feed_in
+        from masa_lite.meta import scoring as meta_scoring
+        from masa_lite.task import synthetic
         from masa_lite.trainer import sample_meta
 
         ros, preds = sample_meta(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
-        notions = [masa.feed_in_notions(p["notions"])
-                   for p in masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
+        notions = [feed_in.feed_in_notions(p["notions"])
+                   for p in meta_scoring.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
                           greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions,
@@ -129,21 +133,23 @@ def cmd_figures(args) -> int:
 
 
 def cmd_build_tiny(args) -> int:
-    from masa_lite.tiny_model import build_and_card
+    from masa_lite.task.tiny_model import build_and_card
 
     build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems)
     return 0
 
 
 def cmd_export_task(args) -> int:
-    from masa_lite import tasks
+    from masa_lite.efficient import feed_in
+    from masa_lite.meta import scoring as meta_scoring
+    from masa_lite.task import synthetic
 
     for split in ("train", "val", "test"):
         if split == "train":
-            probs = tasks.generate_problems(args.n_train, seed=args.seed, split="train")
+            probs = synthetic.generate_problems(args.n_train, seed=args.seed, split="train")
         else:
-            probs = tasks.task_splits(args.n_per_level, seed=args.seed)[split]
-        path = tasks.save_jsonl(probs, f"{args.out}/{split}.jsonl")
+            probs = synthetic.task_splits(args.n_per_level, seed=args.seed)[split]
+        path = synthetic.save_jsonl(probs, f"{args.out}/{split}.jsonl")
         print(f"{path}: {len(probs)} problems")
     return 0
 
@@ -220,7 +226,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     out = [ConfigError, DataError, CheckpointWriteError, FileNotFoundError, NotADirectoryError,
            IsADirectoryError, PermissionError]
     try:
-        from masa_lite.data import DatasetUnavailableError
+        from masa_lite.task.data import DatasetUnavailableError
         out.append(DatasetUnavailableError)
     except ImportError:  # pragma: no cover - datasets is a dependency
         pass

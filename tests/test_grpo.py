@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from masa_lite.config import load_config
-from masa_lite.grpo import build_policy_batch
+from masa_lite.grpo.update import build_policy_batch
 from masa_lite.trainer import train
 from masa_lite.history import read_history
-from masa_lite.rollout import Rollout
+from masa_lite.grpo.rollout import Rollout
 
 def _cfg(model_dir, out, steps=3, **extra):
     over = [f"model.name={model_dir}", f"out_dir={out}", f"grpo.steps={steps}",
@@ -105,7 +105,9 @@ def test_killed_run_resumes_exactly(random_tiny_dir, tmp_path):
 def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
     """Scored.weight (meta.loss_weight) multiplies the path's advantages: with one policy epoch
     ρ = 1, so the token-mean loss −Σ Â / N doubles when the weight doubles."""
-    from masa_lite.grpo import Scored, policy_update, setup  # noqa: F401
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
+    from masa_lite.grpo.policy import setup
 
     model, tok = random_tiny
     from masa_lite.models import LoraSettings, wrap_lora
@@ -129,8 +131,10 @@ def test_policy_update_log_probs_use_the_sampling_temperature(random_tiny, monke
     """ρ and the gradient need log π of the distribution that was sampled: softmax(logits / T)."""
     import torch.nn.functional as F
 
-    from masa_lite import losses
-    from masa_lite.grpo import Scored, policy_update
+    from masa_lite.grpo import losses
+    from masa_lite import trainer
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
 
     model, tok = random_tiny
     temperature = 0.5
@@ -170,7 +174,8 @@ SMALL = dict(steps=1, save_every=1, eval_at_start="false", **{"data.eval_per_lev
 def test_no_resume_moves_the_old_run_aside(random_tiny_dir, tmp_path, monkeypatch):
     """--no-resume on a folder with a finished seed-0 run, killed before its first checkpoint and
     resumed with the same command, used to load the *old* checkpoint (rc 0, wrong run)."""
-    import masa_lite.trainer as trainer
+    from masa_lite.grpo import losses
+    from masa_lite import trainer
 
     run = tmp_path / "run"
     old = train(_cfg(random_tiny_dir, run, **SMALL), progress=False)["history"]
@@ -205,7 +210,8 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
     the resumed run must hold each evaluation once, in history.jsonl and calibration.jsonl."""
     import json
 
-    import masa_lite.trainer as trainer
+    from masa_lite.grpo import losses
+    from masa_lite import trainer
 
     run = tmp_path / "run"
     cfg = _cfg(random_tiny_dir, run, steps=2, save_every=1, eval_every=1, eval_at_start="false",
@@ -265,7 +271,7 @@ def test_trim_calibration_keeps_the_restored_evaluations(tmp_path):
 def test_a_full_disk_leaves_no_half_checkpoint_and_names_the_folder(random_tiny, tmp_path, monkeypatch):
     from masa_lite import checkpoint
     from masa_lite.errors import CheckpointWriteError
-    from masa_lite.trainer import _prepare_run_dir
+    from masa_lite.run_dir import prepare_run_dir as _prepare_run_dir
 
     model, _ = random_tiny
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -286,8 +292,8 @@ def test_a_full_disk_leaves_no_half_checkpoint_and_names_the_folder(random_tiny,
 
 def test_prompts_longer_than_the_context_are_refused_cheaply(random_tiny):
     from masa_lite.errors import DataError
-    from masa_lite.problems import check_prompt_lengths, model_context
-    from masa_lite.prompts import tiny_format
+    from masa_lite.task.records import check_prompt_lengths, model_context
+    from masa_lite.task.prompts import tiny_format
 
     model, tok = random_tiny
     ctx = model_context(model)

@@ -8,11 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masa_lite.meta import (
-    PAPER_META_TEMPLATE, MetaFormat, MetaPrediction, build_meta_prompt, expert_target,
-    format_meta_answer, length_reward, meta_reward, normalise_notion, notion_details,
-    notion_reward, parse_meta, pass_rate_reward, summarise_parses,
-)
+from masa_lite.meta.answer import PAPER_META_TEMPLATE, MetaFormat, MetaPrediction, build_meta_prompt, format_meta_answer, parse_meta, summarise_parses
+from masa_lite.efficient.expert_sft import expert_target
+from masa_lite.meta.reward import length_reward, meta_reward, normalise_notion, notion_details, notion_reward, pass_rate_reward
 
 CANON = ('<meta>mul add, 2 steps</meta>'
          '{"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 87}')
@@ -395,7 +393,7 @@ def test_canonical_answer_round_trips(reasoning, notions, rate, length):
 def test_a_model_that_copies_the_format_example_predicts_nothing():
     """The example used to show "pass_rate": 0: a model copying it was read as a confident
     "all wrong" and gated. Now the placeholders parse as no prediction."""
-    from masa_lite.masa import gate_prompts
+    from masa_lite.efficient.gate import gate_prompts
 
     prompt = build_meta_prompt("What is 2+3?", k=8)
     example = prompt[prompt.index("Format: ") + len("Format: "):]

@@ -42,7 +42,7 @@ from types import SimpleNamespace
 import torch
 
 from masa_lite.config import VLLM_INSTALL_HINT as INSTALL_HINT
-from masa_lite.rollout import Rollout, _trim
+from masa_lite.grpo.rollout import Rollout, trim_completion as _trim
 
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # max_lora_rank values vLLM accepts
 

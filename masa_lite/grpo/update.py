@@ -17,53 +17,14 @@ controls are switches of the same step; this module holds the GRPO pieces it com
 from __future__ import annotations
 
 import math
-import random
-import resource
-from dataclasses import dataclass
 
 import torch
 
-from masa_lite import advantages as adv_lib
-from masa_lite import losses
 from masa_lite.config import RunConfig
-from masa_lite.rollout import Rollout, sample_rollouts
-
-
-@dataclass
-class Scored:
-    """Rollouts of one kind (solution or meta) with rewards and the group each belongs to."""
-
-    rollouts: list[Rollout]
-    rewards: torch.Tensor  # [N]
-    group_ids: torch.Tensor  # [N]: rollouts of the same prompt and path share an id
-    # optional field-level credit (meta.credit=field): rewards of each part [N, P] and, per
-    # rollout, each completion token's part index (−1: the token gets the rollout's advantage)
-    part_rewards: torch.Tensor | None = None
-    token_parts: list[list[int]] | None = None
-    weight: float = 1.0  # multiplies this path's advantages in the joint loss (meta.loss_weight)
-    kl_beta: float | None = None  # this path's KL weight to the base (None: grpo.kl_beta)
-
-
-def token_advantages(scored: Scored, adv: torch.Tensor, scale: str = "group") -> list[torch.Tensor | None]:
-    """Per rollout, a per-token advantage vector when ``scored`` has field-level credit (the part's
-    group advantage on its tokens, the rollout's advantage elsewhere), else None."""
-    if scored.part_rewards is None or scored.token_parts is None:
-        return [None] * len(scored.rollouts)
-    parts = torch.stack([adv_lib.group_advantages(scored.part_rewards[:, p], group_ids=scored.group_ids,
-                                                  scale=scale)
-                         for p in range(scored.part_rewards.shape[1])], dim=1)      # [N, P]
-    out = []
-    for i, tp in enumerate(scored.token_parts):
-        idx = torch.tensor(tp, dtype=torch.long)
-        per_part = parts[i][idx.clamp(min=0)] if len(tp) else torch.zeros(0)
-        out.append(torch.where(idx >= 0, per_part, adv[i].expand(len(tp))))
-    return out
-
-
-def peak_memory_mb(device) -> float:
-    if getattr(device, "type", str(device)) == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB → MiB
+from masa_lite.grpo import advantages as adv_lib
+from masa_lite.grpo import losses
+from masa_lite.grpo.rollout import Rollout
+from masa_lite.grpo.scored import Scored, token_advantages
 
 
 def build_policy_batch(tokenizer, rollouts: list[Rollout], device) -> dict:
@@ -218,71 +179,3 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     if with_kl:
         metrics["kl_ref"] = avg["kl_ref"]
     return metrics
-
-
-def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
-    """Reward, accuracy, group and length statistics of one path's rollouts."""
-    rs = scored.rollouts
-    if not rs:
-        return {}
-    lengths = [r.length for r in rs]
-    gs = adv_lib.group_stats(scored.rewards, group_ids=scored.group_ids)
-    return {
-        f"{prefix}reward": scored.rewards.mean().item(),
-        f"{prefix}zero_variance_frac": gs["frac_zero_variance"],
-        f"{prefix}all_correct_groups": gs["num_all_correct"],
-        f"{prefix}all_wrong_groups": gs["num_all_wrong"],
-        f"{prefix}truncated_frac": sum(r.stop_reason == "max_new_tokens" for r in rs) / len(rs),
-        f"{prefix}len_mean": sum(lengths) / len(lengths),
-        f"{prefix}len_min": min(lengths),
-        f"{prefix}len_max": max(lengths),
-    }
-
-
-def _lr_lambda(cfg: RunConfig):
-    warm = cfg.grpo.warmup_steps
-    return lambda s: min(1.0, (s + 1) / max(1, warm)) if warm else 1.0
-
-
-def setup(cfg: RunConfig):
-    """Model with a fresh LoRA adapter, tokenizer, optimiser and scheduler, on the picked device.
-    With ``meta.adapter=separate`` the model gets a second adapter for the meta path
-    (:func:`masa_lite.models.add_meta_adapter`); the optimiser returned here trains ``default``."""
-    from masa_lite.models import LoraSettings, add_meta_adapter, load_model_and_tokenizer, wrap_lora
-
-    torch.manual_seed(cfg.seed)
-    random.seed(cfg.seed)
-    model, tokenizer = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
-                                                dtype=cfg.model.dtype,
-                                                trust_remote_code=cfg.model.trust_remote_code)
-    model = wrap_lora(model, LoraSettings(r=cfg.model.lora_r, alpha=cfg.model.lora_alpha,
-                                          dropout=cfg.model.lora_dropout,
-                                          target_modules=cfg.model.lora_targets))
-    if cfg.meta.enabled and cfg.meta.adapter == "separate":
-        add_meta_adapter(model)  # its optimiser is the trainer's (meta.lr); this one is the solution path's
-    if cfg.model.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.grpo.lr, weight_decay=cfg.grpo.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    return model, tokenizer, optimizer, scheduler
-
-
-def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budgets=None,
-                     notions=None, seeds=None) -> list[Rollout]:
-    """G solution rollouts per record through ``cfg.rollout.backend`` (hf: adapter merged for
-    generation if configured; vllm: the adapter goes to vLLM as a LoRARequest). ``seeds``, one per
-    record: row-seeded sampling (:func:`masa_lite.rollout.generate_rollouts`)."""
-    prompts = [prompt_fn(r, None if notions is None else notions[i]) for i, r in enumerate(records)]
-    merged = (cfg.rollout.merge_adapter and cfg.rollout.backend == "hf"
-              and hasattr(model, "merge_adapter"))
-    if merged:
-        model.merge_adapter()
-    try:
-        return sample_rollouts(model, tokenizer, prompts, cfg, n=cfg.rollout.group_size,
-                               max_new_tokens=cfg.rollout.max_new_tokens, budgets=budgets,
-                               seeds=seeds)
-    finally:
-        if merged:
-            model.unmerge_adapter()

@@ -22,7 +22,7 @@ import math
 from collections import Counter, defaultdict
 from typing import Sequence
 
-from masa_lite.meta import PARTS  # the parts of r_meta: pass, length, notion
+from masa_lite.meta.answer import PARTS
 
 
 def mean_by_level(levels: Sequence, values: Sequence[float | None]) -> dict:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from masa_lite import tasks
-from masa_lite.meta import build_meta_prompt
+from masa_lite.task import synthetic
+from masa_lite.meta.answer import build_meta_prompt
 
 PAPER_SOLUTION = "{problem} Let's think step by step and output the final answer within \\boxed{{}}."
 PAPER_HINT = " The problem could be solved using the following math notions: {notions}."
@@ -39,8 +39,8 @@ def _chat(tokenizer, text: str) -> str:
 
 
 def tiny_format() -> PromptFormat:
-    return PromptFormat("tiny", lambda rec, notions=None: tasks.solution_prompt(rec["problem"], notions),
-                        lambda rec: tasks.meta_prompt(rec["problem"]))
+    return PromptFormat("tiny", lambda rec, notions=None: synthetic.solution_prompt(rec["problem"], notions),
+                        lambda rec: synthetic.meta_prompt(rec["problem"]))
 
 
 def paper_format(tokenizer, k: int = 8) -> PromptFormat:

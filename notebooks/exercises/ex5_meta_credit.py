@@ -41,7 +41,8 @@
 # Solution: `solutions/ex5_meta_credit.py` (try first!).
 
 # %%
-from masa_lite import exercises, plots
+from masa_lite.teach import exercises
+from masa_lite.teach import plots
 
 SWITCH = "meta.credit"
 reference = exercises.train_experiment({SWITCH: "rollout"}, "runs/exercises/ex5_reference")
