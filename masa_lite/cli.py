@@ -31,8 +31,6 @@ def cmd_demo(args) -> int:
     """Load the tiny model, sample problems of every level, verify the answers."""
     import torch
 
-    from masa_lite.efficient import feed_in
-    from masa_lite.meta import scoring as meta_scoring
     from masa_lite.task import synthetic
     from masa_lite.models import load_model_and_tokenizer
     from masa_lite.grpo.rewards import score_rollouts
@@ -92,14 +90,12 @@ def cmd_eval(args) -> int:
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
-        from masa_lite.efficient import feed_in
-        from masa_lite.meta import scoring as meta_scoring
-        from masa_lite.task import synthetic
-        from masa_lite.trainer import sample_meta
+        from masa_lite.efficient.feed_in import feed_in_notions
+        from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
 
         ros, preds = sample_meta(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
-        notions = [feed_in.feed_in_notions(p["notions"])
-                   for p in meta_scoring.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
+        notions = [feed_in_notions(p["notions"])
+                   for p in predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
                           greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions,
@@ -140,8 +136,6 @@ def cmd_build_tiny(args) -> int:
 
 
 def cmd_export_task(args) -> int:
-    from masa_lite.efficient import feed_in
-    from masa_lite.meta import scoring as meta_scoring
     from masa_lite.task import synthetic
 
     for split in ("train", "val", "test"):
@@ -184,7 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["eval"].add_argument("--greedy", action="store_true")
     sub.choices["eval"].add_argument("--feed-in", action="store_true",
                                      help="append the meta path's predicted notions to each prompt")
+    add_study_commands(sub)
+    for s in sub.choices.values():  # --debug also after the command: masa-lite train --debug
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
+    return p
 
+
+def add_study_commands(sub) -> None:
+    """The commands that reproduce the study and rebuild its assets: reproduce, figures,
+    build-tiny, export-task."""
     r = sub.add_parser("reproduce", help="GRPO vs MASA vs MASA-efficient: train, evaluate, report")
     r.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: MASA_LITE_PROFILE or tiny)")
     r.add_argument("--out", default="runs/reproduce")
@@ -212,10 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-per-level", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_export_task)
-    for s in sub.choices.values():  # --debug also after the command: masa-lite train --debug
-        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback of an error instead of one line")
-    return p
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

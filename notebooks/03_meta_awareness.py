@@ -65,7 +65,7 @@ from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.grpo.rewards import score_rollouts
 from masa_lite.grpo.sampling import sample_rollouts
-from masa_lite.trainer import evaluate_run
+from masa_lite.evaluation import evaluate_run
 
 cfg = load_config(profile_name())
 model, tok, _, _ = setup(cfg)

@@ -58,7 +58,8 @@ from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
 from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, load_runs, run_folder
-from masa_lite.trainer import evaluate_run, train
+from masa_lite.evaluation import evaluate_run
+from masa_lite.trainer import train
 
 PROFILE = profile_name()
 print("pass@k for n = 8, c = 2:", {k: round(pass_at_k(8, 2, k), 3) for k in (1, 2, 4, 8)})

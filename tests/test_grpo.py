@@ -258,7 +258,7 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
 
 
 def test_trim_calibration_keeps_the_restored_evaluations(tmp_path):
-    from masa_lite.trainer import trim_calibration
+    from masa_lite.run_dir import trim_calibration
 
     path = tmp_path / "calibration.jsonl"
     path.write_text("".join(f'{{"step": {s}, "id": {i}}}\n' for s, i in [(0, 1), (2, 1), (4, 1), (4, 1)]))
@@ -334,6 +334,6 @@ def test_training_data_with_a_too_long_prompt_or_too_few_problems_is_refused(ran
     def no_model(*a, **k):
         raise AssertionError("the model loaded before the data was checked")
 
-    monkeypatch.setattr("masa_lite.trainer.setup", no_model)
+    monkeypatch.setattr("masa_lite.grpo.policy.setup", no_model)
     with pytest.raises(DataError, match=r"has 2 problem\(s\), fewer than one step .*prompts_per_step = 3"):
         train(_cfg(random_tiny_dir, tmp_path / "b", **{"data.task": str(data)}), progress=False)

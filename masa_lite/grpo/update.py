@@ -17,10 +17,12 @@ controls are switches of the same step; this module holds the GRPO pieces it com
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from masa_lite.config import RunConfig
+from masa_lite.distributed import SINGLE
 from masa_lite.grpo import advantages as adv_lib
 from masa_lite.grpo import losses
 from masa_lite.grpo.rollout import Rollout
@@ -73,6 +75,36 @@ def _filler(tokenizer) -> Rollout:
     return Rollout(0, "0", "", [tokenizer.eos_token_id], 1, "eos")
 
 
+@dataclass
+class TrainRows:
+    """The rows of one policy update: rollouts with their advantages (per token where field
+    credit gives them), KL weights, and a loss weight (0: a filler that only joins the all-reduce)."""
+
+    rollouts: list[Rollout]
+    advs: torch.Tensor          # [N]
+    tok_advs: list              # per rollout: a [T] tensor, or None
+    betas: torch.Tensor         # [N] KL weight of each row's path
+    weight: float = 1.0
+
+    def take(self, idx: list[int]) -> "TrainRows":
+        return TrainRows([self.rollouts[i] for i in idx], self.advs[idx], [self.tok_advs[i] for i in idx],
+                         self.betas[idx], self.weight)
+
+
+def train_rows(batches: list[Scored], g) -> TrainRows:
+    """Group advantages of each path (× its weight), token advantages of field credit, KL weights;
+    rollouts without completion tokens are dropped."""
+    rollouts = [r for b in batches for r in b.rollouts]
+    per_batch = [adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
+                 for b in batches]
+    advs = torch.cat([a * b.weight for a, b in zip(per_batch, batches)]) if batches else torch.zeros(0)
+    tok_advs = [None if t is None else t * b.weight
+                for b, a in zip(batches, per_batch) for t in token_advantages(b, a, g.adv_scale)]
+    betas = torch.tensor([g.kl_beta if b.kl_beta is None else b.kl_beta
+                          for b in batches for _ in b.rollouts], dtype=torch.float32)
+    return TrainRows(rollouts, advs, tok_advs, betas).take([i for i, r in enumerate(rollouts) if r.length > 0])
+
+
 def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored], cfg: RunConfig,
                   device, dp=None) -> dict:
     """Advantages per group, then ``policy_epochs`` passes of the clipped loss; one optimiser step
@@ -84,92 +116,28 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     gradient *average* is the one-process gradient of the whole batch. Only the last micro-batch's
     backward all-reduces (:meth:`~masa_lite.distributed.DataParallel.sync`); a rank without rows
     runs one zero-weight filler so that it still takes part."""
-    from masa_lite.distributed import SINGLE
-
     dp = dp or SINGLE
     g = cfg.grpo
-    rollouts = [r for b in batches for r in b.rollouts]
-    per_batch = [adv_lib.group_advantages(b.rewards, group_ids=b.group_ids, scale=g.adv_scale)
-                 for b in batches]
-    advs = torch.cat([a * b.weight for a, b in zip(per_batch, batches)]) if batches else torch.zeros(0)
-    tok_advs = [None if t is None else t * b.weight
-                for b, a in zip(batches, per_batch) for t in token_advantages(b, a, g.adv_scale)]
-    betas = torch.tensor([g.kl_beta if b.kl_beta is None else b.kl_beta
-                          for b in batches for _ in b.rollouts], dtype=torch.float32)
-    keep = [i for i, r in enumerate(rollouts) if r.length > 0]
-    rollouts, advs, tok_advs = [rollouts[i] for i in keep], advs[keep], [tok_advs[i] for i in keep]
-    betas = betas[keep]
+    rows = train_rows(batches, g)
     # from the configuration, not the rows, so that it is the same on every rank (a rank may have none)
     with_kl = g.kl_beta > 0 or any((b.kl_beta or 0) > 0 for b in batches)
     metrics = {"loss": 0.0, "grad_norm": 0.0, "entropy": float("nan"), "clip_frac": 0.0,
                "approx_kl": 0.0, "train_tokens": 0}
-    n_rows, num_tokens = dp.sum([len(rollouts), float(sum(r.length for r in rollouts))])
+    n_rows, num_tokens = dp.sum([len(rows.rollouts), float(sum(r.length for r in rows.rollouts))])
     if not n_rows:  # nothing to train on any rank
         return metrics
-    weight = 1.0
-    if not rollouts:  # nothing here, but the other ranks train: join their all-reduce
-        rollouts, advs, weight, tok_advs = [_filler(tokenizer)], torch.zeros(1), 0.0, [None]
-        betas = torch.zeros(1)
+    if not rows.rollouts:  # nothing here, but the other ranks train: join their all-reduce
+        rows = TrainRows([_filler(tokenizer)], torch.zeros(1), [None], torch.zeros(1), weight=0.0)
     # sort by length so micro-batches carry little padding
-    order = sorted(range(len(rollouts)), key=lambda i: rollouts[i].length + len(rollouts[i].prompt))
-    rollouts, advs, tok_advs = [rollouts[i] for i in order], advs[order], [tok_advs[i] for i in order]
-    betas = betas[order]
-    mbs = _micro_batches(len(rollouts), g.micro_batch_size)
-    net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                if device.type == "cuda" and cfg.model.dtype in ("auto", "bf16", "bfloat16")
-                else torch.autocast("cpu", enabled=False))
-
-    def forward(idx, with_entropy=False, module=model):
-        batch = build_policy_batch(tokenizer, [rollouts[i] for i in idx], device)
-        with autocast:
-            # log-probs of the distribution that was sampled: logits / rollout.temperature
-            logp, ent = losses.sequence_token_logprobs(
-                module, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
-                temperature=cfg.rollout.temperature, compute_entropy=with_entropy)
-        return batch, logp, ent
-
-    old = None
-    if g.policy_epochs > 1:  # π_old must be frozen before the first update
-        with torch.no_grad():
-            old = [forward(idx)[1] for idx in mbs]
-    ent_sum, ent_n, stats_acc = 0.0, 0.0, []
-    for epoch in range(g.policy_epochs):
-        optimizer.zero_grad(set_to_none=True)
-        total = 0.0
-        for j, idx in enumerate(mbs):
-            with dp.sync(last=j == len(mbs) - 1):
-                batch, logp, ent = forward(idx, with_entropy=(epoch == 0), module=net)
-                mask = batch["completion_mask"]
-                old_logp = old[j] if old is not None else logp.detach()  # one epoch: ρ = 1
-                ref = None
-                if with_kl:  # reference = the base model: the same weights, adapter off
-                    with torch.no_grad(), model.disable_adapter():
-                        ref = forward(idx)[1]
-                loss, st = losses.clipped_policy_loss(
-                    logp, old_logp, _advantage_matrix(advs, tok_advs, idx, mask).to(device), mask, eps_low=g.eps_low,
-                    eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
-                    max_completion_len=cfg.rollout.max_new_tokens, num_tokens=num_tokens,
-                    ref_logp=ref, beta=_row_betas(betas[idx]).to(device) if with_kl else 0.0,
-                    log_ratio_clamp=g.log_ratio_clamp)
-                if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
-                    loss = loss * (len(idx) / n_rows)
-                (loss * (weight * dp.world_size)).backward()  # DDP averages over ranks
-            if not weight:
-                continue
-            total += loss.item()
-            stats_acc.append((len(idx), st))
-            if ent is not None:
-                ent_sum += (ent * mask).sum().item()
-                ent_n += mask.sum().item()
-        params = [p for p in model.parameters() if p.requires_grad]
-        gnorm = torch.nn.utils.clip_grad_norm_(params, g.grad_clip if g.grad_clip > 0 else math.inf)
-        optimizer.step()
+    rows = rows.take(sorted(range(len(rows.rollouts)),
+                            key=lambda i: rows.rollouts[i].length + len(rows.rollouts[i].prompt)))
+    pass_ = _Pass(model, tokenizer, optimizer, rows, cfg, device, dp, with_kl, n_rows, num_tokens)
+    total, gnorm = pass_.epochs()
     scheduler.step()
     # rows-weighted means of the micro-batch statistics, summed over ranks
     keys = ["clip_low_frac", "clip_high_frac", "approx_kl"] + (["kl_ref"] if with_kl else [])
-    local = [total, ent_sum, ent_n, sum(k for k, _ in stats_acc)]
-    local += [sum(k * s.get(key, 0.0) for k, s in stats_acc) for key in keys]
+    local = [total, pass_.ent_sum, pass_.ent_n, sum(k for k, _ in pass_.stats)]
+    local += [sum(k * st.get(key, 0.0) for k, st in pass_.stats) for key in keys]
     total, ent_sum, ent_n, n, *weighted = dp.sum(local)
     avg = {key: w / n for key, w in zip(keys, weighted)}
     metrics.update(loss=total, grad_norm=float(gnorm), entropy=ent_sum / max(ent_n, 1.0),
@@ -179,3 +147,74 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     if with_kl:
         metrics["kl_ref"] = avg["kl_ref"]
     return metrics
+
+
+class _Pass:
+    """The ``policy_epochs`` passes over the micro-batches of one update, accumulating the
+    entropy (first pass) and the clipping statistics (every pass) of the micro-batches."""
+
+    def __init__(self, model, tokenizer, optimizer, rows: TrainRows, cfg: RunConfig, device, dp,
+                 with_kl: bool, n_rows: int, num_tokens: float):
+        self.model, self.tokenizer, self.optimizer, self.rows, self.cfg = model, tokenizer, optimizer, rows, cfg
+        self.device, self.dp, self.with_kl, self.n_rows, self.num_tokens = device, dp, with_kl, n_rows, num_tokens
+        self.mbs = _micro_batches(len(rows.rollouts), cfg.grpo.micro_batch_size)
+        self.net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                         if device.type == "cuda" and cfg.model.dtype in ("auto", "bf16", "bfloat16")
+                         else torch.autocast("cpu", enabled=False))
+        self.ent_sum, self.ent_n, self.stats = 0.0, 0.0, []
+
+    def forward(self, idx, with_entropy=False, module=None):
+        batch = build_policy_batch(self.tokenizer, [self.rows.rollouts[i] for i in idx], self.device)
+        with self.autocast:
+            # log-probs of the distribution that was sampled: logits / rollout.temperature
+            logp, ent = losses.sequence_token_logprobs(
+                module or self.model, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
+                temperature=self.cfg.rollout.temperature, compute_entropy=with_entropy)
+        return batch, logp, ent
+
+    def epochs(self) -> tuple[float, torch.Tensor]:
+        """Every pass: zero the gradients, accumulate the micro-batches, clip, step. Returns the
+        last pass's summed loss and gradient norm."""
+        g, old = self.cfg.grpo, None
+        if g.policy_epochs > 1:  # π_old must be frozen before the first update
+            with torch.no_grad():
+                old = [self.forward(idx)[1] for idx in self.mbs]
+        for epoch in range(g.policy_epochs):
+            self.optimizer.zero_grad(set_to_none=True)
+            total = 0.0
+            for j, idx in enumerate(self.mbs):
+                with self.dp.sync(last=j == len(self.mbs) - 1):
+                    loss, st, ent, mask = self.micro_batch(idx, epoch, None if old is None else old[j])
+                if not self.rows.weight:
+                    continue
+                total += loss.item()
+                self.stats.append((len(idx), st))
+                if ent is not None:
+                    self.ent_sum += (ent * mask).sum().item()
+                    self.ent_n += mask.sum().item()
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            gnorm = torch.nn.utils.clip_grad_norm_(params, g.grad_clip if g.grad_clip > 0 else math.inf)
+            self.optimizer.step()
+        return total, gnorm
+
+    def micro_batch(self, idx, epoch: int, old_logp):
+        """The clipped loss of one micro-batch, backpropagated; (loss, stats, entropy, mask)."""
+        g, rows, device = self.cfg.grpo, self.rows, self.device
+        batch, logp, ent = self.forward(idx, with_entropy=(epoch == 0), module=self.net)
+        mask = batch["completion_mask"]
+        old_logp = old_logp if old_logp is not None else logp.detach()  # one epoch: ρ = 1
+        ref = None
+        if self.with_kl:  # reference = the base model: the same weights, adapter off
+            with torch.no_grad(), self.model.disable_adapter():
+                ref = self.forward(idx)[1]
+        loss, st = losses.clipped_policy_loss(
+            logp, old_logp, _advantage_matrix(rows.advs, rows.tok_advs, idx, mask).to(device), mask,
+            eps_low=g.eps_low, eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
+            max_completion_len=self.cfg.rollout.max_new_tokens, num_tokens=self.num_tokens,
+            ref_logp=ref, beta=_row_betas(rows.betas[idx]).to(device) if self.with_kl else 0.0,
+            log_ratio_clamp=g.log_ratio_clamp)
+        if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
+            loss = loss * (len(idx) / self.n_rows)
+        (loss * (rows.weight * self.dp.world_size)).backward()  # DDP averages over ranks
+        return loss, st, ent, mask

@@ -178,7 +178,7 @@ def pass_at_k(results: dict[str, dict]) -> Figure:
 def feed_in(results: dict[str, dict]) -> Figure:
     """Notion feed-in at inference: pass@1 (± standard error) overall and per level for each
     condition (e.g. {"no feed-in": record, "feed-in": record}, records of
-    ``trainer.evaluate_run``). Raises ValueError when no record has pass@1."""
+    ``masa_lite.evaluation.evaluate_run``). Raises ValueError when no record has pass@1."""
     ok = {n: r for n, r in results.items() if finite(r.get("pass@1"))}
     if not ok:
         raise ValueError("feed_in needs records with pass@1")
