@@ -3,7 +3,7 @@
 The workload is one GRPO step's solution rollouts on the tiny task: ``--prompts`` training
 problems of mixed levels (1–6) × ``--group`` rollouts = 128 rows by default, natural lengths
 (each row stops at its own EOS, at most ``--max-new-tokens``), temperature 1, the bundled
-masa-tiny model with a fresh LoRA adapter active, exactly as ``masa_lite.grpo.setup`` builds it
+masa-tiny model with a fresh LoRA adapter active, exactly as ``masa_lite.grpo.policy.setup`` builds it
 for training. Each repeat runs both engines on the same prompts from the same torch seed (the
 order alternates between repeats); the engines draw different random streams, so their lengths
 differ a little and the fair measure is *effective* tokens per second: generated tokens (EOS

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from masa_lite.config import RunConfig, load_config, to_dict
+from masa_lite.files import read_jsonl
 
 # method → config overrides on top of the profile
 METHODS: dict[str, list[str]] = {
@@ -150,7 +151,7 @@ def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
 
 
 def paper_marks(methods) -> dict:
-    """The paper's Table 3 F1 values for :func:`masa_lite.plots.control_prf_bars`, in the order of
+    """The paper's Table 3 F1 values for :func:`masa_lite.teach.plots_efficient.control_prf_bars`, in the order of
     ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT, 0.485 / 0.836 with
     it; None for any other method."""
     idx = {"MASA-efficient (no Expert SFT)": 0, "MASA-efficient": 1}
@@ -160,7 +161,6 @@ def paper_marks(methods) -> dict:
 
 def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     """The claims-table figures our data supports, written into ``fig_dir``; returns their paths."""
-    from masa_lite.meta import analysis
     from masa_lite.teach import plot_kit
     from masa_lite.teach import plots
     from masa_lite.teach import plots_efficient
@@ -210,8 +210,6 @@ def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
     the meta-trained method with the most problems; nothing when there are too few."""
     from masa_lite.meta import analysis
     from masa_lite.teach import plot_kit
-    from masa_lite.teach import plots
-    from masa_lite.teach import plots_efficient
     from masa_lite.teach import plots_meta
 
     name = next((n for n in ("MASA", "MASA-efficient") if n in runs), None)
@@ -244,7 +242,7 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
             continue
         runs[name] = read_history(folder)
         path = folder / "calibration.jsonl"
-        calib[name] = ([json.loads(x) for x in path.read_text().splitlines() if x]
+        calib[name] = (read_jsonl(path)
                        if path.exists() else [])
     if not runs:
         raise FileNotFoundError(f"no method runs under {out}: expected folders like "
@@ -309,8 +307,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
             f"out_dir={out / run_folder(name)}", f"method={name}"])
         train(cfg, progress=progress, resume=resume, base_eval=base)
         runs[name] = read_history(cfg.out_dir)
-        calib[name] = [json.loads(line) for line in
-                       (Path(cfg.out_dir) / "calibration.jsonl").read_text().splitlines() if line]
+        calib[name] = read_jsonl(Path(cfg.out_dir) / "calibration.jsonl")
         if base is None:  # every method starts from the same base model: evaluate it once
             base = (_evals(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
     summary = summarise(runs, calib, cfg.profile)

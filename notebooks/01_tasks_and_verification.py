@@ -19,7 +19,7 @@
 # MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
 # something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
 # (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
-# This notebook looks at how `masa_lite.tasks` provides all three, and how answers are verified.
+# This notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
 
 
 # %% [markdown]
@@ -92,7 +92,7 @@ for level in synthetic.LEVELS:
 # %% [markdown]
 # ## Verification
 #
-# `masa_lite.verify` extracts the final answer (the last balanced `\boxed{}`, as in the method;
+# `masa_lite.task.verify` extracts the final answer (the last balanced `\boxed{}`, as in the method;
 # with `fallback=True`, the config switch `grpo.answer_fallback`, also "the answer is …" and then
 # the last number) and compares it with the reference: plain numbers exactly, anything else with math-verify in a
 # worker process with a hard time limit (math-verify's own timeout uses signals, which only work
@@ -117,7 +117,7 @@ print(f"with fallback=True: 'The final answer is 1,234.' → {v.correct} ({v.met
 # %% [markdown]
 # ## Real data sets in the same schema
 #
-# `masa_lite.data.load_math_dataset` reads GSM8K, MATH-500, DeepScaleR, AIME and AMC by short
+# `masa_lite.task.data.load_math_dataset` reads GSM8K, MATH-500, DeepScaleR, AIME and AMC by short
 # name or hub id — or, offline, from a local file with the source's columns, as here.
 
 # %%

@@ -20,7 +20,7 @@
 # it samples a **group** of G answers and uses the group itself as the baseline. This notebook
 # follows one update through the library, piece by piece:
 #
-# 1. a group of rollouts and their rewards (`masa_lite.grpo.sample_solutions`, `rewards.py`), and
+# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`), and
 #    how the rollout engine avoids computing rows that have already stopped;
 # 2. group advantages and their variants (`advantages.py`);
 # 3. log-probabilities, the ratio ρ and clipping (`losses.py`);
@@ -91,7 +91,7 @@ for i, p in enumerate(problems):
 #
 # These rollouts have very different lengths. transformers `generate` computes every row of a batch
 # until the longest one ends. masa_lite's default rollout engine (`rollout.engine=compact`,
-# `masa_lite.rollout.CompactDecoder`) removes a row from the batch — and its keys and values from
+# `masa_lite.grpo.decode_compact.CompactDecoder`) removes a row from the batch — and its keys and values from
 # the KV cache — at the step it stops, so each decode step runs only the rows still going; the G
 # copies of a prompt also share one prefill. The `trace` of the same sampling call shows it.
 

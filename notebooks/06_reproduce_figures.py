@@ -41,7 +41,7 @@
 # ```mermaid
 # flowchart LR
 #     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
-#     D --> F["masa_lite.plots"] --> PNG["figures/*.png"]
+#     D --> F["masa_lite.teach.plots"] --> PNG["figures/*.png"]
 #     D --> AN["analysis.meta_deltas<br/>→ Δaccuracy vs Δmeta, Shapley R²"] --> F
 # ```
 
@@ -141,7 +141,7 @@ for m in ("GRPO", "MASA"):
 # ## Fig. 1c/d · Δaccuracy against Δmeta-awareness, per held-out problem
 #
 # For each problem: how much its pass rate rose, against how much its predictions improved
-# (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.analysis`). Every Δ
+# (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.meta.analysis`). Every Δ
 # is after − before; awareness is a *negative* error, so Δmeta > 0 means the predictions moved
 # closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
 # the reference run the gain is largest in the two middle bins and smallest where the predictions

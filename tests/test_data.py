@@ -1,4 +1,4 @@
-"""Tests for masa_lite.data: local fixtures only, the hub is never reached."""
+"""Tests for masa_lite.task.data: local fixtures only, the hub is never reached."""
 
 import csv
 import hashlib

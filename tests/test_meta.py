@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masa_lite.meta.answer import PAPER_META_TEMPLATE, MetaFormat, MetaPrediction, build_meta_prompt, format_meta_answer, parse_meta, summarise_parses
+from masa_lite.meta.answer import (PAPER_META_TEMPLATE, MetaPrediction, build_meta_prompt,
+                                   format_meta_answer, parse_meta, summarise_parses)
 from masa_lite.efficient.expert_sft import expert_target
-from masa_lite.meta.reward import length_reward, meta_reward, normalise_notion, notion_details, notion_reward, pass_rate_reward
+from masa_lite.meta.reward import (length_reward, meta_reward, normalise_notion, notion_details,
+                                   notion_reward, pass_rate_reward)
 
 CANON = ('<meta>mul add, 2 steps</meta>'
          '{"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 87}')
@@ -32,9 +34,8 @@ def test_prompt_keeps_braces_in_problem_and_custom_template():
     # "{k}" inside the problem is not a placeholder: k is filled first
     assert build_meta_prompt("solve {x | x > {k}}", "Q: {problem} K={k}", k=3) == \
         "Q: solve {x | x > {k}} K=3"
-    assert MetaFormat(k=4).prompt("p") == build_meta_prompt("p", PAPER_META_TEMPLATE, 4)
     with pytest.raises(ValueError):
-        MetaFormat(k=0)
+        build_meta_prompt("p", PAPER_META_TEMPLATE, k=0)
     with pytest.raises(ValueError):
         build_meta_prompt("p", k=True)
 

@@ -1,4 +1,4 @@
-"""Tests for masa_lite.verify: extraction, exact fast path, math-verify path, threads, hangs."""
+"""Tests for masa_lite.task.verify: extraction, exact fast path, math-verify path, threads, hangs."""
 
 import dataclasses
 import threading

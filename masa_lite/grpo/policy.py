@@ -46,7 +46,7 @@ def sample_solutions(model, tokenizer, records, prompt_fn, cfg: RunConfig, budge
                      notions=None, seeds=None) -> list[Rollout]:
     """G solution rollouts per record through ``cfg.rollout.backend`` (hf: adapter merged for
     generation if configured; vllm: the adapter goes to vLLM as a LoRARequest). ``seeds``, one per
-    record: row-seeded sampling (:func:`masa_lite.rollout.generate_rollouts`)."""
+    record: row-seeded sampling (:func:`masa_lite.grpo.sampling.generate_rollouts`)."""
     prompts = [prompt_fn(r, None if notions is None else notions[i]) for i, r in enumerate(records)]
     merged = (cfg.rollout.merge_adapter and cfg.rollout.backend == "hf"
               and hasattr(model, "merge_adapter"))

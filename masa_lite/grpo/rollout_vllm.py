@@ -1,6 +1,6 @@
 """vLLM rollouts: the second backend of the rollout engine (``rollout.backend=vllm``).
 
-Same contract as :func:`masa_lite.rollout.generate_rollouts`: prompts in, :class:`Rollout` records
+Same contract as :func:`masa_lite.grpo.sampling.generate_rollouts`: prompts in, :class:`Rollout` records
 out, prompt-major (p0×n, p1×n, …), each with its completion tokens (EOS included), length and stop
 reason (``"eos"`` / ``"budget"`` / ``"max_new_tokens"``): the trainer cannot tell the backends
 apart.

@@ -86,7 +86,7 @@ def sample_rollouts(model, tokenizer, prompts: list[str], cfg, *, n: int, max_ne
                     seeds: list[int] | None = None) -> list[Rollout]:
     """Training-time sampling through the backend ``cfg.rollout.backend`` picks: ``"hf"``
     (:func:`generate_rollouts` with the engine ``cfg.rollout.engine``) or ``"vllm"``
-    (:mod:`masa_lite.rollout_vllm`, whose engine is built on first use and gets the current LoRA
+    (:mod:`masa_lite.grpo.rollout_vllm`, whose engine is built on first use and gets the current LoRA
     adapter before every call). Same Rollouts either way;
     sampling settings come from ``cfg.rollout``; ``seeds``: row-seeded sampling (hf backend)."""
     r = cfg.rollout

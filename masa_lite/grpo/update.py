@@ -3,11 +3,11 @@
 One step (docs/method.md §3):
 
 1. draw ``prompts_per_step`` training problems;
-2. sample G rollouts per prompt (:mod:`masa_lite.rollout`);
-3. score them (:mod:`masa_lite.rewards`) → r_i;
-4. group advantages Â_i = (r_i − mean_g r)/(std_g r + ε) (:mod:`masa_lite.advantages`);
+2. sample G rollouts per prompt (:mod:`masa_lite.grpo.sampling`);
+3. score them (:mod:`masa_lite.grpo.rewards`) → r_i;
+4. group advantages Â_i = (r_i − mean_g r)/(std_g r + ε) (:mod:`masa_lite.grpo.advantages`);
 5. clipped surrogate loss on every completion token, micro-batched with gradient accumulation
-   (:mod:`masa_lite.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes;
+   (:mod:`masa_lite.grpo.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes;
 6. metrics to the history, warnings when the learning signal is gone, atomic checkpoints.
 
 The loop itself lives in :mod:`masa_lite.trainer`, where MASA's meta path and MASA-efficient's

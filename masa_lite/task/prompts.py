@@ -1,7 +1,7 @@
 """Prompt formats: how a problem becomes a solution prompt or a meta prompt for a given model.
 
 * ``tiny`` – the bundled masa-tiny model's compact character-level templates
-  (:mod:`masa_lite.tasks`): ``solve 12+3*4\\n``, ``meta 12+3*4\\n``, hints as ``using a, b``.
+  (:mod:`masa_lite.task.synthetic`): ``solve 12+3*4\\n``, ``meta 12+3*4\\n``, hints as ``using a, b``.
 * ``paper`` – the paper's wording for real models (docs/method.md §1), wrapped in the model's
   chat template when it has one. Notion feed-in appends "The problem could be solved using the
   following math notions: …" (§4).

@@ -2,7 +2,7 @@
 
 A record is a dict with ``problem``, ``answer``, ``source``, ``level`` (may be None) and ``id``.
 The synthetic task draws training prompts from its train split and evaluates on its balanced
-held-out test split; any data set that :func:`masa_lite.data.load_math_dataset` reads works too.
+held-out test split; any data set that :func:`masa_lite.task.data.load_math_dataset` reads works too.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The model is an ordinary transformers ``LlamaForCausalLM`` with a character-level
 ``PreTrainedTokenizerFast``, so every code path that serves a Hugging Face model (``generate``,
 peft LoRA, vLLM) serves it too. It is trained by supervised learning on traces of the noisy
-solver persona of :mod:`masa_lite.tasks` (train split only):
+solver persona of :mod:`masa_lite.task.synthetic` (train split only):
 
 * solution prompts → persona solutions (a quarter of them with a notion hint it obeys);
 * meta prompts → ``<meta>`` + the list of operations + a JSON prediction whose numbers and
@@ -157,11 +157,12 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
                        split: str = "test", k: int = 8, progress: bool = False) -> dict:
     """What the model card reports: per-level sampled pass@1 (T = 1), lengths of right vs wrong
     rollouts, meta-format parse rate and calibration of predicted vs actual pass rate and length."""
-    from masa_lite.evaluation import evaluate_policy
-    from masa_lite.stats import calibration
-    from masa_lite.meta.answer import parse_meta
-    from masa_lite.task.prompts import tiny_format
+    from masa_lite.evaluation import calibration_of, calibration_pairs, evaluate_policy
     from masa_lite.grpo.sampling import generate_rollouts
+    from masa_lite.meta.answer import parse_meta
+    from masa_lite.meta.scoring import predictions_by_prompt
+    from masa_lite.stats import correct_lengths
+    from masa_lite.task.prompts import tiny_format
 
     fmt = tiny_format()
     records = [p.to_record() for p in synthetic.task_splits(n_per_level, seed=seed)[split]]
@@ -170,8 +171,8 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
     levels = {}
     for lv in sorted(synthetic.LEVELS):
         probs = [p for p in ev["per_problem"] if p["level"] == lv]
-        right = [n for p in probs for n, c in zip(p["lengths"], p["correct"]) if c]
-        wrong = [n for p in probs for n, c in zip(p["lengths"], p["correct"]) if not c]
+        right = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"])]
+        wrong = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"], right=False)]
         levels[lv] = {
             "problems": len(probs),
             "pass@1": sum(p["c"] / p["n"] for p in probs) / max(len(probs), 1),
@@ -185,23 +186,16 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
                               max_new_tokens=200)
     preds = [parse_meta(m.text, k=k) for m in metas]
     parsed = [p.status == "ok" for p in preds]
-    pr_x, pr_y, len_x, len_y = [], [], [], []
-    for pred, prob in zip(preds, ev["per_problem"]):
-        if pred.pass_rate is not None:
-            pr_x.append(pred.pass_rate / k)
-            pr_y.append(prob["c"] / prob["n"])
-        right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
-        if pred.solution_length is not None and right:
-            len_x.append(pred.solution_length)
-            len_y.append(sum(right) / len(right))
+    calib = calibration_of(calibration_pairs(ev["per_problem"],
+                                             predictions_by_prompt(metas, preds, len(records), k), step=0))
     return {
         "samples_per_problem": samples, "problems": len(records), "split": split,
         "pass@1": ev["pass@1"], "pass@1_se": ev["pass@1_se"], "levels": levels,
         "zero_variance_frac": ev["zero_variance_frac"],
         "len_correct": ev["len_correct_mean"], "len_wrong": ev["len_wrong_mean"],
         "meta_parse_rate": sum(parsed) / len(parsed),
-        "calibration_pass_rate_corr": calibration(pr_x, pr_y)["corr"],
-        "calibration_length_corr": calibration(len_x, len_y)["corr"],
+        "calibration_pass_rate_corr": calib["pass"]["corr"],
+        "calibration_length_corr": calib["length"]["corr"],
         "meta_example": metas[0].text,
     }
 
@@ -223,7 +217,7 @@ A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden
 scratch for masa_lite's synthetic arithmetic task. It is the embedded default on which GRPO and
 MASA run end to end on a laptop CPU. It knows nothing but this task.
 
-- **Data**: traces of the noisy solver persona of `masa_lite.tasks` on the task's *train* split
+- **Data**: traces of the noisy solver persona of `masa_lite.task.synthetic` on the task's *train* split
   (solution prompts, a quarter with notion hints; 20 % meta prompts whose JSON numbers and notions
   are random, so the model writes parseable but uninformed meta predictions).
 - **Build**: `masa-lite build-tiny --steps {build['steps']} --seed {build['seed']}`

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from masa_lite.efficient import gate
+from masa_lite.files import read_jsonl
 from masa_lite.grpo import advantages
 from masa_lite.grpo import losses
 from masa_lite.meta import answer as meta_answer
@@ -267,7 +268,6 @@ def train_experiment(switches: dict, out_dir, base: list[str] | None = None, pro
     set and seed) its step-0 evaluation is reused instead of measuring the base model again, as
     ``masa-lite reproduce`` does. Returns {"switches", "config", "history", "seconds"} for
     :func:`check_experiment`."""
-    import json
     import time
     from pathlib import Path
 
@@ -284,7 +284,7 @@ def train_experiment(switches: dict, out_dir, base: list[str] | None = None, pro
         first = next((h for h in reference["history"] if h.get("kind") == "eval" and h.get("step") == 0), None)
         calib = Path(reference["config"].out_dir) / "calibration.jsonl"
         if first is not None and calib.exists():
-            pairs = [json.loads(x) for x in calib.read_text().splitlines() if x]
+            pairs = read_jsonl(calib)
             base_eval = (dict(first), [p for p in pairs if p.get("step") == 0])
     t0 = time.time()
     out = train(cfg, resume=resume, progress=False, base_eval=base_eval)

@@ -217,7 +217,7 @@ def delta_box(deltas: list[dict], max_bins: int = 4) -> Figure:
 
 
 def shapley_bars(r2: dict, title: str | None = None) -> Figure:
-    """Horizontal bars of a Shapley R² split (:func:`masa_lite.analysis.awareness_r2`), like the
+    """Horizontal bars of a Shapley R² split (:func:`masa_lite.meta.analysis.awareness_r2`), like the
     paper's Fig. 6. The bars are the *absolute* contributions to R² (in units of R²; they sum to
     the full R²), each labelled with its share of the full R² in percent — the paper reports the
     percentages. The title carries the full R² and n. Raises ValueError without shares."""

@@ -199,14 +199,16 @@ def control_outcomes(pred_pass: Sequence[Sequence[float]], pred_length: Sequence
     full-length solution rollouts are known (per prompt: predicted p̂ list, predicted ℓ̂ list,
     correctness and length of each rollout).
 
-    Gate: :func:`masa.gate_prompts`; label = the prompt's group is zero-variance.
-    Cutoff: a rollout longer than :func:`masa.cutoff_budget` would be cut; label = it was wrong.
+    Gate: :func:`masa_lite.efficient.gate.gate_prompts`; label = the prompt's group is
+    zero-variance (:func:`masa_lite.stats.zero_variance`, the label the trainer audits the gate with).
+    Cutoff: a rollout longer than :func:`masa_lite.efficient.cutoff.cutoff_budget` would be cut;
+    label = it was wrong.
     Returns shares, precision/recall/F1 of both, and the share of solution tokens saved."""
     n = len(pred_pass)
     if not (len(pred_length) == len(correct) == len(lengths) == n):
         raise ValueError("pred_pass, pred_length, correct and lengths need one entry per prompt")
     gated = gate.gate_prompts([list(p) for p in pred_pass], std_max, margin)
-    zero_var = [all(c) or not any(c) for c in correct]
+    zero_var = [stats.zero_variance(c) for c in correct]
     g = stats.prf(gated, zero_var)
     cut, wrong, saved, total = [], [], 0, 0
     for i in range(n):
