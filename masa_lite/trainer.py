@@ -208,7 +208,8 @@ def solution_path(run: Run, s: Step) -> None:
     """4. G solution rollouts for each of this rank's prompts that is not gated (or is audited),
     with its budget and notion hint."""
     plan = s.plan
-    todo = [i for i in s.mine if not plan.gated[i] or plan.audited[i]]
+    mine = set(s.mine)
+    todo = [i for i in plan.rolled_out if i in mine]  # this rank's prompts, shards are contiguous
     sol = sample_solutions(run.model, run.tokenizer, [s.batch[i] for i in todo], run.fmt.solution, run.cfg,
                            budgets=None if plan.budgets is None else [plan.budgets[i] for i in todo],
                            notions=None if plan.notions is None else [plan.notions[i] for i in todo],

@@ -21,6 +21,7 @@ class SolutionPlan:
 
     @property
     def rolled_out(self) -> list[int]:
+        """The prompts that get solution rollouts: not gated, or gated and audited."""
         return [i for i, (g, a) in enumerate(zip(self.gated, self.audited)) if not g or a]
 
 
