@@ -1,17 +1,11 @@
-"""GRPO with LoRA: the training loop that composes rollouts, rewards, advantages and the loss.
+"""The GRPO policy update (docs/method.md §3): group advantages of every path, then the clipped
+surrogate loss on every completion token, micro-batched with gradient accumulation
+(:mod:`masa_lite.grpo.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes.
 
-One step (docs/method.md §3):
-
-1. draw ``prompts_per_step`` training problems;
-2. sample G rollouts per prompt (:mod:`masa_lite.grpo.sampling`);
-3. score them (:mod:`masa_lite.grpo.rewards`) → r_i;
-4. group advantages Â_i = (r_i − mean_g r)/(std_g r + ε) (:mod:`masa_lite.grpo.advantages`);
-5. clipped surrogate loss on every completion token, micro-batched with gradient accumulation
-   (:mod:`masa_lite.grpo.losses`), AdamW + warm-up + grad-norm clip, ``policy_epochs`` passes;
-6. metrics to the history, warnings when the learning signal is gone, atomic checkpoints.
-
-The loop itself lives in :mod:`masa_lite.trainer`, where MASA's meta path and MASA-efficient's
-controls are switches of the same step; this module holds the GRPO pieces it composes.
+Advantages: Â_i = (r_i − mean_g r)/(std_g r + ε) per group (:mod:`masa_lite.grpo.advantages`),
+× the path's weight (``meta.loss_weight``), per token where field-level credit gives them
+(:mod:`masa_lite.grpo.scored`). The step around it (rollouts, rewards, metrics, checkpoints) is
+:func:`masa_lite.trainer.train`.
 """
 
 from __future__ import annotations
@@ -169,8 +163,9 @@ class _Pass:
         with self.autocast:
             # log-probs of the distribution that was sampled: logits / rollout.temperature
             logp, ent = losses.sequence_token_logprobs(
-                module or self.model, batch["input_ids"], batch["attention_mask"], batch["logits_to_keep"],
-                temperature=self.cfg.rollout.temperature, compute_entropy=with_entropy)
+                self.model if module is None else module, batch["input_ids"], batch["attention_mask"],
+                batch["logits_to_keep"], temperature=self.cfg.rollout.temperature,
+                compute_entropy=with_entropy)
         return batch, logp, ent
 
     def epochs(self) -> tuple[float, torch.Tensor]:

@@ -80,8 +80,9 @@ def calibration_scatter(panels: dict[str, list[dict]], quantity: str = "pass_rat
 
 # ---- 2. meta reward parts ---------------------------------------------------------------------
 
-META_PARTS = [("r_pass", "r_pass (pass rate)"), ("r_len", "r_len (length)"),
-              ("r_notion", "r_notion (notions)"), ("meta_reward", "meta reward (mean)")]
+# the history keys of the meta reward's parts (masa_lite.meta.reward) and their mean, with labels
+REWARD_SERIES = [("r_pass", "r_pass (pass rate)"), ("r_len", "r_len (length)"),
+                 ("r_notion", "r_notion (notions)"), ("meta_reward", "meta reward (mean)")]
 
 
 def meta_reward_parts(history, smooth: int = 1) -> Figure:
@@ -91,7 +92,7 @@ def meta_reward_parts(history, smooth: int = 1) -> Figure:
     recs = train_records(history)
     fig, ax = plt.subplots(figsize=(8.8, 4))
     drawn = 0
-    for i, (key, label) in enumerate(META_PARTS):
+    for i, (key, label) in enumerate(REWARD_SERIES):
         x, y = series(recs, key)
         if x.size == 0:
             continue
