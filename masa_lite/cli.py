@@ -149,6 +149,7 @@ def cmd_export_task(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``masa-lite`` argument parser: one sub-command per task."""
     p = argparse.ArgumentParser(prog="masa-lite", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true",
                    help="show the full traceback of an error instead of one line")
@@ -240,6 +241,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``masa-lite`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "debug", False):

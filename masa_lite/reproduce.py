@@ -151,9 +151,9 @@ def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
 
 
 def paper_marks(methods) -> dict:
-    """The paper's Table 3 F1 values for :func:`masa_lite.teach.plots_efficient.control_prf_bars`, in the order of
-    ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT, 0.485 / 0.836 with
-    it; None for any other method."""
+    """The paper's Table 3 F1 values for :func:`masa_lite.teach.plots_efficient.control_prf_bars`,
+    in the order of ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT,
+    0.485 / 0.836 with it; None for any other method."""
     idx = {"MASA-efficient (no Expert SFT)": 0, "MASA-efficient": 1}
     return {key: tuple(PAPER[key][idx[m]] if m in idx else None for m in methods)
             for key in ("gate_f1", "cutoff_f1")}

@@ -1,4 +1,5 @@
-"""The numbers masa_lite reports, one home each: unbiased pass@k and the error bars that say whether an effect is real.
+"""The numbers masa_lite reports, one home each: unbiased pass@k and the error bars that say
+whether an effect is real.
 
 The paper reports pass@k averaged over problems with n samples each (docs/method.md §5).
 For one problem with n samples of which c are correct, the unbiased estimator of pass@k

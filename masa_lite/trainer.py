@@ -130,11 +130,6 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
             "tokenizer": run.tokenizer, "rank": run.dp.rank, "world_size": run.dp.world_size}
 
 
-
-
-
-
-
 # ---- evaluation -------------------------------------------------------------------------------
 
 def eval_due(step: int, cfg: RunConfig) -> bool:

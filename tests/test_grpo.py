@@ -107,7 +107,7 @@ def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
     ρ = 1, so the token-mean loss −Σ Â / N doubles when the weight doubles."""
     from masa_lite.grpo.scored import Scored
     from masa_lite.grpo.update import policy_update
-    from masa_lite.grpo.policy import setup
+    from masa_lite.grpo.policy import setup  # noqa: F401
 
     model, tok = random_tiny
     from masa_lite.models import LoraSettings, wrap_lora
@@ -132,7 +132,6 @@ def test_policy_update_log_probs_use_the_sampling_temperature(random_tiny, monke
     import torch.nn.functional as F
 
     from masa_lite.grpo import losses
-    from masa_lite import trainer
     from masa_lite.grpo.scored import Scored
     from masa_lite.grpo.update import policy_update
 
@@ -174,7 +173,6 @@ SMALL = dict(steps=1, save_every=1, eval_at_start="false", **{"data.eval_per_lev
 def test_no_resume_moves_the_old_run_aside(random_tiny_dir, tmp_path, monkeypatch):
     """--no-resume on a folder with a finished seed-0 run, killed before its first checkpoint and
     resumed with the same command, used to load the *old* checkpoint (rc 0, wrong run)."""
-    from masa_lite.grpo import losses
     from masa_lite import trainer
 
     run = tmp_path / "run"
@@ -210,7 +208,6 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
     the resumed run must hold each evaluation once, in history.jsonl and calibration.jsonl."""
     import json
 
-    from masa_lite.grpo import losses
     from masa_lite import trainer
 
     run = tmp_path / "run"

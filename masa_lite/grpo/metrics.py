@@ -30,6 +30,7 @@ def rollout_metrics(scored: Scored, prefix: str = "") -> dict:
 
 
 def peak_memory_mb(device) -> float:
+    """Peak memory of this process in MiB: CUDA allocations on a GPU, the resident set size otherwise."""
     if getattr(device, "type", str(device)) == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB → MiB

@@ -25,7 +25,8 @@ Both give the same tokens for greedy and row-seeded sampling (up to float reorde
 on masa-tiny, see tests/test_rollout_engine.py) and the same distribution otherwise.
 
 Two backends, one interface: :func:`sample_rollouts` dispatches on ``rollout.backend`` to
-transformers (:mod:`masa_lite.grpo.sampling`) or vLLM (:mod:`masa_lite.grpo.rollout_vllm`, optional extra).
+transformers (:mod:`masa_lite.grpo.sampling`) or vLLM (:mod:`masa_lite.grpo.rollout_vllm`, optional
+extra).
 
 Row-seeded sampling (``seeds``, ``rollout.row_seeded``; always on in data-parallel runs): instead
 of ``generate``'s one global random stream, every row samples with its own generator

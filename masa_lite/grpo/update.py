@@ -149,8 +149,9 @@ class _Pass:
 
     def __init__(self, model, tokenizer, optimizer, rows: TrainRows, cfg: RunConfig, device, dp,
                  with_kl: bool, n_rows: int, num_tokens: float):
-        self.model, self.tokenizer, self.optimizer, self.rows, self.cfg = model, tokenizer, optimizer, rows, cfg
-        self.device, self.dp, self.with_kl, self.n_rows, self.num_tokens = device, dp, with_kl, n_rows, num_tokens
+        self.model, self.tokenizer, self.optimizer = model, tokenizer, optimizer
+        self.rows, self.cfg, self.device, self.dp = rows, cfg, device, dp
+        self.with_kl, self.n_rows, self.num_tokens = with_kl, n_rows, num_tokens
         self.mbs = _micro_batches(len(rows.rollouts), cfg.grpo.micro_batch_size)
         self.net = dp.train_model(model)  # DDP wrapper on several ranks: its backward all-reduces
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)

@@ -18,10 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-
-KEYS = ("math_notion", "pass_rate", "solution_length")
-
-
+KEYS = ("math_notion", "pass_rate", "solution_length")  # the answer's JSON keys, in its order
 PARTS = ("pass", "length", "notion")          # the parts of r_meta, for ablations
 # the JSON field each part of r_meta scores (field-level credit: masa_lite.meta.credit)
 FIELD_OF_PART = {"pass": "pass_rate", "length": "solution_length", "notion": "math_notion"}
@@ -42,12 +39,11 @@ PAPER_META_TEMPLATE = (
     'Format: <meta>your reasoning</meta>{"math_notion": ["<notion>", ...], '
     '"pass_rate": <integer 0 to {k}>, "solution_length": <integer>}'
 )
-
-
 META_TEMPLATE = PAPER_META_TEMPLATE  # the same template under a name that does not claim verbatim
 
 
 def check_k(k: int) -> int:
+    """The pass-rate scale K, checked: a positive integer (not a bool); raises ValueError otherwise."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     return k

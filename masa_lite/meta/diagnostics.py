@@ -55,6 +55,7 @@ def value_entropy(values: Sequence) -> float:
 
 
 def population_std(values: Sequence[float]) -> float:
+    """Standard deviation with ddof 0 (NaN without values)."""
     if not values:
         return float("nan")
     m = sum(values) / len(values)

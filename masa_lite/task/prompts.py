@@ -39,11 +39,14 @@ def _chat(tokenizer, text: str) -> str:
 
 
 def tiny_format() -> PromptFormat:
-    return PromptFormat("tiny", lambda rec, notions=None: synthetic.solution_prompt(rec["problem"], notions),
+    """The prompts of the bundled tiny model: the synthetic task's own short formats."""
+    return PromptFormat("tiny",
+                        lambda rec, notions=None: synthetic.solution_prompt(rec["problem"], notions),
                         lambda rec: synthetic.meta_prompt(rec["problem"]))
 
 
 def paper_format(tokenizer, k: int = 8) -> PromptFormat:
+    """The paper's solution and meta prompts, in the tokenizer's chat template when it has one."""
     def solution(rec, notions=None):
         text = PAPER_SOLUTION.format(problem=rec["problem"])
         if notions:
@@ -65,4 +68,6 @@ def prompt_style_of(model_name: str) -> str:
 
 
 def prompt_format_for(model_name: str, tokenizer, k: int = 8) -> PromptFormat:
+    """The prompt format a model expects: the tiny format for a model whose folder says so
+    (``masa_lite.json``), else the paper's."""
     return tiny_format() if prompt_style_of(model_name) == "tiny" else paper_format(tokenizer, k)

@@ -228,6 +228,7 @@ def control_outcomes(pred_pass: Sequence[Sequence[float]], pred_length: Sequence
 
 
 def control_outcomes_html(outcome: dict) -> str:
+    """An HTML table of :func:`control_outcomes`: share, precision, recall and F1 of gate and cutoff."""
     def f(x):
         return "–" if not math.isfinite(x) else f"{x:.2f}"
 
