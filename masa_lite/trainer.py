@@ -56,7 +56,8 @@ from masa_lite.files import append_jsonl, atomic_write_text
 from masa_lite.grpo.metrics import peak_memory_mb, rollout_metrics
 from masa_lite.grpo.policy import sample_solutions
 from masa_lite.grpo.rewards import score_rollouts
-from masa_lite.grpo.scored import Scored, only_prompts, reindex
+from masa_lite.grpo.rollout import reindex
+from masa_lite.grpo.scored import Scored, only_prompts
 from masa_lite.grpo.update import policy_update
 from masa_lite.history import signal_warnings
 from masa_lite.meta import diagnostics

@@ -70,3 +70,10 @@ def trim_completion(ids: list[int], eos_id: int, pad_id: int | None) -> tuple[li
         while ids and ids[-1] == pad_id:
             ids = ids[:-1]
     return ids, False
+
+
+def reindex(rollouts, indices):
+    """Map each rollout's position in a sub-list of prompts back to its index in the batch."""
+    for r in rollouts:
+        r.prompt_index = indices[r.prompt_index]
+    return rollouts

@@ -42,13 +42,6 @@ def token_advantages(scored: Scored, adv: torch.Tensor, scale: str = "group") ->
     return out
 
 
-def reindex(rollouts, indices):
-    """Map each rollout's position in a sub-list of prompts back to its index in the batch."""
-    for r in rollouts:
-        r.prompt_index = indices[r.prompt_index]
-    return rollouts
-
-
 def only_prompts(scored: Scored, prompts: set[int]) -> Scored:
     """The rollouts of ``scored`` that belong to ``prompts`` (a rank's own groups)."""
     rows = [j for j, r in enumerate(scored.rollouts) if r.prompt_index in prompts]
