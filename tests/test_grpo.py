@@ -1,5 +1,6 @@
 """The GRPO loop: one step end to end, metrics, checkpoints, exact kill-and-resume."""
 
+import math
 import signal
 import subprocess
 import sys
@@ -125,6 +126,25 @@ def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
         b = Scored(rs, torch.tensor([1.0, 0.0, 0.0, 0.0]), torch.zeros(4, dtype=torch.long), weight=w)
         losses.append(policy_update(model, tok, opt, sched, [b], cfg, torch.device("cpu"))["loss"])
     assert losses[0] != 0 and abs(losses[1] - 2 * losses[0]) < 1e-6 * abs(losses[0])
+
+
+def test_policy_update_with_one_kl_weight_per_micro_batch(random_tiny):
+    """A KL to the base with the same weight on every row of a micro-batch (grpo.kl_beta > 0, one
+    path) takes the float branch of the KL weights; it used to call .to() on that float and crash."""
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
+    from masa_lite.models import LoraSettings, wrap_lora
+
+    model, tok = random_tiny
+    model = wrap_lora(model, LoraSettings(r=2, alpha=4))
+    cfg = load_config("tiny", overrides=["grpo.kl_beta=0.1", "grpo.micro_batch_size=2"])
+    rs = [Rollout(0, "solve 1+1\n", t, tok.encode(t, add_special_tokens=False), len(t), "eos")
+          for t in ("12", "1234", "2", "123")]
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    b = Scored(rs, torch.tensor([1.0, 0.0, 1.0, 0.0]), torch.zeros(4, dtype=torch.long))
+    m = policy_update(model, tok, opt, sched, [b], cfg, torch.device("cpu"))
+    assert abs(m["kl_ref"]) < 1e-6 and math.isfinite(m["loss"])  # a fresh adapter: π = base
 
 
 def test_policy_update_log_probs_use_the_sampling_temperature(random_tiny, monkeypatch):

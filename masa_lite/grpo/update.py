@@ -57,10 +57,10 @@ def _advantage_matrix(advs, tok_advs, idx, mask) -> torch.Tensor:
     return out
 
 
-def _row_betas(betas: torch.Tensor):
+def _row_betas(betas: torch.Tensor, device):
     """A micro-batch's KL weights: one float when every row has the same (the common case, the
-    same arithmetic as before), else the [B] tensor."""
-    return float(betas[0]) if bool((betas == betas[0]).all()) else betas
+    same arithmetic as before), else the [B] tensor on ``device``."""
+    return float(betas[0]) if bool((betas == betas[0]).all()) else betas.to(device)
 
 
 def _filler(tokenizer) -> Rollout:
@@ -208,7 +208,7 @@ class _Pass:
             logp, old_logp, _advantage_matrix(rows.advs, rows.tok_advs, idx, mask).to(device), mask,
             eps_low=g.eps_low, eps_high=g.eps_high, dual_clip=g.dual_clip, aggregation=g.aggregation,
             max_completion_len=self.cfg.rollout.max_new_tokens, num_tokens=self.num_tokens,
-            ref_logp=ref, beta=_row_betas(rows.betas[idx]).to(device) if self.with_kl else 0.0,
+            ref_logp=ref, beta=_row_betas(rows.betas[idx], device) if self.with_kl else 0.0,
             log_ratio_clamp=g.log_ratio_clamp)
         if g.aggregation != "token-mean":  # per-micro-batch means → weight by its share
             loss = loss * (len(idx) / self.n_rows)
