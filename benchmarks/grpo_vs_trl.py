@@ -119,10 +119,10 @@ def make_prompts(n: int, length: int, seed: int = 0) -> list[str]:
 def task_prompts(n: int, seed: int = 0) -> list[str]:
     """``n`` solution prompts of the tiny task's training split, levels 1-6 mixed (natural
     lengths; masa-tiny's vocabulary has no room for random letters)."""
-    from masa_lite import tasks
+    from masa_lite.task import synthetic
 
-    probs = tasks.generate_problems(n, levels=(1, 2, 3, 4, 5, 6), seed=seed, split="train")
-    return [tasks.solution_prompt(p.problem) for p in probs]
+    probs = synthetic.generate_problems(n, levels=(1, 2, 3, 4, 5, 6), seed=seed, split="train")
+    return [synthetic.solution_prompt(p.problem) for p in probs]
 
 
 def prompts_for(opts) -> list[str]:
@@ -155,7 +155,9 @@ def _summary(step_s: list[float], gen_s: list[float], tokens: list[int], warmup:
 def run_masa(folder: Path, opts) -> dict:
     """``warmup + steps`` GRPO steps with masa_lite's own pieces; times per step and rollout."""
     from masa_lite.config import RunConfig, validate
-    from masa_lite.grpo import Scored, policy_update, sample_solutions, setup
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
+    from masa_lite.grpo.policy import sample_solutions, setup
 
     device = torch.device(opts.device)
     rows = opts.prompts * opts.generations

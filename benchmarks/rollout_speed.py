@@ -3,7 +3,7 @@
 The workload is one GRPO step's solution rollouts on the tiny task: ``--prompts`` training
 problems of mixed levels (1–6) × ``--group`` rollouts = 128 rows by default, natural lengths
 (each row stops at its own EOS, at most ``--max-new-tokens``), temperature 1, the bundled
-masa-tiny model with a fresh LoRA adapter active, exactly as ``masa_lite.grpo.setup`` builds it
+masa-tiny model with a fresh LoRA adapter active, exactly as ``masa_lite.grpo.policy.setup`` builds it
 for training. Each repeat runs both engines on the same prompts from the same torch seed (the
 order alternates between repeats); the engines draw different random streams, so their lengths
 differ a little and the fair measure is *effective* tokens per second: generated tokens (EOS
@@ -36,21 +36,21 @@ ENGINES = ("generate", "compact")
 
 def build(opts):
     """The training model (LoRA adapter active) and ``prompts × group`` rows of real prompts."""
-    from masa_lite import tasks
+    from masa_lite.task import synthetic
     from masa_lite.config import load_config
-    from masa_lite.grpo import setup
-    from masa_lite.prompts import prompt_format_for
+    from masa_lite.grpo.policy import setup
+    from masa_lite.task.prompts import prompt_format_for
 
     cfg = load_config("tiny", overrides=[f"model.device={opts.device}", f"seed={opts.seed}"])
     model, tok, _, _ = setup(cfg)
     fmt = prompt_format_for(cfg.model.name, tok)
-    probs = tasks.generate_problems(opts.prompts, levels=tuple(range(1, 7)), seed=opts.seed,
+    probs = synthetic.generate_problems(opts.prompts, levels=tuple(range(1, 7)), seed=opts.seed,
                                     split="train")
     return model, tok, [fmt.solution(p.to_record(), None) for p in probs]
 
 
 def run_once(model, tok, prompts, engine: str, seed: int, opts) -> dict:
-    from masa_lite.rollout import generate_rollouts
+    from masa_lite.grpo.sampling import generate_rollouts
 
     device = next(model.parameters()).device
     seeds = list(range(seed, seed + len(prompts))) if opts.row_seeded else None

@@ -12,7 +12,6 @@ also clears stale ``ckpt-*.tmp`` folders when it starts.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from masa_lite.errors import CheckpointWriteError
+from masa_lite.files import atomic_write_text, jsonl_text, read_jsonl, write_jsonl
 
 LATEST = "latest"
 
@@ -36,17 +36,12 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the Python, NumPy, torch (and CUDA) random states saved by :func:`rng_state`."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(run_dir, step: int, model, optimizer, scheduler, history: list[dict],
@@ -62,14 +57,14 @@ def save_checkpoint(run_dir, step: int, model, optimizer, scheduler, history: li
         torch.save({"step": step, "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "rng": rng_state(), "trainer": trainer_state or {}}, tmp / "state.pt")
-        (tmp / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        (tmp / "history.jsonl").write_text(jsonl_text(history))
     except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointWriteError(_write_failure(run_dir, step, exc)) from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _atomic_write_text(run_dir / LATEST, final.name)
+    atomic_write_text(run_dir / LATEST, final.name)
     ckpts = sorted(p for p in run_dir.glob("ckpt-*") if p.is_dir() and not p.name.endswith(".tmp"))
     for old in ckpts[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
@@ -82,7 +77,7 @@ def update_checkpoint_history(run_dir, step: int, history: list[dict]) -> bool:
     path = Path(run_dir) / f"ckpt-{step:06d}"
     if not (path / "state.pt").exists():
         return False
-    _atomic_write_text(path / "history.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    write_jsonl(history, path / "history.jsonl")
     return True
 
 
@@ -125,5 +120,5 @@ def load_checkpoint(path, model, optimizer, scheduler) -> tuple[int, list[dict],
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     set_rng_state(state["rng"])
-    history = [json.loads(line) for line in (path / "history.jsonl").read_text().splitlines() if line]
+    history = read_jsonl(path / "history.jsonl")
     return state["step"], history, state["trainer"]

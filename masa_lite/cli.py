@@ -31,17 +31,17 @@ def cmd_demo(args) -> int:
     """Load the tiny model, sample problems of every level, verify the answers."""
     import torch
 
-    from masa_lite import tasks
+    from masa_lite.task import synthetic
     from masa_lite.models import load_model_and_tokenizer
-    from masa_lite.rewards import score_rollouts
-    from masa_lite.rollout import generate_rollouts
+    from masa_lite.grpo.rewards import score_rollouts
+    from masa_lite.grpo.sampling import generate_rollouts
 
     t0 = time.time()
     torch.manual_seed(args.seed)
     model, tok = load_model_and_tokenizer(args.model, device=args.device)
-    probs = tasks.generate_problems(args.n, seed=args.seed, split="test")
+    probs = synthetic.generate_problems(args.n, seed=args.seed, split="test")
     records = [p.to_record() for p in probs]
-    rollouts = generate_rollouts(model, tok, [tasks.solution_prompt(p.problem) for p in probs],
+    rollouts = generate_rollouts(model, tok, [synthetic.solution_prompt(p.problem) for p in probs],
                                  n=1, max_new_tokens=400)
     score_rollouts(rollouts, records)
     for r in rollouts[: args.show]:
@@ -76,8 +76,8 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from masa_lite.evaluation import evaluate_policy
     from masa_lite.models import load_model_and_tokenizer
-    from masa_lite.problems import eval_records
-    from masa_lite.prompts import prompt_format_for
+    from masa_lite.task.records import eval_records
+    from masa_lite.task.prompts import prompt_format_for
 
     cfg = _config(args)
     records = eval_records(cfg, dataset=args.dataset)  # data errors before the model loads
@@ -90,12 +90,12 @@ def cmd_eval(args) -> int:
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     notions = None
     if args.feed_in:  # meta path first, then its most common notions go into the solution prompt
-        from masa_lite import masa
-        from masa_lite.trainer import sample_meta
+        from masa_lite.efficient.feed_in import feed_in_notions
+        from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
 
         ros, preds = sample_meta(model, tok, records, fmt, cfg, cfg.meta.eval_group_size)
-        notions = [masa.feed_in_notions(p["notions"])
-                   for p in masa.predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
+        notions = [feed_in_notions(p["notions"])
+                   for p in predictions_by_prompt(ros, preds, len(records), cfg.meta.k)]
     res = evaluate_policy(model, tok, records, fmt.solution, n_samples=cfg.data.eval_samples,
                           max_new_tokens=cfg.rollout.max_new_tokens, ks=(1, cfg.data.eval_samples),
                           greedy=args.greedy, progress=True, seed=cfg.seed, notions=notions,
@@ -129,26 +129,27 @@ def cmd_figures(args) -> int:
 
 
 def cmd_build_tiny(args) -> int:
-    from masa_lite.tiny_model import build_and_card
+    from masa_lite.task.tiny_model import build_and_card
 
     build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems)
     return 0
 
 
 def cmd_export_task(args) -> int:
-    from masa_lite import tasks
+    from masa_lite.task import synthetic
 
     for split in ("train", "val", "test"):
         if split == "train":
-            probs = tasks.generate_problems(args.n_train, seed=args.seed, split="train")
+            probs = synthetic.generate_problems(args.n_train, seed=args.seed, split="train")
         else:
-            probs = tasks.task_splits(args.n_per_level, seed=args.seed)[split]
-        path = tasks.save_jsonl(probs, f"{args.out}/{split}.jsonl")
+            probs = synthetic.task_splits(args.n_per_level, seed=args.seed)[split]
+        path = synthetic.save_jsonl(probs, f"{args.out}/{split}.jsonl")
         print(f"{path}: {len(probs)} problems")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``masa-lite`` argument parser: one sub-command per task."""
     p = argparse.ArgumentParser(prog="masa-lite", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true",
                    help="show the full traceback of an error instead of one line")
@@ -178,7 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["eval"].add_argument("--greedy", action="store_true")
     sub.choices["eval"].add_argument("--feed-in", action="store_true",
                                      help="append the meta path's predicted notions to each prompt")
+    add_study_commands(sub)
+    for s in sub.choices.values():  # --debug also after the command: masa-lite train --debug
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
+    return p
 
+
+def add_study_commands(sub) -> None:
+    """The commands that reproduce the study and rebuild its assets: reproduce, figures,
+    build-tiny, export-task."""
     r = sub.add_parser("reproduce", help="GRPO vs MASA vs MASA-efficient: train, evaluate, report")
     r.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: MASA_LITE_PROFILE or tiny)")
     r.add_argument("--out", default="runs/reproduce")
@@ -206,10 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-per-level", type=int, default=100)
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_export_task)
-    for s in sub.choices.values():  # --debug also after the command: masa-lite train --debug
-        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback of an error instead of one line")
-    return p
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -220,7 +226,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     out = [ConfigError, DataError, CheckpointWriteError, FileNotFoundError, NotADirectoryError,
            IsADirectoryError, PermissionError]
     try:
-        from masa_lite.data import DatasetUnavailableError
+        from masa_lite.task.data import DatasetUnavailableError
         out.append(DatasetUnavailableError)
     except ImportError:  # pragma: no cover - datasets is a dependency
         pass
@@ -235,6 +241,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def main(argv=None) -> int:
+    """Entry point of the ``masa-lite`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "debug", False):

@@ -360,7 +360,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                                  or cfg.meta.reward_notion):
         raise ConfigError("meta.enabled needs at least one of meta.reward_pass, reward_length, "
                           "reward_notion")
-    from masa_lite.tasks import LEVELS
+    from masa_lite.task.synthetic import LEVELS
     if not cfg.data.levels:
         raise ConfigError(f"data.levels is empty: list at least one level of {sorted(LEVELS)}, "
                           "e.g. data.levels=[1,2,3]")

@@ -16,12 +16,12 @@ One training step with W ranks (:func:`masa_lite.trainer.train`):
    draws of the audits (one Python RNG, copied on every rank) never drift apart;
 4. each rank trains on its own groups: the loss normalisers (rollouts and tokens of the step) are
    summed over ranks and DDP averages the gradients, so the update equals the one-process update of
-   the whole batch (:func:`masa_lite.grpo.policy_update`, :func:`masa_lite.masa.sft_step`);
+   the whole batch (:func:`masa_lite.grpo.update.policy_update`, :func:`masa_lite.supervised.sft_step`);
 5. rank 0 alone writes the history, checkpoints and evaluations; evaluation runs on rank 0 only
    while the other ranks wait at a barrier (simple and exact, but it does not get faster with W).
 
 Why the rollouts do not depend on the split: with several ranks the trainer always samples
-*row-seeded* (``rollout.row_seeded``, :class:`masa_lite.rollout.GumbelRowSampler`): every row draws
+*row-seeded* (``rollout.row_seeded``, :class:`masa_lite.grpo.decode_generate.GumbelRowSampler`): every row draws
 its tokens from its own generator keyed by (seed, step, path, global prompt index, sample index).
 A one-process run with ``rollout.row_seeded=true`` therefore samples the same tokens (up to float
 rounding of batched matrix products), which is what ``tests/test_distributed.py`` checks.

@@ -1,112 +1,37 @@
-"""Evaluation arithmetic: unbiased pass@k and the error bars that say whether an effect is real.
+"""Held-out evaluation: sample answers, score them, report pass@k and the meta path's calibration
+(docs/method.md §5). The arithmetic (pass@k, error bars, calibration) is :mod:`masa_lite.stats`.
 
-The paper reports pass@k averaged over problems with n samples each (docs/method.md §5).
-For one problem with n samples of which c are correct, the unbiased estimator of pass@k
-(Chen et al. 2021, "Evaluating Large Language Models Trained on Code") is
-
-    pass@k = 1 − C(n−c, k) / C(n, k)
-
-— the chance that a random k-subset of the n samples contains at least one correct one.
-C(n, k) overflows floats for n in the hundreds, so we use the product form
-
-    C(n−c, k) / C(n, k) = Π_{i=n−c+1}^{n} (1 − k / i).
-
-A difference between two checkpoints is only meaningful next to its noise. Problems are the unit
-of sampling, so the standard error is taken *over problems* of the per-problem pass rates; it
-includes both the spread of difficulty and the binomial noise of having only n samples each.
-When two checkpoints are evaluated on the same problems, `paired_difference` removes the shared
-difficulty term and is much tighter than comparing two independent error bars.
+:func:`evaluate_policy` measures a policy's solutions on records; :func:`evaluate_run` is the
+trainer's periodic evaluation: the same, plus the meta path's predictions for each problem
+(:func:`calibration_pairs`) and how well they match the measured pass rates and lengths
+(:func:`calibration_metrics`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
+import torch
 
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one problem: n samples, c of them correct."""
-    for name, v in (("n", n), ("c", c), ("k", k)):
-        if int(v) != v or v < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k > n:
-        raise ValueError(f"k = {k} exceeds the number of samples n = {n}")
-    if c > n:
-        raise ValueError(f"c = {c} correct exceeds the number of samples n = {n}")
-    if n - c < k:
-        return 1.0  # every k-subset must contain a correct sample
-    # 1 − C(n−c, k)/C(n, k) = 1 − Π_{i=n−c+1}^{n} (1 − k/i)
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod
-
-
-def mean_pass_at_k(counts: Sequence[tuple[int, int]], k: int) -> float:
-    """Mean of pass@k over problems, from (n, c) per problem."""
-    if len(counts) == 0:
-        raise ValueError("no problems to average over")
-    return sum(pass_at_k(n, c, k) for n, c in counts) / len(counts)  # (1/P) Σ_p pass@k(n_p, c_p)
-
-
-def standard_error(values: Sequence[float]) -> float:
-    """Standard error of the mean of per-problem scores: s / √P with the sample std s (ddof 1)."""
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 1 or len(x) < 2:
-        raise ValueError("a standard error needs at least two per-problem values")
-    return float(x.std(ddof=1) / math.sqrt(len(x)))  # SE = s / √P
-
-
-def bootstrap_ci(
-    values: Sequence[float], confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval for the mean of per-problem scores.
-
-    Resamples problems with replacement `n_boot` times; returns the (α/2, 1 − α/2) quantiles of
-    the resampled means. Makes no normality assumption (useful when most problems score 0 or 1).
-    """
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 1 or len(x) < 2:
-        raise ValueError("a bootstrap interval needs at least two per-problem values")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    alpha = 1.0 - confidence
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
-
-
-def paired_difference(before: Sequence[float], after: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of after − before over the same problems.
-
-    d_p = after_p − before_p;  mean d̄ = (1/P) Σ_p d_p;  SE = s_d / √P.
-    An effect |d̄| below about 2·SE is indistinguishable from evaluation noise.
-    """
-    a, b = np.asarray(after, dtype=float), np.asarray(before, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"before has {len(b)} problems, after has {len(a)}: pair them first")
-    d = a - b  # d_p = after_p − before_p
-    return float(d.mean()), standard_error(d)
-
-
-# ---------------------------------------------------------------------------------------------
-# Evaluating a policy on held-out problems
-# ---------------------------------------------------------------------------------------------
+from masa_lite.checkpoint import rng_state, set_rng_state
+from masa_lite.grpo.rewards import score_rollouts
+from masa_lite.grpo.sampling import generate_rollouts
+from masa_lite.meta import diagnostics
+from masa_lite.meta.reward import notion_details
+from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
+from masa_lite.efficient.feed_in import feed_in_notions
+from masa_lite.stats import (calibration, correct_lengths, mean_or_none, mean_pass_at_k,
+                             standard_error)
+from masa_lite.task import synthetic
 
 
 def notion_frequency(texts: Sequence[str], correct: Sequence[bool],
                      vocab: Sequence[str]) -> dict[str, dict[str, float]]:
     """{notion: {"correct": share of correct rollouts using it, "wrong": share of wrong ones}}.
 
-    "Using" is the normalised substring test of the notion reward (:func:`meta.notion_details`);
-    a share is NaN when there is no rollout of that kind."""
-    from masa_lite.meta import notion_details
-
+    "Using" is the normalised substring test of the notion reward
+    (:func:`masa_lite.meta.reward.notion_details`); a share is NaN when there is no rollout of
+    that kind."""
     out = {}
     n_right = sum(map(bool, correct))
     n_wrong = len(correct) - n_right
@@ -114,6 +39,53 @@ def notion_frequency(texts: Sequence[str], correct: Sequence[bool],
         out[notion] = {"correct": f1 / n_right if n_right else float("nan"),
                        "wrong": f0 / n_wrong if n_wrong else float("nan")}
     return out
+
+
+def per_problem_outcomes(records: list[dict], rollouts, n: int) -> list[dict]:
+    """Per record: its id, level, source, n samples, c correct, and each rollout's length and
+    correctness (``rollouts`` prompt-major, ``n`` per record)."""
+    out = []
+    for i, rec in enumerate(records):
+        group = rollouts[i * n:(i + 1) * n]
+        out.append({"id": rec.get("id"), "level": rec.get("level"),
+                    "source": rec.get("source"), "n": n,
+                    "c": sum(bool(r.correct) for r in group),
+                    "lengths": [r.length for r in group],
+                    "correct": [bool(r.correct) for r in group]})
+    return out
+
+
+def pass_rate_by(per_problem: list[dict], key: str) -> dict[str, float]:
+    """Mean per-problem pass rate c/n for each value of ``key`` (e.g. "level")."""
+    out = {}
+    for value in sorted({p[key] for p in per_problem if p[key] is not None}, key=str):
+        sub = [p["c"] / p["n"] for p in per_problem if p[key] == value]
+        out[str(value)] = sum(sub) / len(sub)
+    return out
+
+
+def summarise_outcomes(per_problem: list[dict], rollouts, info: dict, greedy: bool) -> dict:
+    """pass@1 and its standard error over problems, per-level and per-source rates, zero-variance
+    share, mean lengths of right and wrong rollouts, truncation and verifier counts."""
+    rates = [p["c"] / p["n"] for p in per_problem]
+    right = [n for p in per_problem for n in correct_lengths(p["lengths"], p["correct"])]
+    wrong = [n for p in per_problem for n in correct_lengths(p["lengths"], p["correct"], right=False)]
+    nan = float("nan")
+    return {
+        "pass@1": sum(rates) / max(len(rates), 1),
+        "pass@1_se": standard_error(rates) if len(rates) > 1 else nan,
+        "n_problems": len(per_problem), "n_samples": per_problem[0]["n"] if per_problem else 0,
+        "greedy": greedy,
+        "per_level": pass_rate_by(per_problem, "level"), "per_source": pass_rate_by(per_problem, "source"),
+        "zero_variance_frac": sum(p["c"] in (0, p["n"]) for p in per_problem) / max(len(per_problem), 1),
+        "len_correct_mean": sum(right) / len(right) if right else nan,
+        "len_wrong_mean": sum(wrong) / len(wrong) if wrong else nan,
+        "truncated_frac": sum(r.stop_reason != "eos" for r in rollouts) / max(len(rollouts), 1),
+        "verify_timeouts": info["verify_timeouts"],
+        "verify_errors": info["verify_errors"],
+        "verify_timeout_s": info["verify_timeout_s"],
+        "per_problem": per_problem,
+    }
 
 
 def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples: int = 8,
@@ -131,14 +103,9 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     rollouts that use it (:func:`notion_frequency`). ``cfg``: the run config whose verifier
     settings (``grpo.answer_fallback``, ``grpo.verify_timeout_s``) score the answers, as in
     training, and whose ``rollout.engine`` samples them; without one the method's defaults apply.
-    ``engine`` overrides the rollout engine (:func:`masa_lite.rollout.generate_rollouts`).
+    ``engine`` overrides the rollout engine (:func:`masa_lite.grpo.sampling.generate_rollouts`).
     """
-    import torch
     from tqdm.auto import tqdm
-
-    from masa_lite.checkpoint import rng_state, set_rng_state
-    from masa_lite.rewards import score_rollouts
-    from masa_lite.rollout import generate_rollouts
 
     saved = rng_state()
     torch.manual_seed(seed)
@@ -152,39 +119,9 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
     bar.close()
     set_rng_state(saved)
     _, info = score_rollouts(rollouts, records, cfg)
-    per_problem = []
-    for i, rec in enumerate(records):
-        group = rollouts[i * n:(i + 1) * n]
-        per_problem.append({"id": rec.get("id"), "level": rec.get("level"),
-                            "source": rec.get("source"), "n": n,
-                            "c": sum(bool(r.correct) for r in group),
-                            "lengths": [r.length for r in group],
-                            "correct": [bool(r.correct) for r in group]})
-    rates = [p["c"] / p["n"] for p in per_problem]
-
-    def by(key):
-        out = {}
-        for value in sorted({p[key] for p in per_problem if p[key] is not None}, key=str):
-            sub = [p["c"] / p["n"] for p in per_problem if p[key] == value]
-            out[str(value)] = sum(sub) / len(sub)
-        return out
-
-    right = [length for p in per_problem for length, c in zip(p["lengths"], p["correct"]) if c]
-    wrong = [length for p in per_problem for length, c in zip(p["lengths"], p["correct"]) if not c]
-    result = {
-        "pass@1": sum(rates) / max(len(rates), 1),
-        "pass@1_se": standard_error(rates) if len(rates) > 1 else float("nan"),
-        "n_problems": len(records), "n_samples": n, "greedy": greedy,
-        "per_level": by("level"), "per_source": by("source"),
-        "zero_variance_frac": sum(p["c"] in (0, p["n"]) for p in per_problem) / max(len(per_problem), 1),
-        "len_correct_mean": sum(right) / len(right) if right else float("nan"),
-        "len_wrong_mean": sum(wrong) / len(wrong) if wrong else float("nan"),
-        "truncated_frac": sum(r.stop_reason != "eos" for r in rollouts) / max(len(rollouts), 1),
-        "verify_timeouts": info["verify_timeouts"],
-        "verify_errors": info["verify_errors"],
-        "verify_timeout_s": info["verify_timeout_s"],
-        "per_problem": per_problem,
-    }
+    per_problem = per_problem_outcomes(records, rollouts, n)
+    result = summarise_outcomes(per_problem, rollouts, info, greedy)
+    result["n_samples"] = n
     if notion_vocab:
         result["notion_freq"] = notion_frequency([r.text for r in rollouts],
                                                  [bool(r.correct) for r in rollouts], notion_vocab)
@@ -192,3 +129,69 @@ def evaluate_policy(model, tokenizer, records: list[dict], prompt_fn, n_samples:
         if k <= n:
             result[f"pass@{k}"] = mean_pass_at_k([(p["n"], p["c"]) for p in per_problem], k)
     return result
+
+
+def calibration_pairs(per_problem: list[dict], preds_by: list[dict] | None, step: int) -> list[dict]:
+    """One record per problem: measured pass rate and mean correct length (None without a correct
+    rollout) beside the meta path's mean predictions (None without a prediction;
+    ``preds_by``: :func:`masa_lite.meta.scoring.predictions_by_prompt`, None: no meta path)."""
+    pairs = []
+    for i, prob in enumerate(per_problem):
+        pair = {"step": step, "id": prob["id"], "level": prob["level"],
+                "actual_pass_rate": prob["c"] / prob["n"],
+                "actual_length": mean_or_none(correct_lengths(prob["lengths"], prob["correct"])),
+                "pred_pass_rate": None, "pred_length": None}
+        if preds_by is not None:
+            pair["pred_pass_rate"] = mean_or_none(preds_by[i]["pass"])
+            pair["pred_length"] = mean_or_none(preds_by[i]["length"])
+        pairs.append(pair)
+    return pairs
+
+
+def calibration_of(pairs: list[dict]) -> dict[str, dict]:
+    """:func:`masa_lite.stats.calibration` of predicted against measured pass rate ("pass") and
+    mean correct length ("length"), over the pairs that have both."""
+    out = {}
+    for name, pred, actual in (("pass", "pred_pass_rate", "actual_pass_rate"),
+                               ("length", "pred_length", "actual_length")):
+        xy = [(q[pred], q[actual]) for q in pairs if q[pred] is not None and q[actual] is not None]
+        out[name] = calibration([x for x, _ in xy], [y for _, y in xy])
+    return out
+
+
+def calibration_metrics(pairs: list[dict]) -> dict:
+    """``calib_{pass,len}_{corr,mae}`` for the history, for each quantity that has pairs."""
+    out = {}
+    for name, short in (("pass", "pass"), ("length", "len")):
+        c = calibration_of(pairs)[name]
+        if c["n"]:
+            out.update({f"calib_{short}_corr": c["corr"], f"calib_{short}_mae": c["mae"]})
+    return out
+
+
+def evaluate_run(model, tokenizer, fmt, records, cfg, step: int, wall: float,
+                 feed_in: bool = False) -> tuple[dict, list[dict]]:
+    """The trainer's evaluation: held-out pass@1 (and pass@k) plus, with the meta path,
+    calibration pairs per problem (:func:`calibration_pairs`) and their metrics."""
+    notions, preds_by = None, None
+    if cfg.meta.enabled or cfg.meta.eval_calibration or feed_in:
+        saved = rng_state()
+        torch.manual_seed(cfg.seed + 1)
+        ros, preds = sample_meta(model, tokenizer, records, fmt, cfg, cfg.meta.eval_group_size)
+        set_rng_state(saved)
+        preds_by = predictions_by_prompt(ros, preds, len(records), cfg.meta.k)
+        if feed_in:
+            notions = [feed_in_notions(p["notions"]) for p in preds_by]
+    ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
+                         max_new_tokens=cfg.rollout.max_new_tokens,
+                         batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
+                         seed=cfg.seed, notions=notions,
+                         notion_vocab=synthetic.NOTIONS if cfg.data.task == "synthetic" else (),
+                         cfg=cfg)
+    pairs = calibration_pairs(ev["per_problem"], preds_by, step)
+    rec = {"kind": "eval", "step": step, "wall_seconds": wall, "feed_in": feed_in}
+    rec.update({k: v for k, v in ev.items() if k != "per_problem"})
+    rec.update(calibration_metrics(pairs))
+    if preds_by is not None:
+        rec.update(diagnostics.eval_diagnostics(pairs, [p["pass"] for p in preds_by]))
+    return rec, pairs

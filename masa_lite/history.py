@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+from masa_lite.files import read_jsonl, write_jsonl
 
 
 def signal_warnings(m: dict) -> list[str]:
@@ -60,9 +60,7 @@ class History:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # rewrite the file from the restored records so a resumed run has no duplicate steps
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-        os.replace(tmp, self.path)
+        write_jsonl(self.records, self.path)
         if "tensorboard" in loggers:
             from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
 
@@ -113,4 +111,4 @@ def read_history(run_dir_or_file) -> list[dict]:
         path = path / "history.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"no history at {path}: pass a run folder written by masa-lite train")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(path)

@@ -310,6 +310,7 @@ def add_meta_adapter(model) -> None:
 
 
 def has_meta_adapter(model) -> bool:
+    """Whether ``model`` has the meta path's own LoRA adapter (``meta.adapter=separate``)."""
     return META_ADAPTER in getattr(model, "peft_config", {})
 
 

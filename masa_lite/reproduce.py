@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from masa_lite.config import RunConfig, load_config, to_dict
+from masa_lite.files import read_jsonl
 
 # method → config overrides on top of the profile
 METHODS: dict[str, list[str]] = {
@@ -45,7 +46,7 @@ def _last_train(history, key):
 
 def summarise(runs: dict[str, list[dict]], calib: dict[str, list[dict]], profile: str) -> dict:
     """The numbers of the summary table, from run histories and calibration pairs."""
-    from masa_lite.plots import time_to_reach
+    from masa_lite.stats import time_to_reach
 
     grpo_final = _evals(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
     grpo_time = _evals(runs["GRPO"])[-1]["wall_seconds"] if "GRPO" in runs else None
@@ -150,9 +151,9 @@ def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
 
 
 def paper_marks(methods) -> dict:
-    """The paper's Table 3 F1 values for :func:`masa_lite.plots.control_prf_bars`, in the order of
-    ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT, 0.485 / 0.836 with
-    it; None for any other method."""
+    """The paper's Table 3 F1 values for :func:`masa_lite.teach.plots_efficient.control_prf_bars`,
+    in the order of ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT,
+    0.485 / 0.836 with it; None for any other method."""
     idx = {"MASA-efficient (no Expert SFT)": 0, "MASA-efficient": 1}
     return {key: tuple(PAPER[key][idx[m]] if m in idx else None for m in methods)
             for key in ("gate_f1", "cutoff_f1")}
@@ -160,7 +161,10 @@ def paper_marks(methods) -> dict:
 
 def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     """The claims-table figures our data supports, written into ``fig_dir``; returns their paths."""
-    from masa_lite import plots
+    from masa_lite.teach import plot_kit
+    from masa_lite.teach import plots
+    from masa_lite.teach import plots_efficient
+    from masa_lite.teach import plots_meta
 
     fig_dir = Path(fig_dir)
     written = []
@@ -173,30 +177,30 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     for name in runs:
         panels[name] = panel(name)
     for q in ("pass_rate", "length"):
-        written.append(plots.save(plots.calibration_scatter(panels, quantity=q),
+        written.append(plot_kit.save(plots_meta.calibration_scatter(panels, quantity=q),
                                   fig_dir / f"calibration_{q}.png"))
     target = _evals(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
     for x in ("step", "wall"):
-        written.append(plots.save(plots.accuracy_curves(runs, x=x, target=target),
+        written.append(plot_kit.save(plots.accuracy_curves(runs, x=x, target=target),
                                   fig_dir / f"accuracy_vs_{x}.png"))
     ctrl = {n: {k: _last_train(h, k) for k in ("gate_precision", "gate_recall", "gate_f1",
                                                   "cutoff_precision", "cutoff_recall", "cutoff_f1")}
             for n, h in runs.items() if n.startswith("MASA-efficient")}
     if ctrl and any(v is not None for d in ctrl.values() for v in d.values()):
-        written.append(plots.save(plots.control_prf_bars(ctrl, paper=paper_marks(ctrl)),
+        written.append(plot_kit.save(plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl)),
                                   fig_dir / "gating_cutoff_prf.png"))
     if "MASA" in runs:
         try:
-            written.append(plots.save(plots.meta_reward_parts(runs["MASA"], smooth=3),
+            written.append(plot_kit.save(plots_meta.meta_reward_parts(runs["MASA"], smooth=3),
                                       fig_dir / "meta_reward_parts.png"))
         except ValueError:
             pass
     for name in ("GRPO", "MASA"):
         try:
-            fig = plots.notion_use(runs.get(name, []), name)
+            fig = plots_meta.notion_use(runs.get(name, []), name)
         except ValueError:  # a run made before notion statistics were logged
             continue
-        written.append(plots.save(fig, fig_dir / f"notion_frequency_{run_folder(name)}.png"))
+        written.append(plot_kit.save(fig, fig_dir / f"notion_frequency_{run_folder(name)}.png"))
     written += _delta_figures(runs, calib, panel, fig_dir)
     return written
 
@@ -204,7 +208,9 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
 def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
     """Fig. 1c/d (Δaccuracy per bin of Δmeta-awareness) and a Fig. 6-like Shapley R² split, for
     the meta-trained method with the most problems; nothing when there are too few."""
-    from masa_lite import analysis, plots
+    from masa_lite.meta import analysis
+    from masa_lite.teach import plot_kit
+    from masa_lite.teach import plots_meta
 
     name = next((n for n in ("MASA", "MASA-efficient") if n in runs), None)
     if name is None:
@@ -212,14 +218,14 @@ def _delta_figures(runs, calib, panel, fig_dir: Path) -> list[Path]:
     deltas = analysis.meta_deltas(panel(name, 0), panel(name))
     written = []
     try:
-        fig = plots.delta_box(deltas)
+        fig = plots_meta.delta_box(deltas)
         fig.axes[0].set_title(f"{name}: Δaccuracy vs Δmeta-awareness per held-out problem")
-        written.append(plots.save(fig, fig_dir / "delta_acc_vs_delta_meta.png"))
+        written.append(plot_kit.save(fig, fig_dir / "delta_acc_vs_delta_meta.png"))
     except ValueError:
         return written
     r2 = analysis.awareness_r2(deltas)
     if r2["shares"]:
-        written.append(plots.save(plots.shapley_bars(r2, title=name), fig_dir / "shapley_r2.png"))
+        written.append(plot_kit.save(plots_meta.shapley_bars(r2, title=name), fig_dir / "shapley_r2.png"))
     return written
 
 
@@ -236,7 +242,7 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
             continue
         runs[name] = read_history(folder)
         path = folder / "calibration.jsonl"
-        calib[name] = ([json.loads(x) for x in path.read_text().splitlines() if x]
+        calib[name] = (read_jsonl(path)
                        if path.exists() else [])
     if not runs:
         raise FileNotFoundError(f"no method runs under {out}: expected folders like "
@@ -301,8 +307,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
             f"out_dir={out / run_folder(name)}", f"method={name}"])
         train(cfg, progress=progress, resume=resume, base_eval=base)
         runs[name] = read_history(cfg.out_dir)
-        calib[name] = [json.loads(line) for line in
-                       (Path(cfg.out_dir) / "calibration.jsonl").read_text().splitlines() if line]
+        calib[name] = read_jsonl(Path(cfg.out_dir) / "calibration.jsonl")
         if base is None:  # every method starts from the same base model: evaluate it once
             base = (_evals(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
     summary = summarise(runs, calib, cfg.profile)

@@ -50,12 +50,13 @@
 # %%
 import torch
 
-from masa_lite import tasks
+from masa_lite.task import synthetic
+from masa_lite.teach import plots
 from masa_lite.config import load_config, profile_name
-from masa_lite.meta import parse_meta
+from masa_lite.meta.answer import parse_meta
 from masa_lite.models import load_model_and_tokenizer
-from masa_lite.rewards import score_rollouts
-from masa_lite.rollout import generate_rollouts
+from masa_lite.grpo.rewards import score_rollouts
+from masa_lite.grpo.sampling import generate_rollouts
 
 cfg = load_config(profile_name())
 print("profile:", cfg.profile, "| model:", cfg.model.name, "| steps:", cfg.grpo.steps)
@@ -70,8 +71,8 @@ print("profile:", cfg.profile, "| model:", cfg.model.name, "| steps:", cfg.grpo.
 # %%
 torch.manual_seed(0)
 model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device)
-problems = [p.to_record() for p in tasks.generate_problems(6, levels=(2, 5), seed=1, split="test")]
-rollouts = generate_rollouts(model, tok, [tasks.solution_prompt(p["problem"]) for p in problems], n=4)
+problems = [p.to_record() for p in synthetic.generate_problems(6, levels=(2, 5), seed=1, split="test")]
+rollouts = generate_rollouts(model, tok, [synthetic.solution_prompt(p["problem"]) for p in problems], n=4)
 score_rollouts(rollouts, problems)
 for r in rollouts[:4]:
     p = problems[r.prompt_index]
@@ -86,7 +87,7 @@ for r in rollouts[:4]:
 # model writes this format but its numbers are uninformed — MASA's rewards are what align them.
 
 # %%
-metas = generate_rollouts(model, tok, [tasks.meta_prompt(p["problem"]) for p in problems[:3]], n=2)
+metas = generate_rollouts(model, tok, [synthetic.meta_prompt(p["problem"]) for p in problems[:3]], n=2)
 for m in metas:
     pred = parse_meta(m.text)
     print(m.text)
@@ -117,7 +118,6 @@ for e in evals:
 # the share of zero-variance groups (no learning signal), completion length, entropy.
 
 # %%
-from masa_lite import plots
 
 plots.accuracy_curves({"GRPO": out["history"]}, x="step")
 

@@ -19,7 +19,7 @@
 # MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
 # something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
 # (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
-# This notebook looks at how `masa_lite.tasks` provides all three, and how answers are verified.
+# This notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
 
 
 # %% [markdown]
@@ -48,10 +48,10 @@
 import random
 import statistics
 
-from masa_lite import tasks
+from masa_lite.task import synthetic
 
-for level, spec in tasks.LEVELS.items():
-    p = tasks.generate_problems(1, levels=(level,), seed=level)[0]
+for level, spec in synthetic.LEVELS.items():
+    p = synthetic.generate_problems(1, levels=(level,), seed=level)[0]
     print(f"level {level}: {spec.n_ops} operations, operands ≤ {spec.max_operand}:  "
           f"{p.problem} = {p.answer}   notions {p.notions}")
 
@@ -63,12 +63,12 @@ for level, spec in tasks.LEVELS.items():
 # sometimes notices a slip and redoes the step after `no, recheck`.
 
 # %%
-p = tasks.generate_problems(1, levels=(5,), seed=11)[0]
+p = synthetic.generate_problems(1, levels=(5,), seed=11)[0]
 print(p.problem, "=", p.answer, "\n")
-print("reference:\n" + tasks.write_solution(p.start, p.chain)[0], "\n")
+print("reference:\n" + synthetic.write_solution(p.start, p.chain)[0], "\n")
 rng = random.Random(3)
 for _ in range(3):
-    text, value, used = tasks.write_solution(p.start, p.chain, rng)
+    text, value, used = synthetic.write_solution(p.start, p.chain, rng)
     print(f"persona ({'right' if str(value) == p.answer else 'wrong'}, {len(text)} chars):\n{text}\n")
 
 # %% [markdown]
@@ -79,11 +79,11 @@ for _ in range(3):
 
 # %%
 rng = random.Random(0)
-for level in tasks.LEVELS:
+for level in synthetic.LEVELS:
     right, wrong = [], []
-    for q in tasks.generate_problems(100, levels=(level,), seed=level):
+    for q in synthetic.generate_problems(100, levels=(level,), seed=level):
         for _ in range(4):
-            text, value, _ = tasks.write_solution(q.start, q.chain, rng)
+            text, value, _ = synthetic.write_solution(q.start, q.chain, rng)
             (right if str(value) == q.answer else wrong).append(len(text))
     rate = len(right) / (len(right) + len(wrong))
     print(f"level {level}: persona pass rate {rate:.2f}, length right {statistics.mean(right):.0f}"
@@ -92,14 +92,14 @@ for level in tasks.LEVELS:
 # %% [markdown]
 # ## Verification
 #
-# `masa_lite.verify` extracts the final answer (the last balanced `\boxed{}`, as in the method;
+# `masa_lite.task.verify` extracts the final answer (the last balanced `\boxed{}`, as in the method;
 # with `fallback=True`, the config switch `grpo.answer_fallback`, also "the answer is …" and then
 # the last number) and compares it with the reference: plain numbers exactly, anything else with math-verify in a
 # worker process with a hard time limit (math-verify's own timeout uses signals, which only work
 # on the main thread).
 
 # %%
-from masa_lite.verify import verify_answer
+from masa_lite.task.verify import verify_answer
 
 for completion, reference in [
     ("so the answer is \\boxed{42}", "42"),
@@ -117,7 +117,7 @@ print(f"with fallback=True: 'The final answer is 1,234.' → {v.correct} ({v.met
 # %% [markdown]
 # ## Real data sets in the same schema
 #
-# `masa_lite.data.load_math_dataset` reads GSM8K, MATH-500, DeepScaleR, AIME and AMC by short
+# `masa_lite.task.data.load_math_dataset` reads GSM8K, MATH-500, DeepScaleR, AIME and AMC by short
 # name or hub id — or, offline, from a local file with the source's columns, as here.
 
 # %%
@@ -125,7 +125,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from masa_lite.data import load_math_dataset, to_records
+from masa_lite.task.data import load_math_dataset, to_records
 
 folder = Path(tempfile.mkdtemp())
 rows = [{"question": "Tom has 3 apples and buys 4 more. How many?", "answer": "3 + 4 = 7\n#### 7"},

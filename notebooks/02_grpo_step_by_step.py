@@ -20,7 +20,7 @@
 # it samples a **group** of G answers and uses the group itself as the baseline. This notebook
 # follows one update through the library, piece by piece:
 #
-# 1. a group of rollouts and their rewards (`masa_lite.grpo.sample_solutions`, `rewards.py`), and
+# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`), and
 #    how the rollout engine avoids computing rows that have already stopped;
 # 2. group advantages and their variants (`advantages.py`);
 # 3. log-probabilities, the ratio ρ and clipping (`losses.py`);
@@ -53,11 +53,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from masa_lite import advantages, losses, plots, tasks, widgets
+from masa_lite.grpo import advantages
+from masa_lite.grpo import losses
+from masa_lite.task import synthetic
+from masa_lite.teach import plots
+from masa_lite.teach import widgets
 from masa_lite.config import load_config, profile_name
-from masa_lite.grpo import build_policy_batch, sample_solutions, setup
-from masa_lite.prompts import prompt_format_for
-from masa_lite.rewards import score_rollouts
+from masa_lite.grpo.update import build_policy_batch
+from masa_lite.grpo.policy import sample_solutions, setup
+from masa_lite.task.prompts import prompt_format_for
+from masa_lite.grpo.rewards import score_rollouts
 
 cfg = load_config(profile_name())
 model, tok, optimizer, scheduler = setup(cfg)  # base model + a fresh LoRA adapter (B = 0: no change yet)
@@ -72,7 +77,7 @@ print("profile:", cfg.profile, "| G =", cfg.rollout.group_size, "| device:", dev
 # verified correct final answer and 0 otherwise.
 
 # %%
-problems = [p.to_record() for p in tasks.generate_problems(4, levels=(3,), seed=5, split="train")]
+problems = [p.to_record() for p in synthetic.generate_problems(4, levels=(3,), seed=5, split="train")]
 torch.manual_seed(0)
 rollouts = sample_solutions(model, tok, problems, fmt.solution, cfg)
 rewards, info = score_rollouts(rollouts, problems, cfg)
@@ -86,12 +91,12 @@ for i, p in enumerate(problems):
 #
 # These rollouts have very different lengths. transformers `generate` computes every row of a batch
 # until the longest one ends. masa_lite's default rollout engine (`rollout.engine=compact`,
-# `masa_lite.rollout.CompactDecoder`) removes a row from the batch — and its keys and values from
+# `masa_lite.grpo.decode_compact.CompactDecoder`) removes a row from the batch — and its keys and values from
 # the KV cache — at the step it stops, so each decode step runs only the rows still going; the G
 # copies of a prompt also share one prefill. The `trace` of the same sampling call shows it.
 
 # %%
-from masa_lite.rollout import generate_rollouts
+from masa_lite.grpo.sampling import generate_rollouts
 
 trace = {}
 torch.manual_seed(0)

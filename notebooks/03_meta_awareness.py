@@ -53,15 +53,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from masa_lite import meta, plots, tasks, widgets
+from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import reward as meta_rewards
+from masa_lite.task import synthetic
+from masa_lite.teach import plots_meta
+from masa_lite.teach import widgets
 from masa_lite.config import load_config, profile_name
-from masa_lite.grpo import sample_solutions, setup
-from masa_lite.masa import prompt_stats
-from masa_lite.problems import eval_records
-from masa_lite.prompts import prompt_format_for
-from masa_lite.rewards import score_rollouts
-from masa_lite.rollout import sample_rollouts
-from masa_lite.trainer import evaluate_run
+from masa_lite.grpo.policy import sample_solutions, setup
+from masa_lite.meta.scoring import prompt_stats
+from masa_lite.task.records import eval_records
+from masa_lite.task.prompts import prompt_format_for
+from masa_lite.grpo.rewards import score_rollouts
+from masa_lite.grpo.sampling import sample_rollouts
+from masa_lite.evaluation import evaluate_run
 
 cfg = load_config(profile_name())
 model, tok, _, _ = setup(cfg)
@@ -75,9 +79,9 @@ print("profile:", cfg.profile, "| prompt style:", fmt.name, "| K =", cfg.meta.k)
 # the tiny model was trained on a compact form of the same request.
 
 # %%
-problem = tasks.generate_problems(1, levels=(4,), seed=3, split="train")[0].to_record()
+problem = synthetic.generate_problems(1, levels=(4,), seed=3, split="train")[0].to_record()
 print("tiny model's meta prompt:", repr(fmt.meta(problem)))
-print("\nthe paper's meta prompt:\n" + meta.build_meta_prompt(problem["problem"], k=cfg.meta.k))
+print("\nthe paper's meta prompt:\n" + meta_answer.build_meta_prompt(problem["problem"], k=cfg.meta.k))
 
 # %% [markdown]
 # ## 2 · A lenient parser
@@ -97,7 +101,7 @@ examples = [
     "I cannot predict that.",
 ]
 for text in examples:
-    p = meta.parse_meta(text, k=cfg.meta.k)
+    p = meta_answer.parse_meta(text, k=cfg.meta.k)
     print(f"{p.status:>12}  pass_rate={p.pass_rate}  length={p.solution_length}  notions={p.notions}  "
           f"fallbacks={list(p.fallbacks)}\n              ← {text!r}")
 
@@ -119,7 +123,7 @@ for text in examples:
 # %%
 err = np.linspace(0, 1, 101)
 fig, ax = plt.subplots(figsize=(5, 2.6))
-ax.plot(err, [meta.pass_rate_reward(e * cfg.meta.k, 0.0, k=cfg.meta.k) for e in err])
+ax.plot(err, [meta_rewards.pass_rate_reward(e * cfg.meta.k, 0.0, k=cfg.meta.k) for e in err])
 ax.set_xlabel("prediction error |p̂ − p| (pass rate, 0–1)")
 ax.set_ylabel("r_pass (0–1)")
 ax.set_title("r_pass = 0.01^|p̂ − p|  (a teaching sketch)")
@@ -130,7 +134,7 @@ plt.show()
 # rollouts each, every meta rollout scored against its own problem's solutions.
 
 # %%
-probs = [tasks.generate_problems(1, levels=(lv,), seed=20 + lv, split="train")[0].to_record()
+probs = [synthetic.generate_problems(1, levels=(lv,), seed=20 + lv, split="train")[0].to_record()
          for lv in (1, 3, 5, 6)]
 torch.manual_seed(0)
 sols = sample_solutions(model, tok, probs, fmt.solution, cfg)
@@ -138,10 +142,10 @@ score_rollouts(sols, probs, cfg)
 stats = prompt_stats(sols, len(probs))
 metas = sample_rollouts(model, tok, [fmt.meta(p) for p in probs], cfg, n=4,
                         max_new_tokens=cfg.meta.max_new_tokens)
-preds = [meta.parse_meta(m.text, k=cfg.meta.k) for m in metas]
+preds = [meta_answer.parse_meta(m.text, k=cfg.meta.k) for m in metas]
 for ro, pred in zip(metas, preds):
     i, st = ro.prompt_index, stats[ro.prompt_index]
-    r = meta.meta_reward(pred, probs[i]["problem"], st.texts, st.correct, st.lengths, k=cfg.meta.k)
+    r = meta_rewards.meta_reward(pred, probs[i]["problem"], st.texts, st.correct, st.lengths, k=cfg.meta.k)
     lp = st.correct_lengths
     print(f"L{probs[i]['level']} {probs[i]['problem']:>22}  actual p={st.pass_rate:.2f}, L⁺=[{min(lp, default='–')}, "
           f"{max(lp, default='–')}]  |  predicted p̂={pred.pass_rate}/8, ℓ̂={pred.solution_length}, "
@@ -162,10 +166,10 @@ rec, pairs = evaluate_run(model, tok, fmt, held_out, cfg, step=0, wall=0.0)
 print(f"{len(pairs)} problems: pass@1 {rec['pass@1']:.3f}; calibration r (pass rate) "
       f"{rec.get('calib_pass_corr', float('nan')):.2f}, MAE {rec.get('calib_pass_mae', float('nan')):.2f}; "
       f"r (length) {rec.get('calib_len_corr', float('nan')):.2f}")
-plots.calibration_scatter({"base model": pairs}, quantity="pass_rate")
+plots_meta.calibration_scatter({"base model": pairs}, quantity="pass_rate")
 
 # %%
-plots.calibration_scatter({"base model": pairs}, quantity="length")
+plots_meta.calibration_scatter({"base model": pairs}, quantity="length")
 
 # %% [markdown]
 # Paper (Qwen3-8B-Base after plain GRPO): the fitted line of predicted vs actual pass rate is

@@ -56,7 +56,11 @@ from pathlib import Path
 
 import torch
 
-from masa_lite import advantages, meta, plots
+from masa_lite.grpo import advantages
+from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import reward as meta_rewards
+from masa_lite.teach import plots
+from masa_lite.teach import plots_meta
 from masa_lite.config import profile_name
 from masa_lite.reproduce import METHODS, load_runs, pairs_at, reproduce, summary_markdown
 
@@ -100,7 +104,7 @@ for answer in ['{"math_notion": ["split"], "pass_rate": 4, "solution_length": 60
                '{"math_notion": ["recheck"], "pass_rate": 6, "solution_length": 60}',
                '{"math_notion": ["carry"], "pass_rate": 0, "solution_length": 90}',
                '{"math_notion": ["split", "recheck"], "pass_rate": 4, "solution_length": 30}']:
-    r = meta.meta_reward(meta.parse_meta(answer), problem, texts, correct, lengths, k=8)
+    r = meta_rewards.meta_reward(meta_answer.parse_meta(answer), problem, texts, correct, lengths, k=8)
     r_meta.append(r.total)
     print(f"{answer:66s} → r_pass {r.r_pass:.2f}  r_len {r.r_len:.0f}  r_notion {r.r_notion:.2f}"
           f"  r_meta {r.total:.2f}")
@@ -159,10 +163,10 @@ print(summary_markdown(summary))
 # %%
 hist, calib = load_runs(OUT, ["GRPO", "MASA"])
 panels = {"base": pairs_at(calib["GRPO"], 0), "GRPO": pairs_at(calib["GRPO"]), "MASA": pairs_at(calib["MASA"])}
-plots.calibration_scatter(panels, quantity="pass_rate")
+plots_meta.calibration_scatter(panels, quantity="pass_rate")
 
 # %%
-plots.calibration_scatter(panels, quantity="length")
+plots_meta.calibration_scatter(panels, quantity="length")
 
 # %% [markdown]
 # **Against the paper.** The paper (Qwen3-8B-Base, hundreds of steps on DeepScaleR) shows GRPO's
@@ -191,7 +195,7 @@ plots.accuracy_curves(hist, x="wall", target=target)
 # ## 5 · The meta reward's parts over training
 
 # %%
-plots.meta_reward_parts(hist["MASA"], smooth=3)
+plots_meta.meta_reward_parts(hist["MASA"], smooth=3)
 
 # %% [markdown]
 # ## 6 · Notion use in correct vs incorrect rollouts
@@ -203,7 +207,7 @@ plots.meta_reward_parts(hist["MASA"], smooth=3)
 # %%
 for name, h in hist.items():
     try:
-        plots.notion_use(h, name)
+        plots_meta.notion_use(h, name)
     except ValueError as err:
         print(err)
 

@@ -61,16 +61,24 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from masa_lite import masa, meta, plots, widgets
+from masa_lite.efficient import cutoff
+from masa_lite.efficient import expert_sft
+from masa_lite.efficient import gate
+from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import reward as meta_rewards
+from masa_lite.meta import scoring as meta_scoring
+from masa_lite.teach import plots
+from masa_lite.teach import plots_efficient
+from masa_lite.teach import widgets
 from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
-from masa_lite.grpo import sample_solutions
+from masa_lite.grpo.policy import sample_solutions
 from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
-from masa_lite.problems import eval_records
-from masa_lite.prompts import prompt_format_for
+from masa_lite.task.records import eval_records
+from masa_lite.task.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, PAPER, load_runs, paper_marks, reproduce, run_folder, summary_markdown
-from masa_lite.rewards import score_rollouts
-from masa_lite.rollout import sample_rollouts
+from masa_lite.grpo.rewards import score_rollouts
+from masa_lite.grpo.sampling import sample_rollouts
 
 PROFILE = profile_name()
 OUT = Path("runs/tutorial")
@@ -95,7 +103,7 @@ print({m: METHODS[m] for m in EFFICIENT})
 cases = {"agree: trivial": [8, 8, 7, 8], "agree: hopeless": [0, 0, 1, 0], "agree: middle": [4, 4, 4, 4],
          "disagree": [0, 8, 0, 8], "like the tiny base model": [2, 6, 4, 1]}
 p_hat = [[c / 8 for c in counts] for counts in cases.values()]
-gated = masa.gate_prompts(p_hat, std_max=0.1, margin=0.1)
+gated = gate.gate_prompts(p_hat, std_max=0.1, margin=0.1)
 for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
     print(f"{name:26s} pass_rate {counts} → mean p̂ {np.mean(ps):.3f}, std p̂ {np.std(ps):.3f} → "
           + ("GATED" if g else "trained"))
@@ -122,7 +130,7 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 
 # %%
 pred_lengths = [40, 52, 61, 47]                       # ℓ̂ of four meta rollouts: mean 50
-budget = masa.cutoff_budget(pred_lengths, factor=2.0, max_new_tokens=400)
+budget = cutoff.cutoff_budget(pred_lengths, factor=2.0, max_new_tokens=400)
 rollouts = {"short, correct": (58, True), "long, correct": (104, True), "long, wrong": (180, False)}
 print(f"mean ℓ̂ = {np.mean(pred_lengths):.0f} → budget {budget} tokens")
 for name, (n_tok, ok) in rollouts.items():
@@ -130,7 +138,7 @@ for name, (n_tok, ok) in rollouts.items():
     print(f"  {name:15s} {n_tok:3d} tokens → " + ("cut at the budget, reward 0" if cut else
                                                   f"finished, reward {int(ok)}")
           + (" (a wrong cut: the audit counts it against precision)" if cut and ok else ""))
-print("budget if the predictions are half as long:", masa.cutoff_budget([20, 26, 30, 24], 2.0, 400))
+print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 26, 30, 24], 2.0, 400))
 
 # %% [markdown]
 # The cutoff is only as good as ℓ̂: predictions that are too short cut correct rollouts (a
@@ -159,20 +167,20 @@ cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
 problem = {"problem": "28*2+17", "answer": "73"}
 sols = ["28*2=20*2+8*2=40+16=56 add 56+17=73"] * 2 + ["split 28*2=20*2+8*2=56 add 56+17=73"] \
     + ["28*2=46 add 46+17=63 no, recheck 28*2=46 add 63"] * 3 + ["28*2=54 add 54+17=71"] * 2
-stats = [masa.PromptStats(sols, [True, True, True, False, False, False, False, False],
+stats = [meta_scoring.PromptStats(sols, [True, True, True, False, False, False, False, False],
                           [61, 70, 64, 120, 131, 118, 80, 77])]
 meta_texts = ['<meta>mul then add</meta>{"math_notion": ["recheck"], "pass_rate": 7, "solution_length": 150}',
               '<meta>split the product</meta>{"math_notion": ["split", "add"], "pass_rate": 2, "solution_length": 40}',
               '<meta>easy</meta>{"math_notion": ["carry"], "pass_rate": 8, "solution_length": 20}']
 metas = [SimpleNamespace(prompt_index=0, text=t) for t in meta_texts]
-preds = [meta.parse_meta(t, k=8) for t in meta_texts]
+preds = [meta_answer.parse_meta(t, k=8) for t in meta_texts]
 for t, pr in zip(meta_texts, preds):
-    print(f"r_notion {meta.notion_reward(pr.notions, problem['problem'], sols, stats[0].correct):.2f}  ← {t}")
-pairs = masa.expert_sft_examples(metas, preds, [problem], stats, cfg, prompt_fn=lambda r: f"meta {r['problem']}")
+    print(f"r_notion {meta_rewards.notion_reward(pr.notions, problem['problem'], sols, stats[0].correct):.2f}  ← {t}")
+pairs = expert_sft.expert_sft_examples(metas, preds, [problem], stats, cfg, prompt_fn=lambda r: f"meta {r['problem']}")
 print(f"\np = {stats[0].pass_rate:.3f} → pass_rate round({stats[0].pass_rate:.3f}·8) = 3; "
       f"L⁺ = {stats[0].correct_lengths} → mean {np.mean(stats[0].correct_lengths):.2f} → 65")
 print("SFT pair:", pairs)
-print("the same rewrite, directly:", meta.expert_target(meta_texts[1], 3 / 8, [61, 70, 64], k=8))
+print("the same rewrite, directly:", expert_sft.expert_target(meta_texts[1], 3 / 8, [61, 70, 64], k=8))
 
 # %% [markdown]
 # The second meta rollout wins on notions (`split` is used only by a correct solution; `add`
@@ -205,7 +213,7 @@ hist, _ = load_runs(OUT, ["GRPO"] + EFFICIENT)
 ctrl = {m: {k: summary["methods"][m][k] for k in ("gate_precision", "gate_recall", "gate_f1",
                                                    "cutoff_precision", "cutoff_recall", "cutoff_f1")}
         for m in EFFICIENT}
-plots.control_prf_bars(ctrl, paper=paper_marks(ctrl))
+plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl))
 
 # %% [markdown]
 # ## 6 · What sequential mode does per step
@@ -213,7 +221,7 @@ plots.control_prf_bars(ctrl, paper=paper_marks(ctrl))
 # Share of prompts gated and of rollouts cut at every step, and where each step's time goes.
 
 # %%
-plots.efficient_steps(hist)
+plots_efficient.efficient_steps(hist)
 
 # %% [markdown]
 # ## 7 · Accuracy against wall-clock (the paper's Fig. 4) and the speed-up
@@ -254,11 +262,11 @@ probs = eval_records(cfg)[::2]
 torch.manual_seed(0)
 metas = sample_rollouts(model, tok, [fmt.meta(r) for r in probs], cfg, n=cfg.meta.group_size,
                         max_new_tokens=cfg.meta.max_new_tokens)
-preds = [meta.parse_meta(r.text, k=cfg.meta.k) for r in metas]
-by = masa.predictions_by_prompt(metas, preds, len(probs), cfg.meta.k)
+preds = [meta_answer.parse_meta(r.text, k=cfg.meta.k) for r in metas]
+by = meta_scoring.predictions_by_prompt(metas, preds, len(probs), cfg.meta.k)
 sols = sample_solutions(model, tok, probs, fmt.solution, cfg)
 score_rollouts(sols, probs, cfg)
-st = masa.prompt_stats(sols, len(probs))
+st = meta_scoring.prompt_stats(sols, len(probs))
 args = ([b["pass"] for b in by], [b["length"] for b in by], [s.correct for s in st], [s.lengths for s in st])
 for std_max, margin, factor in [(0.1, 0.1, 2.0), (0.2, 0.2, 1.5), (0.3, 0.25, 1.0)]:
     o = widgets.control_outcomes(*args, std_max=std_max, margin=margin, factor=factor)

@@ -41,7 +41,7 @@
 # ```mermaid
 # flowchart LR
 #     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
-#     D --> F["masa_lite.plots"] --> PNG["figures/*.png"]
+#     D --> F["masa_lite.teach.plots"] --> PNG["figures/*.png"]
 #     D --> AN["analysis.meta_deltas<br/>→ Δaccuracy vs Δmeta, Shapley R²"] --> F
 # ```
 
@@ -49,7 +49,10 @@
 import json
 from pathlib import Path
 
-from masa_lite import analysis, plots
+from masa_lite.meta import analysis
+from masa_lite.teach import plots
+from masa_lite.teach import plots_efficient
+from masa_lite.teach import plots_meta
 from masa_lite.reproduce import PAPER, figures, load_runs, pairs_at, paper_marks, summarise
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "figures" / "data").is_dir())
@@ -73,10 +76,10 @@ def panel(name, step=None):
 
 # %%
 panels = {"base": panel("GRPO", 0), **{m: panel(m) for m in runs}}
-plots.calibration_scatter(panels, quantity="pass_rate")
+plots_meta.calibration_scatter(panels, quantity="pass_rate")
 
 # %%
-plots.calibration_scatter(panels, quantity="length")
+plots_meta.calibration_scatter(panels, quantity="length")
 
 # %%
 for m, r in rows.items():
@@ -113,7 +116,7 @@ eff = [m for m in ("MASA-efficient (no Expert SFT)", "MASA-efficient") if m in r
 ctrl = {m: {k: rows[m][k] for k in ("gate_precision", "gate_recall", "gate_f1",
                                      "cutoff_precision", "cutoff_recall", "cutoff_f1")} for m in eff}
 if eff:
-    plots.control_prf_bars(ctrl, paper=paper_marks(ctrl))
+    plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl))
 for m in eff:
     print(f"{m:32s} gated share {rows[m]['gated_share']} (paper {PAPER['gated_share']})")
 
@@ -122,7 +125,7 @@ for m in eff:
 
 # %%
 if "MASA" in runs:
-    plots.meta_reward_parts(runs["MASA"], smooth=3)
+    plots_meta.meta_reward_parts(runs["MASA"], smooth=3)
 
 # %% [markdown]
 # ## Notion use in correct vs incorrect rollouts over training (qualitative in the paper)
@@ -130,7 +133,7 @@ if "MASA" in runs:
 # %%
 for m in ("GRPO", "MASA"):
     try:
-        plots.notion_use(runs.get(m, []), m)
+        plots_meta.notion_use(runs.get(m, []), m)
     except ValueError as err:
         print(err, "(made before they were logged)")
 
@@ -138,7 +141,7 @@ for m in ("GRPO", "MASA"):
 # ## Fig. 1c/d · Δaccuracy against Δmeta-awareness, per held-out problem
 #
 # For each problem: how much its pass rate rose, against how much its predictions improved
-# (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.analysis`). Every Δ
+# (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.meta.analysis`). Every Δ
 # is after − before; awareness is a *negative* error, so Δmeta > 0 means the predictions moved
 # closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
 # the reference run the gain is largest in the two middle bins and smallest where the predictions
@@ -147,7 +150,7 @@ for m in ("GRPO", "MASA"):
 
 # %%
 deltas = analysis.meta_deltas(panel("MASA", 0), panel("MASA"))
-plots.delta_box(deltas)
+plots_meta.delta_box(deltas)
 
 # %% [markdown]
 # ## Fig. 6 · What explains the accuracy gain? A Shapley R² split
@@ -165,7 +168,7 @@ plots.delta_box(deltas)
 r2 = analysis.awareness_r2(deltas)
 print(f"n = {r2['n']} problems, R² of Δaccuracy = {r2['r2']:.3f}")
 if r2["shares"]:
-    plots.shapley_bars(r2, title="MASA")
+    plots_meta.shapley_bars(r2, title="MASA")
 
 # %% [markdown]
 # ## Every figure as a PNG

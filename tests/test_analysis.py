@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from masa_lite import analysis
+from masa_lite.meta import analysis
 
 
 def test_meta_deltas_per_problem():

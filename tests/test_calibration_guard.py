@@ -3,7 +3,7 @@
 The one setting that has been measured to calibrate the bundled model's meta path is Expert SFT
 on noisy per-problem targets with a gentle step (``efficient.sft_lr=2e-3``, 32 targets a step;
 docs/meta-awareness-study.md, Finding 1: r = 0.83 ± 0.01 over 3 seeds). This runs that route —
-the trainer's own functions: ``sample_meta``, ``meta.expert_target``, ``masa.sft_step`` on the meta
+the trainer's own functions: ``sample_meta``, ``expert_target``, ``supervised.sft_step`` on the meta
 path's own adapter (``meta.adapter=separate``) — for 40 steps, seeded, and fails if the mean
 predicted pass rate stops following difficulty. Targets are what the trainer sees: the count of
 correct answers among K samples, drawn at the level's pass rate from the model card."""
@@ -14,14 +14,14 @@ import random
 import numpy as np
 import pytest
 
-from masa_lite import masa
 from masa_lite.config import load_config
-from masa_lite.grpo import setup
-from masa_lite.meta import expert_target
+from masa_lite.efficient.expert_sft import expert_target, sft_optimizer
+from masa_lite.grpo.policy import setup
+from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
 from masa_lite.models import BUNDLED_MODELS, META_ADAPTER, adapter_parameters, meta_adapter
-from masa_lite.problems import eval_records, training_pool
-from masa_lite.prompts import prompt_format_for
-from masa_lite.trainer import sample_meta
+from masa_lite.supervised import sft_step
+from masa_lite.task.prompts import prompt_format_for
+from masa_lite.task.records import eval_records, training_pool
 
 CARD = BUNDLED_MODELS["masa-tiny"] / "card.json"
 pytestmark = pytest.mark.skipif(not CARD.exists(), reason="the bundled model has not been built")
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not CARD.exists(), reason="the bundled model has
 
 def _measure(model, tok, fmt, cfg, held, level_pass):
     ros, preds = sample_meta(model, tok, held, fmt, cfg, cfg.meta.eval_group_size)
-    by = masa.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
+    by = predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
     xs, ys, per_level = [], [], {}
     for rec, b in zip(held, by):
         if b["pass"]:
@@ -52,7 +52,7 @@ def test_expert_sft_teaches_the_meta_adapter_the_difficulty_slope():
     model, tok, _, _ = setup(cfg)
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     pool, held = training_pool(cfg), eval_records(cfg)
-    opt = masa.sft_optimizer(adapter_parameters(model, META_ADAPTER), cfg)
+    opt = sft_optimizer(adapter_parameters(model, META_ADAPTER), cfg)
     device = next(model.parameters()).device
     rng = random.Random(0)
     before = _measure(model, tok, fmt, cfg, held, level_pass)
@@ -67,7 +67,7 @@ def test_expert_sft_teaches_the_meta_adapter_the_difficulty_slope():
             if target is not None:
                 pairs.append((fmt.meta(rec), target))
         with meta_adapter(model):
-            masa.sft_step(model, tok, opt, pairs, device)
+            sft_step(model, tok, opt, pairs, device)
     after = _measure(model, tok, fmt, cfg, held, level_pass)
     print("before", before, "after", after)
     assert abs(before["r"]) < 0.3 and before["gap"] < 0.15  # the base model is not calibrated

@@ -1,4 +1,4 @@
-"""Tests for masa_lite.data: local fixtures only, the hub is never reached."""
+"""Tests for masa_lite.task.data: local fixtures only, the hub is never reached."""
 
 import csv
 import hashlib
@@ -11,9 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from masa_lite import data as D
-from masa_lite.data import (SOURCES, DatasetUnavailableError, load_math_dataset, normalise_records,
-                            save_jsonl, to_records)
+from masa_lite.task import data as D
+from masa_lite.task.data import SOURCES, DatasetUnavailableError, load_math_dataset, normalise_records, save_jsonl, to_records
 
 FIX = Path(__file__).parent / "fixtures" / "data"
 KEYS = {"problem", "answer", "source", "level", "id"}

@@ -160,7 +160,7 @@ def test_shards_are_contiguous_and_cover_the_batch():
 def test_row_seeded_rollouts_do_not_depend_on_the_batch(random_tiny):
     """What makes 2 ranks sample what 1 process samples: a row's tokens depend on its seed and
     its prompt, not on the other rows, the batch size or the global RNG."""
-    from masa_lite.rollout import generate_rollouts
+    from masa_lite.grpo.sampling import generate_rollouts
 
     model, tok = random_tiny
     prompts = ["solve 1+2\n", "solve (12+3)*4\n", "solve 9-3\n"]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masa_lite.evaluation import bootstrap_ci, mean_pass_at_k, paired_difference, pass_at_k, standard_error
+from masa_lite.stats import bootstrap_ci, mean_pass_at_k, paired_difference, pass_at_k, standard_error
 
 
 @pytest.mark.parametrize(

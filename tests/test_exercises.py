@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from masa_lite import exercises
+from masa_lite.teach import exercises
 
 
 def test_group_advantage_checker(capsys):

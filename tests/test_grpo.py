@@ -1,5 +1,6 @@
 """The GRPO loop: one step end to end, metrics, checkpoints, exact kill-and-resume."""
 
+import math
 import signal
 import subprocess
 import sys
@@ -9,10 +10,10 @@ import pytest
 import torch
 
 from masa_lite.config import load_config
-from masa_lite.grpo import build_policy_batch
+from masa_lite.grpo.update import build_policy_batch
 from masa_lite.trainer import train
 from masa_lite.history import read_history
-from masa_lite.rollout import Rollout
+from masa_lite.grpo.rollout import Rollout
 
 def _cfg(model_dir, out, steps=3, **extra):
     over = [f"model.name={model_dir}", f"out_dir={out}", f"grpo.steps={steps}",
@@ -105,7 +106,9 @@ def test_killed_run_resumes_exactly(random_tiny_dir, tmp_path):
 def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
     """Scored.weight (meta.loss_weight) multiplies the path's advantages: with one policy epoch
     ρ = 1, so the token-mean loss −Σ Â / N doubles when the weight doubles."""
-    from masa_lite.grpo import Scored, policy_update, setup  # noqa: F401
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
+    from masa_lite.grpo.policy import setup  # noqa: F401
 
     model, tok = random_tiny
     from masa_lite.models import LoraSettings, wrap_lora
@@ -125,12 +128,32 @@ def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
     assert losses[0] != 0 and abs(losses[1] - 2 * losses[0]) < 1e-6 * abs(losses[0])
 
 
+def test_policy_update_with_one_kl_weight_per_micro_batch(random_tiny):
+    """A KL to the base with the same weight on every row of a micro-batch (grpo.kl_beta > 0, one
+    path) takes the float branch of the KL weights; it used to call .to() on that float and crash."""
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
+    from masa_lite.models import LoraSettings, wrap_lora
+
+    model, tok = random_tiny
+    model = wrap_lora(model, LoraSettings(r=2, alpha=4))
+    cfg = load_config("tiny", overrides=["grpo.kl_beta=0.1", "grpo.micro_batch_size=2"])
+    rs = [Rollout(0, "solve 1+1\n", t, tok.encode(t, add_special_tokens=False), len(t), "eos")
+          for t in ("12", "1234", "2", "123")]
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    b = Scored(rs, torch.tensor([1.0, 0.0, 1.0, 0.0]), torch.zeros(4, dtype=torch.long))
+    m = policy_update(model, tok, opt, sched, [b], cfg, torch.device("cpu"))
+    assert abs(m["kl_ref"]) < 1e-6 and math.isfinite(m["loss"])  # a fresh adapter: π = base
+
+
 def test_policy_update_log_probs_use_the_sampling_temperature(random_tiny, monkeypatch):
     """ρ and the gradient need log π of the distribution that was sampled: softmax(logits / T)."""
     import torch.nn.functional as F
 
-    from masa_lite import losses
-    from masa_lite.grpo import Scored, policy_update
+    from masa_lite.grpo import losses
+    from masa_lite.grpo.scored import Scored
+    from masa_lite.grpo.update import policy_update
 
     model, tok = random_tiny
     temperature = 0.5
@@ -170,7 +193,7 @@ SMALL = dict(steps=1, save_every=1, eval_at_start="false", **{"data.eval_per_lev
 def test_no_resume_moves_the_old_run_aside(random_tiny_dir, tmp_path, monkeypatch):
     """--no-resume on a folder with a finished seed-0 run, killed before its first checkpoint and
     resumed with the same command, used to load the *old* checkpoint (rc 0, wrong run)."""
-    import masa_lite.trainer as trainer
+    from masa_lite import trainer
 
     run = tmp_path / "run"
     old = train(_cfg(random_tiny_dir, run, **SMALL), progress=False)["history"]
@@ -205,7 +228,7 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
     the resumed run must hold each evaluation once, in history.jsonl and calibration.jsonl."""
     import json
 
-    import masa_lite.trainer as trainer
+    from masa_lite import trainer
 
     run = tmp_path / "run"
     cfg = _cfg(random_tiny_dir, run, steps=2, save_every=1, eval_every=1, eval_at_start="false",
@@ -252,7 +275,7 @@ def test_a_crash_around_the_last_checkpoint_resumes_without_losses_or_duplicates
 
 
 def test_trim_calibration_keeps_the_restored_evaluations(tmp_path):
-    from masa_lite.trainer import trim_calibration
+    from masa_lite.run_dir import trim_calibration
 
     path = tmp_path / "calibration.jsonl"
     path.write_text("".join(f'{{"step": {s}, "id": {i}}}\n' for s, i in [(0, 1), (2, 1), (4, 1), (4, 1)]))
@@ -265,7 +288,7 @@ def test_trim_calibration_keeps_the_restored_evaluations(tmp_path):
 def test_a_full_disk_leaves_no_half_checkpoint_and_names_the_folder(random_tiny, tmp_path, monkeypatch):
     from masa_lite import checkpoint
     from masa_lite.errors import CheckpointWriteError
-    from masa_lite.trainer import _prepare_run_dir
+    from masa_lite.run_dir import prepare_run_dir as _prepare_run_dir
 
     model, _ = random_tiny
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -286,8 +309,8 @@ def test_a_full_disk_leaves_no_half_checkpoint_and_names_the_folder(random_tiny,
 
 def test_prompts_longer_than_the_context_are_refused_cheaply(random_tiny):
     from masa_lite.errors import DataError
-    from masa_lite.problems import check_prompt_lengths, model_context
-    from masa_lite.prompts import tiny_format
+    from masa_lite.task.records import check_prompt_lengths, model_context
+    from masa_lite.task.prompts import tiny_format
 
     model, tok = random_tiny
     ctx = model_context(model)
@@ -328,6 +351,6 @@ def test_training_data_with_a_too_long_prompt_or_too_few_problems_is_refused(ran
     def no_model(*a, **k):
         raise AssertionError("the model loaded before the data was checked")
 
-    monkeypatch.setattr("masa_lite.trainer.setup", no_model)
+    monkeypatch.setattr("masa_lite.grpo.policy.setup", no_model)
     with pytest.raises(DataError, match=r"has 2 problem\(s\), fewer than one step .*prompts_per_step = 3"):
         train(_cfg(random_tiny_dir, tmp_path / "b", **{"data.task": str(data)}), progress=False)

@@ -6,16 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from masa_lite.losses import (
-    aggregate_token_loss,
-    broadcast_advantages,
-    clipped_policy_loss,
-    entropy_from_logits,
-    kl_k3,
-    left_padded_position_ids,
-    selective_log_softmax,
-    sequence_token_logprobs,
-)
+from masa_lite.grpo.losses import aggregate_token_loss, broadcast_advantages, clipped_policy_loss, entropy_from_logits, kl_k3, left_padded_position_ids, selective_log_softmax, sequence_token_logprobs
 
 # --------------------------------------------------------------------------------------------
 # The hand-worked example: 2 sequences × 3 tokens, the last token of sequence 1 is padding.

@@ -4,10 +4,18 @@ import math
 
 import pytest
 
-from masa_lite import masa
+from masa_lite.efficient import cutoff
+from masa_lite.efficient import expert_sft
+from masa_lite.efficient import feed_in
+from masa_lite.efficient import gate
+from masa_lite.efficient import plan as efficient_plan
+from masa_lite.meta import credit
+from masa_lite.meta import scoring as meta_scoring
+from masa_lite import stats
+from masa_lite import supervised
 from masa_lite.config import load_config, ConfigError
-from masa_lite.meta import format_meta_answer, parse_meta
-from masa_lite.rollout import Rollout
+from masa_lite.meta.answer import format_meta_answer, parse_meta
+from masa_lite.grpo.rollout import Rollout
 
 
 def test_gate_agreeing_extremes_only():
@@ -19,42 +27,42 @@ def test_gate_agreeing_extremes_only():
         [1.0],                  # one vote is not enough → keep
         [],                     # no parse → keep
     ]
-    assert masa.gate_prompts(preds, std_max=0.1, margin=0.1) == [True, True, False, False, False, False]
+    assert gate.gate_prompts(preds, std_max=0.1, margin=0.1) == [True, True, False, False, False, False]
     # a tighter margin keeps the first prompt
-    assert masa.gate_prompts(preds[:1], std_max=0.1, margin=0.03) == [False]
+    assert gate.gate_prompts(preds[:1], std_max=0.1, margin=0.03) == [False]
 
 
 def test_cutoff_budget():
-    assert masa.cutoff_budget([40, 60], factor=2.0) == 100
-    assert masa.cutoff_budget([40, 61], factor=2.0) == 101  # ceil(2 × 50.5)
-    assert masa.cutoff_budget([300], factor=2.0, max_new_tokens=400) == 400
-    assert masa.cutoff_budget([1], factor=2.0) == 8  # floor
-    assert masa.cutoff_budget([], factor=2.0) is None
+    assert cutoff.cutoff_budget([40, 60], factor=2.0) == 100
+    assert cutoff.cutoff_budget([40, 61], factor=2.0) == 101  # ceil(2 × 50.5)
+    assert cutoff.cutoff_budget([300], factor=2.0, max_new_tokens=400) == 400
+    assert cutoff.cutoff_budget([1], factor=2.0) == 8  # floor
+    assert cutoff.cutoff_budget([], factor=2.0) is None
 
 
 def test_prf_hand_values_and_weights():
     pred = [True, True, False, False, True]
     act = [True, False, True, False, True]
-    r = masa.prf(pred, act)
+    r = stats.prf(pred, act)
     assert (r["tp"], r["fp"], r["fn"]) == (2, 1, 1)
     assert r["precision"] == pytest.approx(2 / 3) and r["recall"] == pytest.approx(2 / 3)
     assert r["f1"] == pytest.approx(2 / 3)
-    w = masa.prf(pred, act, weights=[4, 4, 1, 1, 1])  # audited positives stand for 4 each
+    w = stats.prf(pred, act, weights=[4, 4, 1, 1, 1])  # audited positives stand for 4 each
     assert w["precision"] == pytest.approx(5 / 9) and w["recall"] == pytest.approx(5 / 6)
-    empty = masa.prf([False, False], [False, False])
+    empty = stats.prf([False, False], [False, False])
     assert math.isnan(empty["precision"]) and math.isnan(empty["f1"])
 
 
 def test_calibration():
-    c = masa.calibration([0.0, 0.5, 1.0], [0.0, 0.5, 1.0])
+    c = stats.calibration([0.0, 0.5, 1.0], [0.0, 0.5, 1.0])
     assert c["corr"] == pytest.approx(1.0) and c["mae"] == 0.0
-    c = masa.calibration([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
+    c = stats.calibration([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
     assert c["corr"] == pytest.approx(-1.0) and c["mae"] == pytest.approx(2 / 3)
-    assert math.isnan(masa.calibration([0.3, 0.3], [0.0, 1.0])["corr"])
+    assert math.isnan(stats.calibration([0.3, 0.3], [0.0, 1.0])["corr"])
 
 
 def test_feed_in_takes_most_common_normalised_notions():
-    got = masa.feed_in_notions([["Split", "carry"], ["split"], ["borrows", "split", "carry"]], top=2)
+    got = feed_in.feed_in_notions([["Split", "carry"], ["split"], ["borrows", "split", "carry"]], top=2)
     assert got == ["split", "carry"]
 
 
@@ -66,7 +74,7 @@ def test_prompt_stats_and_expert_sft_targets():
     cfg = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true"])
     sols = [_ro(0, "mul split 12*3=36", True, 20), _ro(0, "mul 12*3=35", False, 12),
             _ro(0, "mul split 12*3=36", True, 30), _ro(0, "mul 12*3=34", False, 13)]
-    stats = masa.prompt_stats(sols, 2)
+    stats = meta_scoring.prompt_stats(sols, 2)
     assert stats[1] is None
     assert stats[0].pass_rate == 0.5 and stats[0].correct_lengths == [20, 30]
     assert not stats[0].zero_variance
@@ -75,9 +83,9 @@ def test_prompt_stats_and_expert_sft_targets():
     metas = [_ro(0, bad), _ro(0, good)]
     preds = [parse_meta(m.text) for m in metas]
     recs = [{"problem": "12*3"}, {"problem": "1+1"}]
-    pairs = masa.expert_sft_examples(metas, preds, recs, stats, cfg, lambda r: "meta " + r["problem"] + "\n")
+    pairs = expert_sft.expert_sft_examples(metas, preds, recs, stats, cfg, lambda r: "meta " + r["problem"] + "\n")
     assert pairs == [("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 4, 25))]
-    rewards, parts, per_rollout = masa.score_meta(metas, preds, recs, stats, cfg)
+    rewards, parts, per_rollout = meta_scoring.score_meta(metas, preds, recs, stats, cfg)
     # bad: r_pass = 0.01^|1−0.5| = 0.1, r_len = 0 (10 ∉ [20, 30]), r_notion = 0
     # good: r_pass = 0.01^|0.125−0.5| = 0.01^0.375, r_len = 0 (99 ∉ [20, 30]), r_notion = 1
     assert rewards[0] == pytest.approx(0.1 / 3)
@@ -102,11 +110,11 @@ def test_supervised_batch_masks_prompt_and_padding_even_when_pad_is_eos():
         def encode(self, text, add_special_tokens=False):
             return [int(c) for c in text]
 
-    b = masa.supervised_batch(Tok(), [("12", "3"), ("1", "45")], "cpu")
+    b = supervised.supervised_batch(Tok(), [("12", "3"), ("1", "45")], "cpu")
     assert b["input_ids"].tolist() == [[1, 2, 3, 9], [1, 4, 5, 9]]
     assert b["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 1, 1]]
     assert b["labels"].tolist() == [[-100, -100, 3, 9], [-100, 4, 5, 9]]
-    b = masa.supervised_batch(Tok(), [("1", "2"), ("1", "234")], "cpu")
+    b = supervised.supervised_batch(Tok(), [("1", "2"), ("1", "234")], "cpu")
     assert b["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
     assert b["labels"].tolist() == [[-100, 2, 9, -100, -100], [-100, 2, 3, 4, 9]]
 
@@ -123,37 +131,37 @@ def test_supervised_batch_can_label_only_the_corrected_values():
             return "".join(chr(i) for i in ids if i)
 
     answer = '<meta>x</meta>{"math_notion": ["add"], "pass_rate": 6, "solution_length": 42}'
-    b = masa.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass", "length"))
+    b = supervised.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass", "length"))
     labelled = "".join(chr(t) for t in b["labels"][0].tolist() if t != -100)
     assert labelled == "642"
-    b = masa.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass",))
+    b = supervised.supervised_batch(Tok(), [("p:", answer)], "cpu", label_fields=("pass",))
     assert [chr(t) for t in b["labels"][0].tolist() if t != -100] == ["6"]
-    whole = masa.supervised_batch(Tok(), [("p:", answer)], "cpu")  # the paper: the whole answer
+    whole = supervised.supervised_batch(Tok(), [("p:", answer)], "cpu")  # the paper: the whole answer
     assert sum(t != -100 for t in whole["labels"][0].tolist()) == len(answer) + 1  # + EOS
-    assert masa.sft_label_fields(load_config("tiny", overrides=["efficient.sft_labels=values"])) \
+    assert expert_sft.sft_label_fields(load_config("tiny", overrides=["efficient.sft_labels=values"])) \
         == ("pass", "length")
-    assert masa.sft_label_fields(load_config("tiny")) is None
+    assert expert_sft.sft_label_fields(load_config("tiny")) is None
 
 
 # ---- field-level credit (meta.credit=field) ---------------------------------------------------
 
 def test_field_spans_find_each_value():
     text = '<meta>2 ops</meta>{"math_notion": ["carry", "split"], "pass_rate": 6, "solution_length": "40"}'
-    spans = masa.field_spans(text)
+    spans = credit.field_spans(text)
     assert text[slice(*spans["pass_rate"])] == "6"
     assert text[slice(*spans["solution_length"])] == '"40"'
     assert text[slice(*spans["math_notion"])] == '["carry", "split"]'
-    assert masa.field_spans("no json here") == {}
+    assert credit.field_spans("no json here") == {}
 
 
 def test_field_token_parts_with_one_character_per_token():
     text = '{"pass_rate": 7, "math_notion": "add"}'
     ends = list(range(1, len(text) + 1))                       # token i = character i
-    parts = masa.field_token_parts(text, ends)
+    parts = credit.field_token_parts(text, ends)
     assert [i for i, p in enumerate(parts) if p == 0] == [text.index("7")]          # pass
     notion = text.index('"add"')
     assert [i for i, p in enumerate(parts) if p == 2] == list(range(notion, notion + 5))
-    assert masa.field_token_parts(text, ends, enabled=("length",)) == [-1] * len(text)
+    assert credit.field_token_parts(text, ends, enabled=("length",)) == [-1] * len(text)
 
 
 def test_token_char_ends_match_decoded_prefixes():
@@ -161,7 +169,7 @@ def test_token_char_ends_match_decoded_prefixes():
 
     _, tok = load_model_and_tokenizer("masa-tiny")
     ids = tok.encode('{"pass_rate": 3}', add_special_tokens=False) + [tok.eos_token_id]
-    ends = masa.token_char_ends(tok, ids)
+    ends = credit.token_char_ends(tok, ids)
     assert ends[-1] == ends[-2] == len('{"pass_rate": 3}')  # EOS adds no characters
     assert ends == sorted(ends)
 
@@ -169,8 +177,9 @@ def test_token_char_ends_match_decoded_prefixes():
 def test_token_advantages_use_each_parts_group_advantage():
     import torch
 
-    from masa_lite.grpo import Scored, _advantage_matrix, token_advantages
-    from masa_lite.rollout import Rollout
+    from masa_lite.grpo.scored import Scored, token_advantages
+    from masa_lite.grpo.update import _advantage_matrix
+    from masa_lite.grpo.rollout import Rollout
 
     ros = [Rollout(0, "p", "ab", [1, 2], 2, "eos"), Rollout(0, "p", "ab", [1, 2], 2, "eos")]
     sc = Scored(ros, torch.tensor([1.0, 0.0]), torch.tensor([0, 0]),
@@ -191,17 +200,17 @@ def test_token_advantages_use_each_parts_group_advantage():
 
 def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
     sols = [_ro(0, "mul 12*3=35", False, 12), _ro(0, "mul 12*3=34", False, 13)]
-    stats = masa.prompt_stats(sols, 1)
+    stats = meta_scoring.prompt_stats(sols, 1)
     meta = _ro(0, format_meta_answer("mul, 1 steps", ["split"], 6, 40))
     recs = [{"problem": "12*3"}]
     args = ([meta], [parse_meta(meta.text)], recs, stats)
     fmt = lambda r: "meta " + r["problem"] + "\n"  # noqa: E731
     literal = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true"])
-    assert masa.expert_sft_examples(*args, literal, fmt) == []  # mean correct length undefined
+    assert expert_sft.expert_sft_examples(*args, literal, fmt) == []  # mean correct length undefined
     ours = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true",
                                           "efficient.sft_unsolved=true"])
     # the notion score (0 for every notion of an unsolved prompt) does not filter it out
-    assert masa.expert_sft_examples(*args, ours, fmt) == [
+    assert expert_sft.expert_sft_examples(*args, ours, fmt) == [
         ("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 0, 40))]
 
 
@@ -210,10 +219,10 @@ def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
 def test_gate_uses_population_std_and_a_configurable_vote_count():
     # two votes 0 and 0.18: population std 0.09 < 0.1 ≤ sample std 0.127 — the gate uses the
     # population std (documented; the advantages use the sample std)
-    assert masa.gate_prompts([[0.0, 0.18]], std_max=0.1, margin=0.1) == [True]
+    assert gate.gate_prompts([[0.0, 0.18]], std_max=0.1, margin=0.1) == [True]
     # two parseable votes are enough by default; efficient.gate_min_votes asks for more
-    assert masa.gate_prompts([[0.0, 0.0]], min_votes=2) == [True]
-    assert masa.gate_prompts([[0.0, 0.0]], min_votes=5) == [False]
+    assert gate.gate_prompts([[0.0, 0.0]], min_votes=2) == [True]
+    assert gate.gate_prompts([[0.0, 0.0]], min_votes=5) == [False]
 
 
 def _by_prompt(passes, lengths):
@@ -238,14 +247,14 @@ def test_plan_rolls_audited_gated_prompts_out_without_a_cutoff_budget():
                                          "efficient.gate_audit=0.5", "efficient.cutoff_floor=30"])
     by = _by_prompt([[1.0] * 4, [0.0] * 4, [0.5, 0.25, 0.75, 0.5], [1.0] * 4],
                     [[40, 40], [40, 60], [5], [10]])
-    plan = masa.plan_solutions(by, cfg, _Rng([0.1, 0.9, 0.2]))  # one draw per gated prompt
+    plan = efficient_plan.plan_solutions(by, cfg, _Rng([0.1, 0.9, 0.2]))  # one draw per gated prompt
     assert plan.gated == [True, True, False, True]
     assert plan.audited == [True, False, False, True]
     assert plan.rolled_out == [0, 2, 3]
     # gated prompts have no budget; prompt 2 gets max(floor 30, ⌈2 × 5⌉) = 30
     assert plan.budgets == [None, None, 30, None]
     assert plan.notions == [["carry"]] * 4
-    off = masa.plan_solutions(by, cfg, _Rng([]), sequential=False)
+    off = efficient_plan.plan_solutions(by, cfg, _Rng([]), sequential=False)
     assert off.gated == [False] * 4 and off.budgets is None and off.notions is None
 
 
@@ -253,10 +262,10 @@ def test_gated_prompts_without_audit_get_no_meta_reward():
     """No solution rollouts → no statistics → no r_meta (and no meta training) for that prompt."""
     cfg = load_config("tiny", overrides=["meta.enabled=true"])
     sols = [_ro(0, "12*3=36", True, 20), _ro(0, "12*3=35", False, 12)]
-    stats = masa.prompt_stats(sols, 2)  # prompt 1 was gated and not audited: no rollouts
+    stats = meta_scoring.prompt_stats(sols, 2)  # prompt 1 was gated and not audited: no rollouts
     ans = format_meta_answer("x", ["split"], 4, 20)
     metas = [_ro(0, ans), _ro(1, ans), _ro(1, ans)]
-    rewards, _, per_rollout = masa.score_meta(metas, [parse_meta(m.text) for m in metas],
+    rewards, _, per_rollout = meta_scoring.score_meta(metas, [parse_meta(m.text) for m in metas],
                                               [{"problem": "12*3"}, {"problem": "1+1"}], stats, cfg)
     assert rewards[0] is not None and rewards[1:] == [None, None] and per_rollout[1:] == [None, None]
 
@@ -265,11 +274,11 @@ def test_every_ready_sft_batch_is_trained_so_the_buffer_stays_bounded():
     buffer = []
     for step in range(10):  # 32 pairs arrive per step, batches of 16 (the gpu profile)
         buffer += [(step, j) for j in range(32)]
-        ready, buffer = masa.ready_sft_batches(buffer, 16)
+        ready, buffer = expert_sft.ready_sft_batches(buffer, 16)
         assert len(ready) == 2 and all(len(b) == 16 for b in ready) and len(buffer) < 16
-    ready, rest = masa.ready_sft_batches(list(range(5)), 16)
+    ready, rest = expert_sft.ready_sft_batches(list(range(5)), 16)
     assert ready == [] and rest == list(range(5))
-    ready, rest = masa.ready_sft_batches(list(range(35)), 16)
+    ready, rest = expert_sft.ready_sft_batches(list(range(35)), 16)
     assert ready == [list(range(16)), list(range(16, 32))] and rest == [32, 33, 34]  # oldest first
 
 
@@ -279,6 +288,6 @@ def test_sft_optimizer_weight_decay_is_explicit():
     p = [torch.nn.Parameter(torch.zeros(2))]
     cfg = load_config("tiny", overrides=["meta.enabled=true", "efficient.expert_sft=true",
                                          "efficient.sft_weight_decay=0", "efficient.sft_lr=0.3"])
-    group = masa.sft_optimizer(p, cfg).param_groups[0]
+    group = expert_sft.sft_optimizer(p, cfg).param_groups[0]
     assert group["weight_decay"] == 0.0 and group["lr"] == 0.3
-    assert masa.sft_optimizer(p, load_config("tiny")).param_groups[0]["weight_decay"] == 0.01
+    assert expert_sft.sft_optimizer(p, load_config("tiny")).param_groups[0]["weight_decay"] == 0.01

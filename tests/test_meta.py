@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from masa_lite.meta import (
-    PAPER_META_TEMPLATE, MetaFormat, MetaPrediction, build_meta_prompt, expert_target,
-    format_meta_answer, length_reward, meta_reward, normalise_notion, notion_details,
-    notion_reward, parse_meta, pass_rate_reward, summarise_parses,
-)
+from masa_lite.meta.answer import (PAPER_META_TEMPLATE, MetaPrediction, build_meta_prompt,
+                                   format_meta_answer, parse_meta, summarise_parses)
+from masa_lite.efficient.expert_sft import expert_target
+from masa_lite.meta.reward import (length_reward, meta_reward, normalise_notion, notion_details,
+                                   notion_reward, pass_rate_reward)
 
 CANON = ('<meta>mul add, 2 steps</meta>'
          '{"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 87}')
@@ -34,9 +34,8 @@ def test_prompt_keeps_braces_in_problem_and_custom_template():
     # "{k}" inside the problem is not a placeholder: k is filled first
     assert build_meta_prompt("solve {x | x > {k}}", "Q: {problem} K={k}", k=3) == \
         "Q: solve {x | x > {k}} K=3"
-    assert MetaFormat(k=4).prompt("p") == build_meta_prompt("p", PAPER_META_TEMPLATE, 4)
     with pytest.raises(ValueError):
-        MetaFormat(k=0)
+        build_meta_prompt("p", PAPER_META_TEMPLATE, k=0)
     with pytest.raises(ValueError):
         build_meta_prompt("p", k=True)
 
@@ -395,7 +394,7 @@ def test_canonical_answer_round_trips(reasoning, notions, rate, length):
 def test_a_model_that_copies_the_format_example_predicts_nothing():
     """The example used to show "pass_rate": 0: a model copying it was read as a confident
     "all wrong" and gated. Now the placeholders parse as no prediction."""
-    from masa_lite.masa import gate_prompts
+    from masa_lite.efficient.gate import gate_prompts
 
     prompt = build_meta_prompt("What is 2+3?", k=8)
     example = prompt[prompt.index("Format: ") + len("Format: "):]

@@ -36,7 +36,7 @@ def _moved(before, after):
 
 def _fresh_weights(tmp_path):
     """The adapters as setup() creates them (same seed), to compare the trained ones with."""
-    from masa_lite.grpo import setup
+    from masa_lite.grpo.policy import setup
 
     model = setup(_cfg(tmp_path / "unused"))[0]
     return _weights(model, "default"), _weights(model, META_ADAPTER)
@@ -72,7 +72,7 @@ def test_expert_sft_trains_the_meta_adapter_only(tmp_path):
 
 
 def test_the_meta_path_samples_with_its_own_adapter(tmp_path):
-    from masa_lite.grpo import setup
+    from masa_lite.grpo.policy import setup
 
     model = setup(_cfg(tmp_path))[0]
     ids = torch.tensor([[5, 6, 7, 8]])

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from masa_lite import meta_diagnostics as md
+from masa_lite.meta import diagnostics as md
 
 
 def test_mean_by_level_and_gap():

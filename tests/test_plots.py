@@ -10,7 +10,11 @@ import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from masa_lite import plots  # noqa: E402
+from masa_lite import stats
+from masa_lite.teach import plot_kit
+from masa_lite.teach import plots
+from masa_lite.teach import plots_efficient
+from masa_lite.teach import plots_meta
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +46,7 @@ def pairs(preds, actuals, levels):
 def test_calibration_fit_matches_polyfit_and_has_identity():
     x = [0.1, 0.3, 0.5, 0.7, 0.9, None]
     y = [0.2, 0.25, 0.6, 0.65, 0.95, 0.5]
-    fig = plots.calibration_scatter({"base": pairs(x, y, [1, 1, 2, 2, 3, 3]),
+    fig = plots_meta.calibration_scatter({"base": pairs(x, y, [1, 1, 2, 2, 3, 3]),
                                      "MASA": pairs(x, y, [1] * 6), "GRPO": pairs(x, y, [2] * 6)})
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     ax = fig.axes[0]
@@ -62,7 +66,7 @@ def test_calibration_fit_matches_polyfit_and_has_identity():
 
 @pytest.mark.parametrize("x", [[0.5, 0.8], [0.4, 0.4, 0.4, 0.4]])
 def test_calibration_no_fit_for_few_points_or_constant_x(x):
-    fig = plots.calibration_scatter({"GRPO": pairs(x, [0.1, 0.9, 0.5, 0.2][:len(x)], [1] * len(x))})
+    fig = plots_meta.calibration_scatter({"GRPO": pairs(x, [0.1, 0.9, 0.5, 0.2][:len(x)], [1] * len(x))})
     (fit,) = gid_lines(fig.axes[0], "fit")
     assert len(fit.get_xdata()) == 0
     assert "no fit" in legend_texts(fig.axes[0])
@@ -71,7 +75,7 @@ def test_calibration_no_fit_for_few_points_or_constant_x(x):
 def test_calibration_length_uses_shared_range_and_tolerates_empty_panel():
     a = pairs([0.1, 0.5, 0.9], [0.2, 0.4, 0.8], [1, 2, 3])     # lengths up to 100 * 0.8 + 20 = 100
     b = pairs([0.2, 0.4, 0.6], [0.1, 0.2, 0.3], [1, 1, 1])
-    fig = plots.calibration_scatter({"a": a, "b": b, "empty": []}, quantity="length", title="len")
+    fig = plots_meta.calibration_scatter({"a": a, "b": b, "empty": []}, quantity="length", title="len")
     assert fig._suptitle.get_text() == "len"
     lims = [ax.get_xlim() for ax in fig.axes] + [ax.get_ylim() for ax in fig.axes]
     assert lims == [(0.0, pytest.approx(105.0))] * 6
@@ -84,29 +88,29 @@ def test_calibration_length_uses_shared_range_and_tolerates_empty_panel():
 
 def test_calibration_rejects_bad_input():
     with pytest.raises(ValueError, match="quantity"):
-        plots.calibration_scatter({"a": []}, quantity="notion")
+        plots_meta.calibration_scatter({"a": []}, quantity="notion")
     with pytest.raises(ValueError, match="at least one panel"):
-        plots.calibration_scatter({})
+        plots_meta.calibration_scatter({})
 
 
 # ---- meta reward parts ------------------------------------------------------------------------
 
 def test_moving_average_by_hand():
-    assert plots.moving_average([1, 2, 3, 4], 2).tolist() == [1, 1.5, 2.5, 3.5]
-    assert plots.moving_average([3, 6, 9], 3).tolist() == [3, 4.5, 6]
-    assert plots.moving_average([1, 5], 1).tolist() == [1, 5]
-    assert plots.moving_average([], 4).size == 0
+    assert plot_kit.moving_average([1, 2, 3, 4], 2).tolist() == [1, 1.5, 2.5, 3.5]
+    assert plot_kit.moving_average([3, 6, 9], 3).tolist() == [3, 4.5, 6]
+    assert plot_kit.moving_average([1, 5], 1).tolist() == [1, 5]
+    assert plot_kit.moving_average([], 4).size == 0
 
 
 def test_meta_reward_parts_draws_present_keys_and_smooths():
     hist = [{"kind": "train", "step": s, "r_pass": 0.1 * s, "r_len": float(s % 2),
              "meta_reward": 0.3} for s in range(1, 6)]
     hist.append({"kind": "eval", "step": 5, "pass@1": 0.4})
-    fig = plots.meta_reward_parts(hist)
+    fig = plots_meta.meta_reward_parts(hist)
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert {ln.get_gid() for ln in ax.lines} == {"r_pass", "r_len", "meta_reward"}
-    fig = plots.meta_reward_parts(hist, smooth=2)
+    fig = plots_meta.meta_reward_parts(hist, smooth=2)
     (ln,) = gid_lines(fig.axes[0], "r_len")
     assert list(ln.get_ydata()) == pytest.approx([1, 0.5, 0.5, 0.5, 0.5])
     assert len(fig.axes[0].lines) == 6  # faint raw line under each smoothed one
@@ -114,9 +118,9 @@ def test_meta_reward_parts_draws_present_keys_and_smooths():
 
 def test_meta_reward_parts_raises_for_plain_grpo():
     with pytest.raises(ValueError, match="meta reward"):
-        plots.meta_reward_parts([{"step": 1, "accuracy": 0.5, "reward": 0.5}])
+        plots_meta.meta_reward_parts([{"step": 1, "accuracy": 0.5, "reward": 0.5}])
     with pytest.raises(ValueError):
-        plots.meta_reward_parts([])
+        plots_meta.meta_reward_parts([])
 
 
 # ---- accuracy curves and time to reach --------------------------------------------------------
@@ -134,15 +138,15 @@ RUN = [{"kind": "train", "step": 1, "accuracy": 0.99}, ev(30, 180, 0.5), ev(10, 
 
 
 def test_time_to_reach_by_hand():
-    assert plots.time_to_reach(RUN, 0.35) == 120.0      # >= is inclusive, evals sorted by x
-    assert plots.time_to_reach(RUN, 0.4) == 180.0
-    assert plots.time_to_reach(RUN, 0.1) == 60.0
-    assert plots.time_to_reach(RUN, 0.6) is None        # the step-40 eval has no wall_seconds
-    assert plots.time_to_reach(RUN, 0.6, x="step") == 40.0  # ...but counts by step
-    assert plots.time_to_reach(RUN, 0.95, x="step") is None  # train accuracy 0.99 is ignored
-    assert plots.time_to_reach([], 0.1) is None
+    assert stats.time_to_reach(RUN, 0.35) == 120.0      # >= is inclusive, evals sorted by x
+    assert stats.time_to_reach(RUN, 0.4) == 180.0
+    assert stats.time_to_reach(RUN, 0.1) == 60.0
+    assert stats.time_to_reach(RUN, 0.6) is None        # the step-40 eval has no wall_seconds
+    assert stats.time_to_reach(RUN, 0.6, x="step") == 40.0  # ...but counts by step
+    assert stats.time_to_reach(RUN, 0.95, x="step") is None  # train accuracy 0.99 is ignored
+    assert stats.time_to_reach([], 0.1) is None
     with pytest.raises(ValueError):
-        plots.time_to_reach(RUN, 0.1, x="tokens")
+        stats.time_to_reach(RUN, 0.1, x="tokens")
 
 
 def test_accuracy_curves_wall_band_and_target():
@@ -180,7 +184,7 @@ PRF = {"no SFT": {"gate_precision": 0.5, "gate_recall": 0.4, "gate_f1": 0.44,
 
 
 def test_control_prf_bars_heights_and_paper_markers():
-    fig = plots.control_prf_bars(PRF, paper={"gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, None)})
+    fig = plots_efficient.control_prf_bars(PRF, paper={"gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, None)})
     gate, cut = fig.axes
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert sorted(p.get_height() for p in gate.patches) == sorted([0.5, 0.4, 0.44, 0.6, 0.5, 0.55])
@@ -197,7 +201,7 @@ def test_control_prf_bars_heights_and_paper_markers():
 
 
 def test_control_prf_bars_marks_undefined_precision():
-    fig = plots.control_prf_bars({"none gated": {"gate_precision": float("nan"), "gate_recall": 0.0,
+    fig = plots_efficient.control_prf_bars({"none gated": {"gate_precision": float("nan"), "gate_recall": 0.0,
                                                   "gate_f1": 0.0}})
     assert "n/a" in texts(fig.axes[0]) and len(fig.axes[0].patches) == 2
 
@@ -213,10 +217,10 @@ def test_reproduce_paper_marks_follow_method_names():
 
 def test_control_prf_bars_bad_input():
     with pytest.raises(ValueError):
-        plots.control_prf_bars({})
+        plots_efficient.control_prf_bars({})
     with pytest.raises(ValueError, match="values for 2 methods"):
-        plots.control_prf_bars(PRF, paper={"gate_f1": (0.4,)})
-    fig = plots.control_prf_bars({"gate only": {"gate_f1": 0.3}})
+        plots_efficient.control_prf_bars(PRF, paper={"gate_f1": (0.4,)})
+    fig = plots_efficient.control_prf_bars({"gate only": {"gate_f1": 0.3}})
     assert len(fig.axes[0].patches) == 1 and "not recorded" in texts(fig.axes[1])
 
 
@@ -229,7 +233,7 @@ STATS.append({"notion": "carry", "freq_correct": 1.0, "freq_wrong": 1.0})  # no 
 
 
 def test_notion_frequency_top_and_styles():
-    fig = plots.notion_frequency(STATS, top=2)
+    fig = plots_meta.notion_frequency(STATS, top=2)
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and len(ax.lines) == 4
     assert {ln.get_gid().split("|")[0] for ln in ax.lines} == {"carry", "modulo"}
@@ -237,7 +241,7 @@ def test_notion_frequency_top_and_styles():
     (w,) = gid_lines(ax, "carry|freq_wrong")
     assert c.get_linestyle() == "-" and w.get_linestyle() == "--"
     assert list(c.get_xdata()) == [1, 2, 3] and list(c.get_ydata()) == pytest.approx([0.3, 0.6, 0.9])
-    fig = plots.notion_frequency(STATS, notions=["prime", "absent"])
+    fig = plots_meta.notion_frequency(STATS, notions=["prime", "absent"])
     assert {ln.get_gid() for ln in fig.axes[0].lines} == {"prime|freq_correct", "prime|freq_wrong"}
     leg = ax.get_legend()  # under the axes, not over the data
     assert leg.get_bbox_to_anchor().y0 < ax.get_window_extent().y0
@@ -248,35 +252,35 @@ def test_notion_use_titles_and_raises_without_stats():
                                                         "mul": {"correct": 0.1, "wrong": 0.9},
                                                         "add": {"correct": 0.9, "wrong": 0.9}}}
             for s in (0, 6)]
-    fig = plots.notion_use(hist, "MASA")
+    fig = plots_meta.notion_use(hist, "MASA")
     ax = fig.axes[0]
     assert ax.get_title().startswith("MASA: notion use")
     assert {ln.get_gid().split("|")[0] for ln in ax.lines} == {"split", "mul"}  # TASK_NOTIONS only
     with pytest.raises(ValueError, match="GRPO"):
-        plots.notion_use([{"kind": "eval", "step": 0}], "GRPO")
+        plots_meta.notion_use([{"kind": "eval", "step": 0}], "GRPO")
 
 
 def test_notion_frequency_raises_when_empty():
     with pytest.raises(ValueError):
-        plots.notion_frequency([])
+        plots_meta.notion_frequency([])
     with pytest.raises(ValueError):
-        plots.notion_frequency(STATS, notions=["absent"])
+        plots_meta.notion_frequency(STATS, notions=["absent"])
 
 
 # ---- delta box --------------------------------------------------------------------------------
 
 def test_quantile_bins_by_hand():
-    bins = plots.quantile_bins([5, 1, 4, 2, 3, 0, 11, 7, 9, 6, 8, 10])
+    bins = plots_meta.quantile_bins([5, 1, 4, 2, 3, 0, 11, 7, 9, 6, 8, 10])
     assert [sorted(b.tolist()) for b in bins] == [[1, 3, 5], [0, 2, 4], [7, 9, 10], [6, 8, 11]]
-    assert len(plots.quantile_bins(range(7))) == 2
-    assert len(plots.quantile_bins([0.3, 0.1])) == 1
-    assert plots.quantile_bins([]) == []
+    assert len(plots_meta.quantile_bins(range(7))) == 2
+    assert len(plots_meta.quantile_bins([0.3, 0.1])) == 1
+    assert plots_meta.quantile_bins([]) == []
 
 
 def test_delta_box_bins_and_skips_bad_entries():
     d = [{"d_acc": 0.01 * i, "d_meta": 0.1 * i} for i in range(12)]
     d += [{"d_acc": float("nan"), "d_meta": 1.0}, {"d_meta": 0.5}]
-    fig = plots.delta_box(d)
+    fig = plots_meta.delta_box(d)
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     labels = [t.get_text() for t in ax.get_xticklabels()]
@@ -284,23 +288,23 @@ def test_delta_box_bins_and_skips_bad_entries():
     assert len(ax.patches) == 4  # one box per bin
     ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
     assert sorted(ys) == pytest.approx([0.01 * i for i in range(12)])
-    assert len(plots.delta_box(d[:4]).axes[0].get_xticklabels()) == 1
+    assert len(plots_meta.delta_box(d[:4]).axes[0].get_xticklabels()) == 1
     assert "after − before" in ax.get_xlabel() and "after − before" in ax.get_ylabel()
 
 
 def test_delta_box_bin_edges_have_two_decimals():
     d = [{"d_acc": 0.1 * i, "d_meta": v} for i, v in
          enumerate([-2.3, -1.0, -0.5, -0.2, -0.1, -0.0044, -2.9e-05, 0.01, 0.1, 0.23, 0.5, 0.97])]
-    labels = [t.get_text().split("\n")[0] for t in plots.delta_box(d).axes[0].get_xticklabels()]
+    labels = [t.get_text().split("\n")[0] for t in plots_meta.delta_box(d).axes[0].get_xticklabels()]
     assert labels == ["[-2.30, -0.50]", "[-0.20, 0.00]", "[0.00, 0.10]", "[0.23, 0.97]"]
     assert not any("e-" in lab or "-0.00" in lab for lab in labels)
 
 
 def test_delta_box_raises_when_empty():
     with pytest.raises(ValueError):
-        plots.delta_box([])
+        plots_meta.delta_box([])
     with pytest.raises(ValueError):
-        plots.delta_box([{"d_acc": 0.1}])
+        plots_meta.delta_box([{"d_acc": 0.1}])
 
 
 # ---- training overview ------------------------------------------------------------------------
@@ -325,7 +329,7 @@ def test_training_overview_marks_missing_keys():
 
 def test_save_writes_png_atomically(tmp_path):
     fig = plots.training_overview([{"step": 1, "accuracy": 0.5}])
-    out = plots.save(fig, tmp_path / "sub" / "overview.png")
+    out = plot_kit.save(fig, tmp_path / "sub" / "overview.png")
     assert out == tmp_path / "sub" / "overview.png"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["overview.png"]
@@ -343,7 +347,7 @@ def test_save_failure_keeps_old_file_and_no_tmp(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fig, "savefig", broken)
     with pytest.raises(OSError):
-        plots.save(fig, out)
+        plot_kit.save(fig, out)
     assert out.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
 
@@ -353,26 +357,26 @@ def test_notion_stats_from_history_flattens_evaluations():
             {"kind": "train", "step": 1},
             {"kind": "eval", "step": 6, "notion_freq": {"split": {"correct": 0.75, "wrong": None}}},
             {"kind": "eval", "step": 7}]
-    stats = plots.notion_stats_from_history(hist)
+    stats = plots_meta.notion_stats_from_history(hist)
     assert stats == [{"step": 0, "notion": "split", "freq_correct": 0.5, "freq_wrong": 0.25},
                      {"step": 6, "notion": "split", "freq_correct": 0.75, "freq_wrong": None}]
-    fig = plots.notion_frequency(stats)
+    fig = plots_meta.notion_frequency(stats)
     assert {ln.get_gid() for ln in fig.axes[0].lines} == {"split|freq_correct", "split|freq_wrong"}
 
 
 def test_shapley_bars_draw_each_share_and_state_r2():
-    fig = plots.shapley_bars({"n": 12, "r2": 0.5, "shares": {"a": 0.3, "b": 0.2}}, title="MASA")
+    fig = plots_meta.shapley_bars({"n": 12, "r2": 0.5, "shares": {"a": 0.3, "b": 0.2}}, title="MASA")
     ax = fig.axes[0]
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.3, 0.2])
     assert ax.get_title() == "MASA: Δaccuracy explained, R² = 0.50, n = 12"
     assert "absolute" in ax.get_xlabel() and "sum to R²" in ax.get_xlabel()
     assert texts(ax) == ["0.300 (60% of R²)", "0.200 (40% of R²)"]
     with pytest.raises(ValueError):
-        plots.shapley_bars({"n": 2, "r2": float("nan"), "shares": {}})
+        plots_meta.shapley_bars({"n": 2, "r2": float("nan"), "shares": {}})
 
 
 def test_calibration_suptitle_clear_of_panel_titles():
-    fig = plots.calibration_scatter({"a": pairs([0.1, 0.5, 0.9], [0.2, 0.4, 0.8], [1, 2, 3]),
+    fig = plots_meta.calibration_scatter({"a": pairs([0.1, 0.5, 0.9], [0.2, 0.4, 0.8], [1, 2, 3]),
                                      "MASA-efficient (no Expert SFT)": pairs([0.2], [0.3], [1])})
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
@@ -384,8 +388,8 @@ def test_every_axis_has_labels():
     hist = [{"kind": "train", "step": s, "r_pass": 0.3, "accuracy": 0.5, "reward": 0.5,
              "gated_frac": 0.1, "cut_frac": 0.2, "seconds_meta": 1.0, "seconds_training": 2.0}
             for s in (1, 2)] + [ev(2, 30, 0.5, 0.05)]
-    figs = [plots.meta_reward_parts(hist), plots.accuracy_curves({"a": hist}),
-            plots.efficient_steps({"a": hist}), plots.training_overview(hist)]
+    figs = [plots_meta.meta_reward_parts(hist), plots.accuracy_curves({"a": hist}),
+            plots_efficient.efficient_steps({"a": hist}), plots.training_overview(hist)]
     for fig in figs:
         for ax in fig.axes:
             if ax.lines or ax.patches:
@@ -399,7 +403,7 @@ def test_efficient_steps_shares_and_phase_stack():
                      "seconds_meta": 1.0, "seconds_generation": 2.0 * s, "seconds_sft": None}
                     for s in (1, 2)],
             "grpo": [{"kind": "train", "step": 1, "seconds_generation": 4.0}]}
-    fig = plots.efficient_steps(runs)
+    fig = plots_efficient.efficient_steps(runs)
     ax, bx = fig.axes
     (g,) = gid_lines(ax, "eff|gated_frac")
     assert list(g.get_ydata()) == [0.25, 0.5] and gid_lines(ax, "grpo|gated_frac") == []
@@ -408,13 +412,13 @@ def test_efficient_steps_shares_and_phase_stack():
     meta = [p for p in bx.patches if p.get_gid() == "seconds_meta"]
     assert [p.get_height() for p in meta] == [1.0, 0.0] and gen[0].get_y() == 1.0  # stacked
     with pytest.raises(ValueError):
-        plots.efficient_steps({"a": [{"kind": "eval", "step": 0}]})
+        plots_efficient.efficient_steps({"a": [{"kind": "eval", "step": 0}]})
 
 
 def test_pass_at_k_curves_and_levels():
     res = {"base": {"pass@1": 0.4, "pass@2": 0.55, "pass@8": 0.8, "per_level": {"1": 0.9, "2": 0.2}},
            "greedy": {"pass@1": 0.5, "per_level": {1: 0.95}}}
-    fig = plots.pass_at_k(res)
+    fig = plots_efficient.pass_at_k(res)
     ax, bx = fig.axes
     (b,) = gid_lines(ax, "base")
     assert list(b.get_xdata()) == [1, 2, 8] and list(b.get_ydata()) == [0.4, 0.55, 0.8]
@@ -422,19 +426,19 @@ def test_pass_at_k_curves_and_levels():
     assert sorted(p.get_height() for p in bx.patches) == [0.2, 0.9, 0.95]
     assert [t.get_text() for t in bx.get_xticklabels()] == ["1", "2"]
     with pytest.raises(ValueError):
-        plots.pass_at_k({"x": {"per_level": {}}})
+        plots_efficient.pass_at_k({"x": {"per_level": {}}})
 
 
 def test_feed_in_bars_with_standard_error():
     recs = {"no feed-in": {"pass@1": 0.5, "pass@1_se": 0.03, "per_level": {"1": 0.9, "2": 0.1}},
             "feed-in": {"pass@1": 0.55, "per_level": {"1": 0.8, "2": 0.3}}}
-    fig = plots.feed_in(recs)
+    fig = plots_efficient.feed_in(recs)
     ax = fig.axes[0]
     heights = [p.get_height() for p in ax.patches]
     assert heights == pytest.approx([0.5, 0.9, 0.1, 0.55, 0.8, 0.3])
     assert [t.get_text() for t in ax.get_xticklabels()][1:] == ["level 1", "level 2"]
     with pytest.raises(ValueError):
-        plots.feed_in({"x": {}})
+        plots_efficient.feed_in({"x": {}})
 
 
 def test_compare_runs_one_line_per_run_and_missing_key():

@@ -5,7 +5,7 @@ compares the engines with each other)."""
 import pytest
 import torch
 
-from masa_lite.rollout import generate_rollouts
+from masa_lite.grpo.sampling import generate_rollouts
 
 ENGINES = ("compact", "generate")
 
@@ -72,7 +72,7 @@ def test_config_engine_switch_reaches_sampling(random_tiny):
     """``rollout.engine`` is checked by the config and picks the engine in sample_rollouts;
     row-seeded, both engines give the same tokens."""
     from masa_lite.config import ConfigError, load_config
-    from masa_lite.rollout import sample_rollouts
+    from masa_lite.grpo.sampling import sample_rollouts
 
     model, tok = random_tiny
     assert load_config("tiny").rollout.engine == "compact"

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from masa_lite.rollout import CompactDecoder, generate_rollouts
+from masa_lite.grpo.decode_compact import CompactDecoder
+from masa_lite.grpo.sampling import generate_rollouts
 
 ENGINES = ("compact", "generate")
 
@@ -15,7 +16,7 @@ ENGINES = ("compact", "generate")
 def masa_tiny():
     """The bundled masa-tiny model with a LoRA adapter whose B matrices are non-zero, so that the
     adapter changes the outputs, and 36 real solution prompts of every level."""
-    from masa_lite import tasks
+    from masa_lite.task import synthetic
     from masa_lite.models import LoraSettings, load_model_and_tokenizer, wrap_lora
 
     model, tok = load_model_and_tokenizer("masa-tiny", device="cpu")
@@ -25,8 +26,8 @@ def masa_tiny():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.1)
-    probs = tasks.generate_problems(36, levels=(1, 2, 3, 4, 5, 6), seed=11, split="test")
-    return model, tok, [tasks.solution_prompt(p.problem) for p in probs]
+    probs = synthetic.generate_problems(36, levels=(1, 2, 3, 4, 5, 6), seed=11, split="test")
+    return model, tok, [synthetic.solution_prompt(p.problem) for p in probs]
 
 
 def _tokens(rollouts):

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from masa_lite import rollout_vllm
+from masa_lite.grpo import rollout_vllm
 from masa_lite.config import ConfigError, RunConfig, load_config
-from masa_lite.rollout_vllm import VLLMRollouts, request_limits
+from masa_lite.grpo.rollout_vllm import VLLMRollouts, request_limits
 
 
 @dataclass
@@ -132,9 +132,9 @@ def test_lora_sync_issues_a_new_request_id_only_after_the_weights_change(random_
 
 
 def test_training_dispatch_uses_the_configured_backend(random_tiny, monkeypatch):
-    from masa_lite.grpo import sample_solutions
+    from masa_lite.grpo.policy import sample_solutions
     from masa_lite.models import LoraSettings, wrap_lora
-    from masa_lite.rollout import generate_rollouts, sample_rollouts
+    from masa_lite.grpo.sampling import generate_rollouts, sample_rollouts
 
     model, tok = random_tiny
     model = wrap_lora(model, LoraSettings(r=4, alpha=8))
@@ -181,7 +181,7 @@ def test_vllm_end_to_end(tmp_path):
     from transformers import LlamaForCausalLM
 
     from masa_lite.models import LoraSettings, wrap_lora
-    from masa_lite.tiny_model import build_config, build_tokenizer
+    from masa_lite.task.tiny_model import build_config, build_tokenizer
 
     tok = build_tokenizer()
     torch.manual_seed(0)

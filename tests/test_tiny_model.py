@@ -7,10 +7,9 @@ import random
 import pytest
 import torch
 
-from masa_lite import tasks
+from masa_lite.task import synthetic
 from masa_lite.models import BUNDLED_MODELS, load_model_and_tokenizer
-from masa_lite.tiny_model import (build_tokenizer, make_example, measure_base_model, train_tiny,
-                                  uninformed_meta)
+from masa_lite.task.tiny_model import build_tokenizer, make_example, measure_base_model, train_tiny, uninformed_meta
 
 CARD = BUNDLED_MODELS["masa-tiny"] / "card.json"
 
@@ -18,8 +17,8 @@ CARD = BUNDLED_MODELS["masa-tiny"] / "card.json"
 def test_tokenizer_is_character_level_and_covers_the_task():
     tok = build_tokenizer()
     rng = random.Random(0)
-    for p in tasks.generate_problems(100, seed=0):
-        for prompt, response in [make_example(p, rng, tasks.Persona(), p_meta=m) for m in (0, 1)]:
+    for p in synthetic.generate_problems(100, seed=0):
+        for prompt, response in [make_example(p, rng, synthetic.Persona(), p_meta=m) for m in (0, 1)]:
             for text in (prompt, response):
                 ids = tok.encode(text, add_special_tokens=False)
                 assert len(ids) == len(text)
@@ -30,10 +29,10 @@ def test_tokenizer_is_character_level_and_covers_the_task():
 
 
 def test_uninformed_meta_parses():
-    from masa_lite.meta import parse_meta
+    from masa_lite.meta.answer import parse_meta
 
     rng = random.Random(1)
-    for p in tasks.generate_problems(50, seed=1):
+    for p in synthetic.generate_problems(50, seed=1):
         pred = parse_meta(uninformed_meta(p, rng))
         assert pred.status == "ok" and not pred.fallbacks
         assert 0 <= pred.pass_rate <= 8 and pred.solution_length >= 15

@@ -66,7 +66,7 @@ def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path):
     import yaml
 
     from masa_lite.config import load_config, to_dict
-    from masa_lite.trainer import _check_resumable
+    from masa_lite.run_dir import check_resumable as _check_resumable
 
     cfg = load_config("tiny", overrides=[f"out_dir={tmp_path}"])
     saved = json.loads(json.dumps(to_dict(cfg)))
@@ -95,11 +95,12 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
     and no rows in the update; audited prompts' meta rollouts are trained, their solutions are
     not. Expert SFT trains every ready batch (4 prompts per step, batches of 1), so its buffer
     never grows."""
-    import masa_lite.trainer as trainer
-    from masa_lite import masa
+    from masa_lite import trainer
+    from masa_lite.efficient import expert_sft, gate
+    from masa_lite.efficient import plan as efficient_plan
 
-    monkeypatch.setattr(masa, "gate_prompts", lambda pred, *a, **k: [i < 2 for i in range(len(pred))])
-    real_plan, plans = masa.plan_solutions, []
+    monkeypatch.setattr(gate, "gate_prompts", lambda pred, *a, **k: [i < 2 for i in range(len(pred))])
+    real_plan, plans = efficient_plan.plan_solutions, []
 
     class Rng:  # audits the first gated prompt of a step, not the second
         def __init__(self):
@@ -112,7 +113,7 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
         plans.append(real_plan(by_prompt, cfg, Rng() if sequential else rng, sequential))
         return plans[-1]
 
-    monkeypatch.setattr(masa, "plan_solutions", plan)
+    monkeypatch.setattr(trainer, "plan_solutions", plan)
     real_sample, seen = trainer.sample_solutions, []
 
     def sample(model, tok, records, prompt_fn, cfg, budgets=None, **k):
@@ -127,8 +128,8 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
         return real_update(model, tok, opt, sched, batches, cfg, device, dp=dp)
 
     monkeypatch.setattr(trainer, "policy_update", update)
-    real_examples = masa.expert_sft_examples  # 3 pairs per usable prompt: more than a batch
-    monkeypatch.setattr(masa, "expert_sft_examples", lambda *a, **k: real_examples(*a, **k) * 3)
+    real_examples = expert_sft.expert_sft_examples  # 3 pairs per usable prompt: more than a batch
+    monkeypatch.setattr(trainer, "expert_sft_examples", lambda *a, **k: real_examples(*a, **k) * 3)
     hist = _train(tmp_path, ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
                              "efficient.expert_sft=true", "efficient.warmup_steps=1",
                              "efficient.cutoff_factor=0.3", "efficient.sft_batch_size=1",

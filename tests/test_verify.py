@@ -1,4 +1,4 @@
-"""Tests for masa_lite.verify: extraction, exact fast path, math-verify path, threads, hangs."""
+"""Tests for masa_lite.task.verify: extraction, exact fast path, math-verify path, threads, hangs."""
 
 import dataclasses
 import threading
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from masa_lite import verify as V
-from masa_lite.verify import Verdict, extract_answer, is_correct, last_boxed, verify_answer, verify_batch
+from masa_lite.task import verify as V
+from masa_lite.task.verify import Verdict, extract_answer, is_correct, last_boxed, verify_answer, verify_batch
 
 STATUSES = {"ok", "no_answer", "timeout", "error"}
 
@@ -282,8 +282,8 @@ def test_unboxed_answers_score_only_with_the_fallback_switch():
     """The method reads the last \\boxed{}; "the answer is 7" / a last number count only with
     grpo.answer_fallback=true (with format_reward 0 they would reward unformatted answers)."""
     from masa_lite.config import load_config
-    from masa_lite.rewards import score_rollouts
-    from masa_lite.rollout import Rollout
+    from masa_lite.grpo.rewards import score_rollouts
+    from masa_lite.grpo.rollout import Rollout
 
     def score(cfg):
         ros = [Rollout(0, "p", "so the answer is 7", [1], 1, "eos"),
@@ -301,8 +301,8 @@ def test_unboxed_answers_score_only_with_the_fallback_switch():
 
 def test_verifier_time_limit_comes_from_the_config_and_is_reported(monkeypatch):
     from masa_lite.config import load_config
-    from masa_lite.rewards import score_rollouts
-    from masa_lite.rollout import Rollout
+    from masa_lite.grpo.rewards import score_rollouts
+    from masa_lite.grpo.rollout import Rollout
 
     seen = []
     monkeypatch.setattr(V, "_math_verify", lambda g, p, t: seen.append(t) or "timeout")

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from masa_lite import widgets
-from masa_lite.rollout import Rollout
+from masa_lite.teach import widgets
+from masa_lite.grpo.rollout import Rollout
 
 
 def _ro(i, text, correct, reward):

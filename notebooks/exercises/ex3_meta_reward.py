@@ -32,7 +32,7 @@
 # few cases and tells you where it is off. Solutions: `solutions/ex3_meta_reward.py` (try first!).
 
 # %%
-from masa_lite.exercises import check_meta_reward
+from masa_lite.teach.exercises import check_meta_reward
 
 
 # %%

@@ -36,7 +36,8 @@
 # says what it can and cannot mean. Solution: `solutions/ex6_gate_threshold.py` (try first!).
 
 # %%
-from masa_lite import exercises, plots
+from masa_lite.teach import exercises
+from masa_lite.teach import plots
 
 SWITCH = "efficient.gate_std"
 EXPERIMENT = exercises.EXPERIMENT_BASE + ["efficient.gating=true", "efficient.warmup_steps=2",

@@ -19,7 +19,7 @@
 # %%
 import torch
 
-from masa_lite.exercises import check_clipped_loss
+from masa_lite.teach.exercises import check_clipped_loss
 
 
 # %%

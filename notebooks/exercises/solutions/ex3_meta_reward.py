@@ -17,7 +17,7 @@
 # One way to write it; the check must pass (CI runs this notebook and fails on a wrong solution).
 
 # %%
-from masa_lite.exercises import check_meta_reward
+from masa_lite.teach.exercises import check_meta_reward
 
 
 # %%

@@ -19,7 +19,7 @@
 # %%
 import numpy as np
 
-from masa_lite.exercises import check_gate
+from masa_lite.teach.exercises import check_gate
 
 
 # %%

@@ -35,13 +35,14 @@
 #
 # **Your task.** Change one switch — `meta.credit` from `"rollout"` to `"field"` — train, and read
 # the comparison. The reference run uses the default; everything else is the same (seed, prompts,
-# budget: `masa_lite.exercises.EXPERIMENT_BASE`, 6 steps of 8 prompts on levels 1–4, about a
+# budget: `masa_lite.teach.exercises.EXPERIMENT_BASE`, 6 steps of 8 prompts on levels 1–4, about a
 # minute per run on 2 CPU cores). The check cell verifies that you changed the switch and that
 # both runs finished, prints the measured difference, and says what it can and cannot mean.
 # This is the solution: the switch is changed, and the check must pass (CI runs it).
 
 # %%
-from masa_lite import exercises, plots
+from masa_lite.teach import exercises
+from masa_lite.teach import plots
 
 SWITCH = "meta.credit"
 reference = exercises.train_experiment({SWITCH: "rollout"}, "runs/exercises/ex5_reference")

@@ -22,7 +22,7 @@ import math
 from collections import Counter, defaultdict
 from typing import Sequence
 
-from masa_lite.meta import PARTS  # the parts of r_meta: pass, length, notion
+from masa_lite.meta.answer import PARTS
 
 
 def mean_by_level(levels: Sequence, values: Sequence[float | None]) -> dict:
@@ -55,6 +55,7 @@ def value_entropy(values: Sequence) -> float:
 
 
 def population_std(values: Sequence[float]) -> float:
+    """Standard deviation with ddof 0 (NaN without values)."""
     if not values:
         return float("nan")
     m = sum(values) / len(values)

@@ -1,6 +1,6 @@
 """vLLM rollouts: the second backend of the rollout engine (``rollout.backend=vllm``).
 
-Same contract as :func:`masa_lite.rollout.generate_rollouts`: prompts in, :class:`Rollout` records
+Same contract as :func:`masa_lite.grpo.sampling.generate_rollouts`: prompts in, :class:`Rollout` records
 out, prompt-major (p0×n, p1×n, …), each with its completion tokens (EOS included), length and stop
 reason (``"eos"`` / ``"budget"`` / ``"max_new_tokens"``): the trainer cannot tell the backends
 apart.
@@ -42,7 +42,7 @@ from types import SimpleNamespace
 import torch
 
 from masa_lite.config import VLLM_INSTALL_HINT as INSTALL_HINT
-from masa_lite.rollout import Rollout, _trim
+from masa_lite.grpo.rollout import Rollout, trim_completion as _trim
 
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # max_lora_rank values vLLM accepts
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from masa_lite.files import write_jsonl
 
 NOTIONS = ("add", "sub", "mul", "carry", "borrow", "split", "recheck")
 SPLITS = ("train", "val", "test")
@@ -318,14 +318,7 @@ def meta_prompt(problem: str) -> str:
 
 def save_jsonl(problems, path) -> Path:
     """Write problems as JSONL atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        for p in problems:
-            f.write(json.dumps(p.to_record() if isinstance(p, Problem) else p) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_jsonl((p.to_record() if isinstance(p, Problem) else p for p in problems), path)
 
 
 def load_jsonl(path) -> list[Problem]:

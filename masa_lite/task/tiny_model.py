@@ -3,7 +3,7 @@
 The model is an ordinary transformers ``LlamaForCausalLM`` with a character-level
 ``PreTrainedTokenizerFast``, so every code path that serves a Hugging Face model (``generate``,
 peft LoRA, vLLM) serves it too. It is trained by supervised learning on traces of the noisy
-solver persona of :mod:`masa_lite.tasks` (train split only):
+solver persona of :mod:`masa_lite.task.synthetic` (train split only):
 
 * solution prompts → persona solutions (a quarter of them with a notion hint it obeys);
 * meta prompts → ``<meta>`` + the list of operations + a JSON prediction whose numbers and
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from masa_lite import tasks
+from masa_lite.task import synthetic
 
 SPECIAL = ["<pad>", "<eos>", "<unk>"]
 CHARS = list("0123456789abcdefghijklmnopqrstuvwxyz+-*/=(),.:;'\"{}[]<>\\_?! \n")
@@ -57,7 +57,7 @@ def build_config(vocab_size: int, hidden: int = 128, layers: int = 4, heads: int
                        rope_theta=10000.0)
 
 
-def _hint_for(problem: tasks.Problem, rng: random.Random) -> tuple[list[str], str | None]:
+def _hint_for(problem: synthetic.Problem, rng: random.Random) -> tuple[list[str], str | None]:
     """A notion hint for a training prompt and the route it implies (``split`` forces split)."""
     base = [n for n in problem.notions if n not in ("split", "recheck")]
     has_hard = "split" in problem.notions
@@ -68,49 +68,49 @@ def _hint_for(problem: tasks.Problem, rng: random.Random) -> tuple[list[str], st
     return names, ("split" if "split" in names else None)
 
 
-def meta_reasoning(problem: tasks.Problem) -> str:
+def meta_reasoning(problem: synthetic.Problem) -> str:
     """What the meta path writes inside ``<meta>``: the operations in order and their count."""
     names = {"+": "add", "-": "sub", "*": "mul"}
     ops = " ".join(names[op] for op, _ in problem.chain)
     return f"{ops}, {len(problem.chain)} steps"
 
 
-def uninformed_meta(problem: tasks.Problem, rng: random.Random, k: int = 8) -> str:
+def uninformed_meta(problem: synthetic.Problem, rng: random.Random, k: int = 8) -> str:
     """A meta answer with random numbers and notions: parseable, deliberately uncalibrated."""
-    notions = rng.sample(list(tasks.NOTIONS), k=rng.randint(1, 3))
+    notions = rng.sample(list(synthetic.NOTIONS), k=rng.randint(1, 3))
     payload = {"math_notion": notions, "pass_rate": rng.randint(0, k),
                "solution_length": rng.randint(15, 300)}
     return f"<meta>{meta_reasoning(problem)}</meta>{json.dumps(payload)}"
 
 
-def make_example(problem: tasks.Problem, rng: random.Random, persona: tasks.Persona,
+def make_example(problem: synthetic.Problem, rng: random.Random, persona: synthetic.Persona,
                  p_meta: float = 0.2) -> tuple[str, str]:
     """One (prompt, response) pair of the pretraining corpus."""
     if rng.random() < p_meta:
-        return tasks.meta_prompt(problem.problem), uninformed_meta(problem, rng)
+        return synthetic.meta_prompt(problem.problem), uninformed_meta(problem, rng)
     hint, route = (None, None)
     if rng.random() < persona.p_hint:
         hint, route = _hint_for(problem, rng)
-    text, _, _ = tasks.write_solution(problem.start, problem.chain, rng, persona, route=route)
-    return tasks.solution_prompt(problem.problem, hint), text
+    text, _, _ = synthetic.write_solution(problem.start, problem.chain, rng, persona, route=route)
+    return synthetic.solution_prompt(problem.problem, hint), text
 
 
 def train_tiny(out_dir, steps: int = 2500, batch_size: int = 64, lr: float = 2e-3,
                warmup: int = 100, seed: int = 0, pool_size: int = 60_000, log_every: int = 50,
-               config_kwargs: dict | None = None, persona: tasks.Persona | None = None,
+               config_kwargs: dict | None = None, persona: synthetic.Persona | None = None,
                progress: bool = True):
     """Train masa-tiny from scratch and save it (safetensors + tokenizer) to ``out_dir``."""
     from tqdm.auto import tqdm
     from transformers import GenerationConfig, LlamaForCausalLM
 
-    from masa_lite.masa import supervised_batch
+    from masa_lite.supervised import supervised_batch
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    persona = persona or tasks.Persona()
+    persona = persona or synthetic.Persona()
     tokenizer = build_tokenizer()
     model = LlamaForCausalLM(build_config(len(tokenizer), **(config_kwargs or {})))
-    pool = tasks.generate_problems(pool_size, seed=seed, split="train")
+    pool = synthetic.generate_problems(pool_size, seed=seed, split="train")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(
@@ -157,21 +157,22 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
                        split: str = "test", k: int = 8, progress: bool = False) -> dict:
     """What the model card reports: per-level sampled pass@1 (T = 1), lengths of right vs wrong
     rollouts, meta-format parse rate and calibration of predicted vs actual pass rate and length."""
-    from masa_lite.evaluation import evaluate_policy
-    from masa_lite.masa import calibration
-    from masa_lite.meta import parse_meta
-    from masa_lite.prompts import tiny_format
-    from masa_lite.rollout import generate_rollouts
+    from masa_lite.evaluation import calibration_of, calibration_pairs, evaluate_policy
+    from masa_lite.grpo.sampling import generate_rollouts
+    from masa_lite.meta.answer import parse_meta
+    from masa_lite.meta.scoring import predictions_by_prompt
+    from masa_lite.stats import correct_lengths
+    from masa_lite.task.prompts import tiny_format
 
     fmt = tiny_format()
-    records = [p.to_record() for p in tasks.task_splits(n_per_level, seed=seed)[split]]
+    records = [p.to_record() for p in synthetic.task_splits(n_per_level, seed=seed)[split]]
     ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=samples, seed=seed,
                          max_new_tokens=400, progress=progress)
     levels = {}
-    for lv in sorted(tasks.LEVELS):
+    for lv in sorted(synthetic.LEVELS):
         probs = [p for p in ev["per_problem"] if p["level"] == lv]
-        right = [n for p in probs for n, c in zip(p["lengths"], p["correct"]) if c]
-        wrong = [n for p in probs for n, c in zip(p["lengths"], p["correct"]) if not c]
+        right = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"])]
+        wrong = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"], right=False)]
         levels[lv] = {
             "problems": len(probs),
             "pass@1": sum(p["c"] / p["n"] for p in probs) / max(len(probs), 1),
@@ -185,23 +186,16 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
                               max_new_tokens=200)
     preds = [parse_meta(m.text, k=k) for m in metas]
     parsed = [p.status == "ok" for p in preds]
-    pr_x, pr_y, len_x, len_y = [], [], [], []
-    for pred, prob in zip(preds, ev["per_problem"]):
-        if pred.pass_rate is not None:
-            pr_x.append(pred.pass_rate / k)
-            pr_y.append(prob["c"] / prob["n"])
-        right = [n for n, c in zip(prob["lengths"], prob["correct"]) if c]
-        if pred.solution_length is not None and right:
-            len_x.append(pred.solution_length)
-            len_y.append(sum(right) / len(right))
+    calib = calibration_of(calibration_pairs(ev["per_problem"],
+                                             predictions_by_prompt(metas, preds, len(records), k), step=0))
     return {
         "samples_per_problem": samples, "problems": len(records), "split": split,
         "pass@1": ev["pass@1"], "pass@1_se": ev["pass@1_se"], "levels": levels,
         "zero_variance_frac": ev["zero_variance_frac"],
         "len_correct": ev["len_correct_mean"], "len_wrong": ev["len_wrong_mean"],
         "meta_parse_rate": sum(parsed) / len(parsed),
-        "calibration_pass_rate_corr": calibration(pr_x, pr_y)["corr"],
-        "calibration_length_corr": calibration(len_x, len_y)["corr"],
+        "calibration_pass_rate_corr": calib["pass"]["corr"],
+        "calibration_length_corr": calib["length"]["corr"],
         "meta_example": metas[0].text,
     }
 
@@ -223,7 +217,7 @@ A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden
 scratch for masa_lite's synthetic arithmetic task. It is the embedded default on which GRPO and
 MASA run end to end on a laptop CPU. It knows nothing but this task.
 
-- **Data**: traces of the noisy solver persona of `masa_lite.tasks` on the task's *train* split
+- **Data**: traces of the noisy solver persona of `masa_lite.task.synthetic` on the task's *train* split
   (solution prompts, a quarter with notion hints; 20 % meta prompts whose JSON numbers and notions
   are random, so the model writes parseable but uninformed meta predictions).
 - **Build**: `masa-lite build-tiny --steps {build['steps']} --seed {build['seed']}`

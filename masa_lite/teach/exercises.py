@@ -22,7 +22,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from masa_lite import advantages, losses, masa, meta
+from masa_lite.efficient import gate
+from masa_lite.files import read_jsonl
+from masa_lite.grpo import advantages
+from masa_lite.grpo import losses
+from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import reward as meta_rewards
 
 TOL = 1e-4
 
@@ -148,15 +153,15 @@ def check_meta_reward(fn: Callable) -> bool:
     r_meta = (r_pass + r_len + r_notion) / 3 as in the paper (arXiv 2510.03259; inclusive length interval)."""
     failures = []
     for name, (pr, ln, notions, problem, texts, correct, lengths) in META_CASES.items():
-        pred = meta.MetaPrediction(tuple(notions) or None, pr, ln, "ok" if pr is not None else "partial")
-        want = meta.meta_reward(pred, problem, texts, correct, lengths, k=8)
+        pred = meta_answer.MetaPrediction(tuple(notions) or None, pr, ln, "ok" if pr is not None else "partial")
+        want = meta_rewards.meta_reward(pred, problem, texts, correct, lengths, k=8)
         got, err = _call(fn, pr, ln, list(notions), problem, list(texts), list(correct), list(lengths), k=8)
         if err:
             return _report("meta reward", [err], len(META_CASES))
         got = float(got)
         if abs(got - want.total) <= TOL:
             continue
-        strict = meta.meta_reward(pred, problem, texts, correct, lengths, k=8, inclusive=False).total
+        strict = meta_rewards.meta_reward(pred, problem, texts, correct, lengths, k=8, inclusive=False).total
         hint = {True: " Hint: the length interval includes its edges: min L⁺ ≤ ℓ̂ ≤ max L⁺."}.get(
             abs(got - strict) <= TOL and strict != want.total, "")
         failures.append(f"case '{name}': expected {want.total:.4f} (r_pass {want.r_pass:.3f}, r_len "
@@ -182,7 +187,7 @@ def check_gate(fn: Callable) -> bool:
     least two predictions."""
     failures = []
     for name, preds in GATE_CASES.items():
-        want = masa.gate_prompts(preds, 0.1, 0.1)
+        want = gate.gate_prompts(preds, 0.1, 0.1)
         got, err = _call(fn, [list(p) for p in preds], std_max=0.1, margin=0.1)
         if err:
             return _report("gate", [err], len(GATE_CASES))
@@ -263,7 +268,6 @@ def train_experiment(switches: dict, out_dir, base: list[str] | None = None, pro
     set and seed) its step-0 evaluation is reused instead of measuring the base model again, as
     ``masa-lite reproduce`` does. Returns {"switches", "config", "history", "seconds"} for
     :func:`check_experiment`."""
-    import json
     import time
     from pathlib import Path
 
@@ -280,7 +284,7 @@ def train_experiment(switches: dict, out_dir, base: list[str] | None = None, pro
         first = next((h for h in reference["history"] if h.get("kind") == "eval" and h.get("step") == 0), None)
         calib = Path(reference["config"].out_dir) / "calibration.jsonl"
         if first is not None and calib.exists():
-            pairs = [json.loads(x) for x in calib.read_text().splitlines() if x]
+            pairs = read_jsonl(calib)
             base_eval = (dict(first), [p for p in pairs if p.get("step") == 0])
     t0 = time.time()
     out = train(cfg, resume=resume, progress=False, base_eval=base_eval)

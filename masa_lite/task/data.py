@@ -36,7 +36,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -44,6 +43,7 @@ from typing import Any, Callable, Iterable
 import datasets
 
 from masa_lite.errors import DataError
+from masa_lite.files import write_jsonl
 
 FEATURES = datasets.Features({"problem": datasets.Value("string"), "answer": datasets.Value("string"),
                               "source": datasets.Value("string"), "level": datasets.Value("int64"),
@@ -332,17 +332,4 @@ def to_records(ds: Any) -> list[dict]:
 
 def save_jsonl(records: Iterable[dict], path: str | os.PathLike) -> Path:
     """Write records as JSON lines atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for rec in records:
-                f.write(json.dumps(dict(rec), ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_jsonl((dict(rec) for rec in records), path, ensure_ascii=False, fsync=True)

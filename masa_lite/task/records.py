@@ -2,12 +2,12 @@
 
 A record is a dict with ``problem``, ``answer``, ``source``, ``level`` (may be None) and ``id``.
 The synthetic task draws training prompts from its train split and evaluates on its balanced
-held-out test split; any data set that :func:`masa_lite.data.load_math_dataset` reads works too.
+held-out test split; any data set that :func:`masa_lite.task.data.load_math_dataset` reads works too.
 """
 
 from __future__ import annotations
 
-from masa_lite import tasks
+from masa_lite.task import synthetic
 from masa_lite.config import RunConfig
 from masa_lite.errors import DataError
 
@@ -16,11 +16,11 @@ def training_pool(cfg: RunConfig) -> list[dict]:
     """Training records: synthetic train split, or the configured data set. A pool smaller than
     one step (``grpo.prompts_per_step``) is refused, naming the data set and the fix."""
     if cfg.data.task == "synthetic":
-        probs = tasks.generate_problems(cfg.data.train_pool, levels=tuple(cfg.data.levels),
+        probs = synthetic.generate_problems(cfg.data.train_pool, levels=tuple(cfg.data.levels),
                                         seed=cfg.seed, split="train")
         pool = [p.to_record() for p in probs]
     else:
-        from masa_lite.data import load_math_dataset, to_records
+        from masa_lite.task.data import load_math_dataset, to_records
 
         pool = to_records(load_math_dataset(cfg.data.task, limit=cfg.data.train_pool or None))
     if len(pool) < cfg.grpo.prompts_per_step:
@@ -35,10 +35,10 @@ def eval_records(cfg: RunConfig, split: str = "test", dataset: str | None = None
     (refused when empty: an evaluation of nothing would fail after training)."""
     name = dataset or cfg.data.task
     if name == "synthetic":
-        probs = tasks.task_splits(n_per_level=cfg.data.eval_per_level, seed=0)[split]
+        probs = synthetic.task_splits(n_per_level=cfg.data.eval_per_level, seed=0)[split]
         records = [p.to_record() for p in probs if p.level in cfg.data.levels]
     else:
-        from masa_lite.data import load_math_dataset, to_records
+        from masa_lite.task.data import load_math_dataset, to_records
 
         records = to_records(load_math_dataset(name, limit=cfg.data.eval_per_level or None))
     if not records:

@@ -1,7 +1,7 @@
 """Prompt formats: how a problem becomes a solution prompt or a meta prompt for a given model.
 
 * ``tiny`` – the bundled masa-tiny model's compact character-level templates
-  (:mod:`masa_lite.tasks`): ``solve 12+3*4\\n``, ``meta 12+3*4\\n``, hints as ``using a, b``.
+  (:mod:`masa_lite.task.synthetic`): ``solve 12+3*4\\n``, ``meta 12+3*4\\n``, hints as ``using a, b``.
 * ``paper`` – the paper's wording for real models (docs/method.md §1), wrapped in the model's
   chat template when it has one. Notion feed-in appends "The problem could be solved using the
   following math notions: …" (§4).
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from masa_lite import tasks
-from masa_lite.meta import build_meta_prompt
+from masa_lite.task import synthetic
+from masa_lite.meta.answer import build_meta_prompt
 
 PAPER_SOLUTION = "{problem} Let's think step by step and output the final answer within \\boxed{{}}."
 PAPER_HINT = " The problem could be solved using the following math notions: {notions}."
@@ -39,11 +39,14 @@ def _chat(tokenizer, text: str) -> str:
 
 
 def tiny_format() -> PromptFormat:
-    return PromptFormat("tiny", lambda rec, notions=None: tasks.solution_prompt(rec["problem"], notions),
-                        lambda rec: tasks.meta_prompt(rec["problem"]))
+    """The prompts of the bundled tiny model: the synthetic task's own short formats."""
+    return PromptFormat("tiny",
+                        lambda rec, notions=None: synthetic.solution_prompt(rec["problem"], notions),
+                        lambda rec: synthetic.meta_prompt(rec["problem"]))
 
 
 def paper_format(tokenizer, k: int = 8) -> PromptFormat:
+    """The paper's solution and meta prompts, in the tokenizer's chat template when it has one."""
     def solution(rec, notions=None):
         text = PAPER_SOLUTION.format(problem=rec["problem"])
         if notions:
@@ -65,4 +68,6 @@ def prompt_style_of(model_name: str) -> str:
 
 
 def prompt_format_for(model_name: str, tokenizer, k: int = 8) -> PromptFormat:
+    """The prompt format a model expects: the tiny format for a model whose folder says so
+    (``masa_lite.json``), else the paper's."""
     return tiny_format() if prompt_style_of(model_name) == "tiny" else paper_format(tokenizer, k)

@@ -1,16 +1,11 @@
-"""The meta path of MASA: prompt, lenient parser, alignment rewards, Expert-SFT targets.
+"""The meta answer: prompt, canonical format and lenient parser (docs/method.md §1).
 
 The policy reads a meta prompt, reasons inside `<meta> … </meta>` and emits a JSON object
-`{"math_notion": [...], "pass_rate": 0..K, "solution_length": tokens}`. Each field is scored
-against the solution rollouts of the same problem (docs/method.md §2):
-
-* r_pass   = b^|p̂ − p|                   with p̂ = pass_rate / K, b = 0.01
-* r_len    = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]      L⁺: lengths of the correct rollouts
-* r_notion = share of new notions n with f(n,1) − f(n,0) > 0
-* r_meta   = (r_pass + r_len + r_notion) / 3
+`{"math_notion": [...], "pass_rate": 0..K, "solution_length": tokens}`.
 
 Parsing never raises and records every fallback it used, so training can count them
-(the public code's regex silently scores anything but compact JSON as 0).
+(the public code's regex silently scores anything but compact JSON as 0). How each field is
+rewarded: :mod:`masa_lite.meta.reward`.
 """
 
 from __future__ import annotations
@@ -19,13 +14,15 @@ import ast
 import json
 import math
 import re
-import string
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-KEYS = ("math_notion", "pass_rate", "solution_length")
+KEYS = ("math_notion", "pass_rate", "solution_length")  # the answer's JSON keys, in its order
 PARTS = ("pass", "length", "notion")          # the parts of r_meta, for ablations
+# the JSON field each part of r_meta scores (field-level credit: masa_lite.meta.credit)
+FIELD_OF_PART = {"pass": "pass_rate", "length": "solution_length", "notion": "math_notion"}
+
 
 # Our paraphrase of the paper's meta prompt (docs/method.md §1), not its verbatim text: the same
 # request, fields and K scale. The format line shows placeholders, not numbers, so that a model
@@ -45,7 +42,8 @@ PAPER_META_TEMPLATE = (
 META_TEMPLATE = PAPER_META_TEMPLATE  # the same template under a name that does not claim verbatim
 
 
-def _check_k(k: int) -> int:
+def check_k(k: int) -> int:
+    """The pass-rate scale K, checked: a positive integer (not a bool); raises ValueError otherwise."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     return k
@@ -53,7 +51,7 @@ def _check_k(k: int) -> int:
 
 def build_meta_prompt(problem: str, template: str = PAPER_META_TEMPLATE, k: int = 8) -> str:
     """Fill `{k}`, then `{problem}`, by plain replacement (JSON braces need no escaping)."""
-    return template.replace("{k}", str(_check_k(k))).replace("{problem}", problem)
+    return template.replace("{k}", str(check_k(k))).replace("{problem}", problem)
 
 
 def format_meta_answer(reasoning: str, notions: Sequence[str], pass_rate: int,
@@ -70,21 +68,6 @@ def format_meta_answer(reasoning: str, notions: Sequence[str], pass_rate: int,
 
 
 @dataclass(frozen=True)
-class MetaFormat:
-    """The pass-rate scale K and the prompt template, bundled for the trainer."""
-    k: int = 8
-    template: str = PAPER_META_TEMPLATE
-
-    def __post_init__(self):
-        _check_k(self.k)
-
-    def prompt(self, problem: str) -> str:
-        return build_meta_prompt(problem, self.template, self.k)
-
-
-# ---- Lenient parsing ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
 class MetaPrediction:
     """A parsed meta answer; `pass_rate` on the 0..K scale; a missing/invalid field is None.
     status: "ok" (all three fields usable), "partial" (some), "unparseable" (none)."""
@@ -96,13 +79,25 @@ class MetaPrediction:
 
 
 _MAX_CHARS = 50_000       # only the tail of a runaway completion is searched (~12k tokens)
+
+
 _MAX_CANDIDATES = 64      # at most this many {...} blocks are tried
+
+
 _MAX_LITERAL = 5_000      # ast.literal_eval (slow: a Python parse) only on blocks up to this size
+
+
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
 _FRACTION = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$")
+
+
 _VALUE = {"math_notion": r"""(\[[^\]]*\]|"[^"]*"|'[^']*')""",
           "pass_rate": r"""["']?([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?%?"""
                        r"""|nan|-?inf(?:inity)?)"""}
+
+
 _VALUE["solution_length"] = _VALUE["pass_rate"]
 _REGEX = {key: re.compile(rf"""["']?{key.replace("_", "[ _-]?")}s?["']?\s*[:=]\s*{_VALUE[key]}""",
                          re.IGNORECASE) for key in KEYS}
@@ -268,7 +263,7 @@ def parse_meta(text: str, k: int = 8) -> MetaPrediction:
     `ast.literal_eval`; if no block decodes, `key: value` regexes. Numbers: ints, floats and
     numeric strings; a pass_rate strictly between 0 and 1 or written as a decimal 1.0 (K > 1),
     "a/b" or "x%" is a share and is multiplied by K (the integer 1 is a count); out of [0, K] (or a length ≤ 0), NaN, ±inf → None."""
-    _check_k(k)
+    check_k(k)
     try:
         return _parse(text, k)
     except Exception:  # safety net; the fuzz tests check that it is never reached
@@ -287,153 +282,3 @@ def summarise_parses(preds: Iterable[MetaPrediction]) -> dict:
             "field_rates": {f: share(sum(getattr(p, a) is not None for p in preds))
                             for f, a in attrs.items()},
             "fallbacks": dict(Counter(t for p in preds for t in set(p.fallbacks)))}
-
-
-# ---- Rewards --------------------------------------------------------------------------------
-
-# Left alone by the singulariser: words ending in "s" that are not plurals.
-_INVARIANT = frozenset("mathematics statistics physics combinatorics dynamics kinematics "
-                       "mechanics economics optics series species news lens always perhaps "
-                       "whereas".split())
-_IRREGULAR = {"vertices": "vertex", "matrices": "matrix", "indices": "index", "axes": "axis",
-              "simplices": "simplex", "analyses": "analysis", "hypotheses": "hypothesis",
-              "parentheses": "parenthesis", "theses": "thesis", "radii": "radius",
-              "foci": "focus", "loci": "locus", "moduli": "modulus", "criteria": "criterion",
-              "polyhedra": "polyhedron"}
-_END_PUNCT = string.punctuation + "“”‘’«» "
-
-
-def _singular(word: str) -> str:
-    """Naive singular of one lower-case word, first matching rule: irregular table; ≤ 3 letters,
-    invariant words and -ss/-us/-is kept (gas, class, radius, analysis); -ies → -y (properties);
-    -sses/-shes/-ches/-xes → drop -es (classes, boxes); other -s → drop -s (fractions)."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    if len(word) <= 3 or word in _INVARIANT or word.endswith(("ss", "us", "is")):
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") else word
-
-
-def _normalise_text(text: str) -> str:
-    """Lower-case, collapse whitespace, singularise every word (used on notions *and* texts)."""
-    return re.sub(r"[a-z]+", lambda m: _singular(m[0]), " ".join(text.lower().split()))
-
-
-def normalise_notion(s: str) -> str:
-    """`"  Prime  Factorizations." -> "prime factorization"`: lower-case, collapse whitespace,
-    strip punctuation at the ends, singularise each word."""
-    return _normalise_text(" ".join(s.lower().split()).strip(_END_PUNCT))
-
-
-def pass_rate_reward(pred_pass_rate: float | None, actual_pass_rate: float, k: int = 8,
-                     base: float = 0.01) -> float:
-    """r_pass = b^|p̂ − p| with p̂ = pass_rate / K; 0 for a missing prediction."""
-    _check_k(k)
-    if not 0 <= actual_pass_rate <= 1 or not 0 < base <= 1:
-        raise ValueError("need 0 <= actual_pass_rate <= 1 and 0 < base <= 1")
-    if pred_pass_rate is None or not math.isfinite(pred_pass_rate):
-        return 0.0
-    p_hat = pred_pass_rate / k                                   # p̂ = pass_rate / K
-    return float(base ** abs(p_hat - actual_pass_rate))          # r_pass = b^|p̂ − p|
-
-
-def length_reward(pred_length: float | None, correct_lengths: Sequence[int],
-                  inclusive: bool = True) -> float:
-    """r_len = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]; 0 when no rollout is correct. `inclusive=False` is the
-    public code's strict `<`, which is 0 whenever only one rollout is correct."""
-    if pred_length is None or not math.isfinite(pred_length) or not correct_lengths:
-        return 0.0
-    lo, hi = min(correct_lengths), max(correct_lengths)          # min L⁺, max L⁺
-    return float(lo <= pred_length <= hi if inclusive else lo < pred_length < hi)
-
-
-def notion_details(notions: Iterable[str] | None, problem_text: str,
-                   rollout_texts: Sequence[str], rollout_correct: Sequence[bool]
-                   ) -> dict[str, tuple[int, int]]:
-    """{notion: (f(n,1), f(n,0))} for the normalised, deduplicated notions not in the problem.
-
-    f(n, t) = number of rollouts with correctness t whose text contains n: a substring test
-    after the same normalisation of both sides, so "property" is found in "properties"."""
-    if len(rollout_texts) != len(rollout_correct):
-        raise ValueError("rollout_texts and rollout_correct differ in length")
-    problem = _normalise_text(problem_text)
-    texts = [_normalise_text(t) for t in rollout_texts]
-    kept = dict.fromkeys(n for n in map(normalise_notion, notions or ()) if n and n not in problem)
-    return {n: (sum(bool(c) and n in t for t, c in zip(texts, rollout_correct)),   # f(n, 1)
-                sum(not c and n in t for t, c in zip(texts, rollout_correct)))     # f(n, 0)
-            for n in kept}
-
-
-def notion_reward(notions: Iterable[str] | None, problem_text: str,
-                  rollout_texts: Sequence[str], rollout_correct: Sequence[bool]) -> float:
-    """r_notion = share of new notions with f(n,1) − f(n,0) > 0; 0 if none remain."""
-    details = notion_details(notions, problem_text, rollout_texts, rollout_correct)
-    return sum(f1 - f0 > 0 for f1, f0 in details.values()) / len(details) if details else 0.0
-
-
-@dataclass(frozen=True)
-class MetaReward:
-    """All three parts are always computed (for logging); `total` averages the enabled ones."""
-    r_pass: float
-    r_len: float
-    r_notion: float
-    total: float
-
-
-def meta_reward(pred: MetaPrediction, problem_text: str, rollout_texts: Sequence[str],
-                rollout_correct: Sequence[bool], rollout_lengths: Sequence[int], k: int = 8,
-                base: float = 0.01, inclusive: bool = True,
-                parts: Sequence[str] = PARTS) -> MetaReward:
-    """r_meta = mean of the enabled parts: (r_pass + r_len + r_notion) / 3 in the paper.
-    An unparseable prediction scores 0 everywhere."""
-    if not parts or not set(parts) <= set(PARTS):
-        raise ValueError(f"parts must be a non-empty subset of {PARTS}, got {parts!r}")
-    if not rollout_correct or len({len(rollout_texts), len(rollout_correct),
-                                   len(rollout_lengths)}) != 1:
-        raise ValueError("need at least one rollout, and one text, flag, length per rollout")
-    if pred.status == "unparseable":
-        return MetaReward(0.0, 0.0, 0.0, 0.0)
-    p = sum(map(bool, rollout_correct)) / len(rollout_correct)                    # p = mean(c_i)
-    correct_lengths = [n for n, c in zip(rollout_lengths, rollout_correct) if c]  # L⁺
-    r = {"pass": pass_rate_reward(pred.pass_rate, p, k, base),
-         "length": length_reward(pred.solution_length, correct_lengths, inclusive),
-         "notion": notion_reward(pred.notions, problem_text, rollout_texts, rollout_correct)}
-    enabled = dict.fromkeys(parts)
-    total = sum(r[q] for q in enabled) / len(enabled)                            # r_meta
-    return MetaReward(r["pass"], r["length"], r["notion"], total)
-
-
-# ---- Expert SFT targets (MASA-efficient, §4.1) ----------------------------------------------
-
-def _half_up(x: float) -> int:
-    return math.floor(x + 0.5)  # round() is banker's: round(2.5) == 2
-
-
-def expert_target(pred_text: str, actual_pass_rate: float, correct_lengths: Sequence[int],
-                  k: int = 8, keep_length_if_unsolved: bool = False) -> str | None:
-    """Rewrite a meta answer with the true statistics, as integers (half-up rounding):
-    pass_rate = round(p·K), solution_length = round(mean L⁺); reasoning and notions are kept.
-    None if the text is unparseable, or if no rollout is correct (mean L⁺ undefined) unless
-    `keep_length_if_unsolved`: then the model's own length is kept (if it gave one), so that
-    all-wrong prompts can still teach pass_rate = 0."""
-    _check_k(k)
-    if not 0 <= actual_pass_rate <= 1:
-        raise ValueError("actual_pass_rate must be in [0, 1]")
-    pred = parse_meta(pred_text, k)
-    if pred.status == "unparseable":
-        return None
-    if correct_lengths:
-        length = _half_up(sum(correct_lengths) / len(correct_lengths))         # mean L⁺
-    elif keep_length_if_unsolved and pred.solution_length is not None:
-        length = _half_up(pred.solution_length)
-    else:
-        return None
-    end = pred_text.rfind("</meta>")
-    start = pred_text.rfind("<meta>", 0, end) if end >= 0 else -1
-    reasoning = pred_text[start + len("<meta>"):end] if start >= 0 else ""
-    return format_meta_answer(reasoning.replace("</meta>", ""),  # drop stray earlier close tags
-                              list(pred.notions or ()), _half_up(actual_pass_rate * k), length)

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from masa_lite.verify import DEFAULT_TIMEOUT_S, last_boxed, verify_answer
+from masa_lite.task.verify import DEFAULT_TIMEOUT_S, last_boxed, verify_answer
 
 RewardFn = Callable[[str, dict], float]
 

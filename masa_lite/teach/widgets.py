@@ -20,7 +20,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from masa_lite import masa
+from masa_lite.efficient import cutoff
+from masa_lite.efficient import gate
+from masa_lite import stats
 
 
 def _interactive(static: bool | None) -> bool:
@@ -156,7 +158,7 @@ def meta_table_html(pairs: Sequence[dict], level=None, step=None, max_rows: int 
     rows = [p for p in pairs if (level is None or p.get("level") == level)
             and (step is None or p.get("step") == step)]
     ok = [p for p in rows if p.get("pred_pass_rate") is not None]
-    c = masa.calibration([p["pred_pass_rate"] for p in ok], [p["actual_pass_rate"] for p in ok])
+    c = stats.calibration([p["pred_pass_rate"] for p in ok], [p["actual_pass_rate"] for p in ok])
 
     def f(x, d=2):
         return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
@@ -197,25 +199,27 @@ def control_outcomes(pred_pass: Sequence[Sequence[float]], pred_length: Sequence
     full-length solution rollouts are known (per prompt: predicted p̂ list, predicted ℓ̂ list,
     correctness and length of each rollout).
 
-    Gate: :func:`masa.gate_prompts`; label = the prompt's group is zero-variance.
-    Cutoff: a rollout longer than :func:`masa.cutoff_budget` would be cut; label = it was wrong.
+    Gate: :func:`masa_lite.efficient.gate.gate_prompts`; label = the prompt's group is
+    zero-variance (:func:`masa_lite.stats.zero_variance`, the label the trainer audits the gate with).
+    Cutoff: a rollout longer than :func:`masa_lite.efficient.cutoff.cutoff_budget` would be cut;
+    label = it was wrong.
     Returns shares, precision/recall/F1 of both, and the share of solution tokens saved."""
     n = len(pred_pass)
     if not (len(pred_length) == len(correct) == len(lengths) == n):
         raise ValueError("pred_pass, pred_length, correct and lengths need one entry per prompt")
-    gated = masa.gate_prompts([list(p) for p in pred_pass], std_max, margin)
-    zero_var = [all(c) or not any(c) for c in correct]
-    g = masa.prf(gated, zero_var)
+    gated = gate.gate_prompts([list(p) for p in pred_pass], std_max, margin)
+    zero_var = [stats.zero_variance(c) for c in correct]
+    g = stats.prf(gated, zero_var)
     cut, wrong, saved, total = [], [], 0, 0
     for i in range(n):
-        budget = masa.cutoff_budget(list(pred_length[i]), factor)
+        budget = cutoff.cutoff_budget(list(pred_length[i]), factor)
         for c, n_tok in zip(correct[i], lengths[i]):
             is_cut = budget is not None and n_tok > budget
             cut.append(is_cut)
             wrong.append(not c)
             total += n_tok
             saved += (n_tok - budget) if is_cut else 0
-    k = masa.prf(cut, wrong)
+    k = stats.prf(cut, wrong)
     return {"gated_share": sum(gated) / max(n, 1), "gate_precision": g["precision"],
             "gate_recall": g["recall"], "gate_f1": g["f1"],
             "cut_share": sum(cut) / max(len(cut), 1), "cutoff_precision": k["precision"],
@@ -224,6 +228,7 @@ def control_outcomes(pred_pass: Sequence[Sequence[float]], pred_length: Sequence
 
 
 def control_outcomes_html(outcome: dict) -> str:
+    """An HTML table of :func:`control_outcomes`: share, precision, recall and F1 of gate and cutoff."""
     def f(x):
         return "–" if not math.isfinite(x) else f"{x:.2f}"
 
