@@ -112,7 +112,7 @@ class MetaConfig:
     length_inclusive: bool = True  # closed interval (the public code uses strict <)
     # credit: "rollout" (the paper) gives every token of a meta rollout its r_meta advantage;
     # "field" gives the tokens of the pass_rate / solution_length / math_notion values the group
-    # advantage of their own reward part (masa_lite's ablation, see masa.field_token_parts)
+    # advantage of their own reward part (masa_lite's ablation, see meta.credit.field_token_parts)
     credit: str = "rollout"
     # weight of the meta path's rows in the joint loss (their advantages are multiplied by it);
     # 1 is the paper's single token-mean over both paths
@@ -141,7 +141,7 @@ class EfficientConfig:
     # "values" (masa_lite's switch: only the pass_rate and solution_length values it corrected)
     sft_labels: str = "answer"
     sft_min_notion: float = 0.2
-    # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (masa.expert_sft_examples);
+    # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (efficient.expert_sft.expert_sft_examples);
     # false: the paper's literal reading, where their mean correct length is undefined and they are skipped
     sft_unsolved: bool = False
     gating: bool = False
