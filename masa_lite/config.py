@@ -15,7 +15,6 @@ import dataclasses
 import importlib.util
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
@@ -32,146 +31,9 @@ class ConfigError(ValueError):
     """A configuration key or value that cannot be used; the message names the fix."""
 
 
-@dataclass
-class ModelConfig:
-    name: str = "masa-tiny"  # bundled short name, hub id, local folder or .gguf file
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    dtype: str = "auto"  # auto (bf16 on cuda, else fp32) | bf16 | fp16 | fp32
-    trust_remote_code: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    lora_targets: Any = "all-linear"  # "all-linear" or a list of module names
-    gradient_checkpointing: bool = False
-
-
-@dataclass
-class DataConfig:
-    task: str = "synthetic"  # "synthetic" or a data set name/path for masa_lite.data
-    levels: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
-    train_pool: int = 20000  # synthetic problems to draw training prompts from
-    eval_per_level: int = 50  # held-out problems per level for evaluation
-    eval_samples: int = 8  # samples per held-out problem (pass@1 mean, pass@k)
-
-
-@dataclass
-class RolloutConfig:
-    backend: str = "hf"  # hf (transformers generate) | vllm (optional extra; masa_lite.rollout_vllm)
-    # hf backend: "compact" (masa_lite.rollout.CompactDecoder: finished rows leave the batch) |
-    # "generate" (transformers generate, which computes every row until the longest one ends)
-    engine: str = "compact"
-    group_size: int = 8  # G: solution rollouts per prompt
-    max_new_tokens: int = 400
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    batch_size: int = 128  # rows per generate call
-    merge_adapter: bool = False  # merge LoRA into a copy of the weights for generation
-    row_seeded: bool = False  # one random stream per rollout (hf); always on with several processes
-    cache_implementation: str = ""  # engine=generate: "" (library default) | static | dynamic | …
-    vllm_gpu_memory_utilization: float = 0.3  # vllm backend: GPU share for weights + KV cache
-    vllm_max_model_len: int = 0  # vllm backend: 0 = the model's own context length
-
-
-@dataclass
-class GRPOConfig:
-    steps: int = 60
-    prompts_per_step: int = 16
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 5
-    grad_clip: float = 1.0
-    policy_epochs: int = 1
-    micro_batch_size: int = 64
-    eps_low: float = 0.2
-    eps_high: float = 0.28
-    dual_clip: Any = 10.0  # a number > 1, or None (null) to disable
-    log_ratio_clamp: float = 20.0  # log ρ is clamped to ±this before exp (the authors' verl code)
-    aggregation: str = "token-mean"  # token-mean | seq-mean | dr-grpo | bnpo
-    adv_scale: str = "group"  # group | none (Dr. GRPO) | batch
-    kl_beta: float = 0.0  # KL to the adapter-free base (k3), 0 = off as in the paper
-    format_reward: float = 0.0  # weight of a reward for a parseable \boxed{} answer
-    # the method reads the answer from the last \boxed{} only; true also accepts "the answer is …"
-    # or the last number when there is no box (masa_lite's option; rewards unformatted answers)
-    answer_fallback: bool = False
-    # seconds math-verify may spend on one answer (plain numbers never need it); an answer that
-    # runs out of time scores 0, so under machine load rewards depend on the load
-    verify_timeout_s: float = 2.0
-
-
-@dataclass
-class MetaConfig:
-    enabled: bool = False  # the meta path (MASA); off = plain GRPO
-    group_size: int = 8  # M: meta rollouts per prompt
-    k: int = 8  # pass-rate scale K
-    max_new_tokens: int = 160
-    reward_pass: bool = True  # r_pass = b^|p̂ − p|
-    reward_length: bool = True  # r_len = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]
-    reward_notion: bool = True  # r_notion
-    base: float = 0.01  # b
-    length_inclusive: bool = True  # closed interval (the public code uses strict <)
-    # credit: "rollout" (the paper) gives every token of a meta rollout its r_meta advantage;
-    # "field" gives the tokens of the pass_rate / solution_length / math_notion values the group
-    # advantage of their own reward part (masa_lite's ablation, see meta.credit.field_token_parts)
-    credit: str = "rollout"
-    # weight of the meta path's rows in the joint loss (their advantages are multiplied by it);
-    # 1 is the paper's single token-mean over both paths
-    loss_weight: float = 1.0
-    # KL (k3) to the adapter-free base on the meta path's tokens only; None: grpo.kl_beta, as for
-    # the solution path (the paper has no KL term)
-    kl_beta: Any = None
-    # "shared" (the paper): one LoRA adapter for both paths. "separate" (masa_lite's switch): the
-    # meta path has its own LoRA adapter on the same frozen base, with its own optimiser
-    # (meta.lr) — the solution path's RL updates then no longer move the meta predictions
-    # (docs/meta-awareness-study.md); needs rollout.backend=hf and one process
-    adapter: str = "shared"
-    lr: Any = None  # learning rate of the separate meta adapter; None: grpo.lr
-    feed_in: bool = False  # append predicted notions to solution prompts (sequential mode)
-    eval_group_size: int = 4  # meta rollouts per held-out problem for calibration
-    eval_calibration: bool = True  # measure calibration at every evaluation, even for GRPO
-
-
-@dataclass
-class EfficientConfig:
-    expert_sft: bool = False
-    sft_lr: float = 1e-3  # β, the Expert SFT learning rate
-    sft_weight_decay: float = 0.01  # AdamW weight decay of Expert SFT (torch's default, now explicit)
-    sft_batch_size: int = 16
-    # which tokens of a corrected meta answer Expert SFT labels: "answer" (the paper: all of it) or
-    # "values" (masa_lite's switch: only the pass_rate and solution_length values it corrected)
-    sft_labels: str = "answer"
-    sft_min_notion: float = 0.2
-    # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (efficient.expert_sft.expert_sft_examples);
-    # false: the paper's literal reading, where their mean correct length is undefined and they are skipped
-    sft_unsolved: bool = False
-    gating: bool = False
-    gate_std: float = 0.1
-    gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin
-    gate_audit: float = 0.25  # share of gated prompts rolled out anyway (precision/recall)
-    gate_min_votes: int = 2  # parseable pass-rate predictions a prompt needs before it can be gated
-    cutoff: bool = False
-    cutoff_factor: float = 2.0
-    cutoff_floor: int = 8  # the smallest cutoff budget in tokens (a tiny prediction never cuts at 1)
-    cutoff_audit: float = 0.25  # share of cut rollouts continued to the global limit
-    warmup_steps: int = 10  # parallel-mode steps before sequential mode (gating, cutoff)
-
-
-@dataclass
-class RunConfig:
-    profile: str = "tiny"
-    seed: int = 0
-    out_dir: str = "runs/default"
-    save_every: int = 20
-    eval_every: int = 0  # 0 = only before and after training
-    eval_at_start: bool = True
-    method: str = ""  # a label for reports (GRPO, MASA, MASA-efficient); free text
-    loggers: list = field(default_factory=lambda: ["jsonl"])  # jsonl | tensorboard | wandb
-    model: ModelConfig = field(default_factory=ModelConfig)
-    data: DataConfig = field(default_factory=DataConfig)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
-    meta: MetaConfig = field(default_factory=MetaConfig)
-    efficient: EfficientConfig = field(default_factory=EfficientConfig)
+# the fields themselves (one dataclass per part of the method) live in config_fields
+from masa_lite.config_fields import (DataConfig, EfficientConfig, GRPOConfig,  # noqa: E402,F401
+                                     MetaConfig, ModelConfig, RolloutConfig, RunConfig)
 
 
 CHOICES = {
@@ -286,18 +148,8 @@ def _check_dual_clip(value) -> None:
                           f"the dual clip off, got {value!r}")
 
 
-def validate(cfg: RunConfig) -> RunConfig:
-    """Check every value against what is allowed; raises :class:`ConfigError`.
-
-    Runs before any model is loaded, so that a value that would fail later (at the first
-    rollout, or at the final evaluation after hours of training) fails here, naming the field
-    and the allowed range."""
-    def get(path):
-        obj = cfg
-        for part in path.split("."):
-            obj = getattr(obj, part)
-        return obj
-
+def _check_types_and_ranges(cfg: RunConfig, get) -> None:
+    """Choices, finite numbers, ≥ 1 and ≥ 0 fields."""
     for path, allowed in CHOICES.items():
         if get(path) not in allowed:
             raise ConfigError(f"{path} = {get(path)!r} is not allowed: choose one of {allowed}")
@@ -310,6 +162,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     for path in NON_NEGATIVE:
         if get(path) < 0:
             raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
+
+def _check_rollout_and_grpo(cfg: RunConfig) -> None:
+    """Sampling and the policy update."""
     if cfg.rollout.temperature <= 0:
         raise ConfigError(f"rollout.temperature must be > 0 (sampling divides the logits by it; "
                           f"for greedy evaluation use 'masa-lite eval --greedy'), got "
@@ -336,6 +191,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"grpo.eps_low must be < 1 (ratio floor 1 − eps_low), got {cfg.grpo.eps_low}")
     if cfg.rollout.group_size < 2:
         raise ConfigError("rollout.group_size must be ≥ 2: GRPO compares rollouts within a group")
+
+def _check_meta_and_efficient(cfg: RunConfig, get) -> None:
+    """The meta path and MASA-efficient."""
     for path in ("efficient.gate_audit", "efficient.cutoff_audit", "efficient.sft_min_notion"):
         if not 0 <= get(path) <= 1:
             raise ConfigError(f"{path} must be in [0, 1], got {get(path)!r}")
@@ -360,6 +218,9 @@ def validate(cfg: RunConfig) -> RunConfig:
                                  or cfg.meta.reward_notion):
         raise ConfigError("meta.enabled needs at least one of meta.reward_pass, reward_length, "
                           "reward_notion")
+
+def _check_data_and_logging(cfg: RunConfig) -> None:
+    """Levels, pool size and loggers."""
     from masa_lite.task.synthetic import LEVELS
     if not cfg.data.levels:
         raise ConfigError(f"data.levels is empty: list at least one level of {sorted(LEVELS)}, "
@@ -374,6 +235,23 @@ def validate(cfg: RunConfig) -> RunConfig:
     bad = [lg for lg in cfg.loggers if lg not in ("jsonl", "tensorboard", "wandb")]
     if bad:
         raise ConfigError(f"loggers has unknown entries {bad}: choose from jsonl, tensorboard, wandb")
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check every value against what is allowed; raises :class:`ConfigError`.
+
+    Runs before any model is loaded, so that a value that would fail later (at the first
+    rollout, or at the final evaluation after hours of training) fails here, naming the field
+    and the allowed range."""
+    def get(path):
+        obj = cfg
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    _check_types_and_ranges(cfg, get)
+    _check_rollout_and_grpo(cfg)
+    _check_meta_and_efficient(cfg, get)
+    _check_data_and_logging(cfg)
     return cfg
 
 
