@@ -15,34 +15,24 @@ at lr 5e-3 0.37 ± 0.18, at lr 2e-3 0.68 ± 0.18 (16 a step) and 0.83 ± 0.01 (3
 import argparse
 import random
 
-import numpy as np
 import torch
 
-from masa_lite.meta import scoring as meta_scoring
 from masa_lite import supervised
 from masa_lite.config import load_config
 from masa_lite.grpo.policy import setup
-from masa_lite.efficient.expert_sft import expert_target
 from masa_lite.task.records import eval_records, training_pool
 from masa_lite.task.prompts import prompt_format_for
+from masa_lite.meta.probe import binomial_rate, level_calibration, probe_pairs
 from masa_lite.meta.scoring import sample_meta
 
 LEVEL_PASS = {1: .89, 2: .69, 3: .47, 4: .37, 5: .23, 6: .18}  # masa-tiny's card
 
 
 def measure(model, tok, fmt, cfg, held, tag):
-    ros, preds = sample_meta(model, tok, held, fmt, cfg, 4)
-    by = meta_scoring.predictions_by_prompt(ros, preds, len(held), cfg.meta.k)
-    per_level, xs, ys = {}, [], []
-    for rec, b in zip(held, by):
-        if b["pass"]:
-            per_level.setdefault(rec["level"], []).append(np.mean(b["pass"]))
-            xs.append(np.mean(b["pass"]))
-            ys.append(LEVEL_PASS[rec["level"]])
-    means = {lv: round(float(np.mean(v)), 2) for lv, v in sorted(per_level.items())}
-    parsed = sum(p.pass_rate is not None for p in preds) / max(len(preds), 1)
+    m = level_calibration(model, tok, fmt, cfg, held, LEVEL_PASS, 4)
+    means = {lv: round(v, 2) for lv, v in m["per_level"].items()}
     print(f"{tag}: mean p̂ per level {means}; r with the per-level targets "
-          f"{np.corrcoef(xs, ys)[0, 1]:.2f}; pass rate parsed in {parsed:.0%}", flush=True)
+          f"{m['r']:.2f}; pass rate parsed in {m['parsed']:.0%}", flush=True)
 
 
 def main():
@@ -78,13 +68,9 @@ def main():
         batch = rng.sample(pool, args.batch)
         ros, _ = sample_meta(model, tok, batch, fmt, cfg, 1)
         def target_rate(level):
-            if not args.noisy:
-                return LEVEL_PASS[level]
-            return sum(rng.random() < LEVEL_PASS[level] for _ in range(cfg.meta.k)) / cfg.meta.k
+            return binomial_rate(LEVEL_PASS[level], cfg.meta.k, rng) if args.noisy else LEVEL_PASS[level]
 
-        pairs = [(fmt.meta(r), t) for r, ro in zip(batch, ros)
-                 if (t := expert_target(ro.text, target_rate(r["level"]), [40 + 15 * r["level"]],
-                                        k=cfg.meta.k))]
+        pairs = probe_pairs(batch, ros, fmt, cfg, target_rate, lambda level: 40 + 15 * level)
         if not pairs:
             continue
         loss = supervised.sft_step(model, tok, opt, pairs, next(model.parameters()).device,
