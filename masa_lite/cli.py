@@ -108,9 +108,14 @@ def cmd_eval(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from masa_lite.reproduce import reproduce
+    from masa_lite.reproduce_seeds import reproduce_seeds
 
-    summary = reproduce(args.profile, out_dir=args.out, overrides=args.override,
-                        methods=args.methods)
+    if args.seeds:
+        summary = reproduce_seeds(args.profile, args.seeds, out_dir=args.out, overrides=args.override,
+                                  meta_overrides=args.meta_override, methods=args.methods)
+    else:
+        summary = reproduce(args.profile, out_dir=args.out, overrides=args.override,
+                            methods=args.methods, meta_overrides=args.meta_override)
     print(open(f"{args.out}/summary.md").read())
     print(f"figures: {', '.join(summary['figures'])}")
     if args.publish:
@@ -193,6 +198,10 @@ def add_study_commands(sub) -> None:
     r.add_argument("--profile", default=None, help="tiny | cpu | gpu (default: MASA_LITE_PROFILE or tiny)")
     r.add_argument("--out", default="runs/reproduce")
     r.add_argument("-o", "--override", action="append", help="key=value for every method")
+    r.add_argument("-m", "--meta-override", action="append",
+                   help="key=value for the meta methods only (MASA, MASA-efficient), e.g. meta.adapter=separate")
+    r.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="run every method in each seed (into <out>/seed<N>) and report mean ± sd")
     r.add_argument("--methods", nargs="+", default=None, help="a subset of the methods")
     r.add_argument("--publish", default=None, help="also copy figures + summary here (e.g. figures)")
     r.set_defaults(func=cmd_reproduce)

@@ -16,7 +16,7 @@ import torch
 from masa_lite.checkpoint import rng_state, set_rng_state
 from masa_lite.grpo.rewards import score_rollouts
 from masa_lite.grpo.sampling import generate_rollouts
-from masa_lite.meta import diagnostics
+from masa_lite.meta import ceiling, diagnostics
 from masa_lite.meta.reward import notion_details
 from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
 from masa_lite.efficient.feed_in import feed_in_notions
@@ -192,6 +192,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg, step: int, wall: float,
     rec = {"kind": "eval", "step": step, "wall_seconds": wall, "feed_in": feed_in}
     rec.update({k: v for k, v in ev.items() if k != "per_problem"})
     rec.update(calibration_metrics(pairs))
+    rec.update(ceiling.pass_rate_ceilings(pairs, ev["n_samples"]))
     if preds_by is not None:
         rec.update(diagnostics.eval_diagnostics(pairs, [p["pass"] for p in preds_by]))
     return rec, pairs

@@ -23,7 +23,7 @@ METHODS: dict[str, list[str]] = {
     "GRPO": ["meta.enabled=false"],
     "MASA": ["meta.enabled=true"],
     "MASA-efficient (no Expert SFT)": ["meta.enabled=true", "efficient.gating=true",
-                                       "efficient.cutoff=true"],
+                                       "efficient.cutoff=true", "efficient.expert_sft=false"],
     "MASA-efficient": ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
                        "efficient.expert_sft=true"],
 }
@@ -64,6 +64,7 @@ def summarise(runs: dict[str, list[dict]], calib: dict[str, list[dict]], profile
             "calib_len_corr_before": first.get("calib_len_corr"),
             "calib_len_corr": last.get("calib_len_corr"),
             "calib_pass_mae": last.get("calib_pass_mae"),
+            "calib_pass_level_oracle": last.get("calib_pass_level_oracle"),
             "train_seconds": last["wall_seconds"],
             "seconds_to_grpo_final": reach,
             "speedup_vs_grpo": (grpo_time / reach) if reach else None,
@@ -107,8 +108,13 @@ def summary_markdown(summary: dict) -> str:
     any_row = next(iter(summary["methods"].values()))
     lines += ["", f"Held-out: {any_row['problems']} problems × {any_row['k']} samples per evaluation "
               "(T = 1). Standard errors are over problems; differences smaller than about twice "
-              "them are noise.", "",
-              "Paper (Qwen3-8B-Base, DeepScaleR, 8×H100): MASA-efficient reaches GRPO's accuracy "
+              "them are noise.", ""]
+    oracle = {n: r.get("calib_pass_level_oracle") for n, r in summary["methods"].items()}
+    if any(v is not None for v in oracle.values()):
+        lines += ["Reference for the pass-rate r (masa_lite/meta/ceiling.py): a predictor that knows only "
+                  "each level's mean measured pass rate would score "
+                  + ", ".join(f"{_fmt(v, 2)} ({n})" for n, v in oracle.items()) + ".", ""]
+    lines += ["Paper (Qwen3-8B-Base, DeepScaleR, 8×H100): MASA-efficient reaches GRPO's accuracy "
               f"{PAPER['speedup']}× faster; ~{PAPER['gated_share']:.0%} of prompts gated; gating F1 "
               f"{PAPER['gate_f1'][0]} → {PAPER['gate_f1'][1]} and cutoff F1 {PAPER['cutoff_f1'][0]} → "
               f"{PAPER['cutoff_f1'][1]} with Expert SFT.", ""]
@@ -251,14 +257,39 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
 
 
 def figures(data_dir, out_dir) -> list[Path]:
-    """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``."""
-    runs, calib = load_runs(data_dir)
+    """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``. A
+    multi-seed folder (``seed<N>/`` inside) is drawn from its first seed, as its figures were."""
+    seeds = sorted(Path(data_dir).glob("seed*/"), key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else 0)
+    runs, calib = load_runs(seeds[0] if seeds else data_dir)
     return make_figures(runs, calib, Path(out_dir))
+
+
+def _data_folders(out: Path, dest: Path, summary: dict):
+    """(source, destination) run folders to publish: one per method, per seed for a multi-seed
+    reproduce (``seed<N>/`` sub-folders, :mod:`masa_lite.reproduce_seeds`)."""
+    seeds = summary.get("seeds")
+    roots = [(out / f"seed{s}", dest / "data" / f"seed{s}") for s in seeds] if seeds else [(out, dest / "data")]
+    for src_root, to_root in roots:
+        for name in summary["methods"]:
+            yield src_root / run_folder(name), to_root / run_folder(name)
+
+
+def command_line(summary: dict, out, dest=None) -> str:
+    """The ``masa-lite reproduce`` command that made ``summary`` (profile, seeds, overrides)."""
+    parts = ["masa-lite reproduce", f"--profile {summary['profile']}"]
+    if summary.get("seeds"):
+        parts.append("--seeds " + " ".join(str(s) for s in summary["seeds"]))
+    parts += [f"-o {o}" for o in summary.get("overrides", [])]
+    parts += [f"-m {o}" for o in summary.get("meta_overrides", [])]
+    parts.append(f"--out {out}")
+    if dest is not None:
+        parts.append(f"--publish {dest}")
+    return " ".join(parts)
 
 
 def publish(out_dir, figures_dir="figures") -> Path:
     """Copy a reproduce run's figures and summary into ``figures_dir`` with their provenance
-    (profile, seed, commit, date, command) in ``provenance.json``."""
+    (profile, seeds, commit, date, command) in ``provenance.json``."""
     import datetime
     import shutil
     import subprocess
@@ -268,8 +299,7 @@ def publish(out_dir, figures_dir="figures") -> Path:
     summary = json.loads((out / "summary.json").read_text())
     for png in sorted((out / "figures").glob("*.png")):
         shutil.copy2(png, dest / png.name)
-    for name in summary["methods"]:  # the data behind the figures: `masa-lite figures` redraws them
-        src, to = out / run_folder(name), dest / "data" / run_folder(name)
+    for src, to in _data_folders(out, dest, summary):  # the data behind the figures
         to.mkdir(parents=True, exist_ok=True)
         for f in ("history.jsonl", "calibration.jsonl", "config.yaml"):
             if (src / f).exists():
@@ -280,9 +310,9 @@ def publish(out_dir, figures_dir="figures") -> Path:
                                 check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
-    prov = {"command": f"masa-lite reproduce --profile {summary['profile']} --out {out} "
-                       f"--publish {dest}",
-            "profile": summary["profile"], "seed": summary["config"]["seed"], "commit": commit,
+    seeds = summary.get("seeds") or [summary["config"]["seed"]]
+    prov = {"command": command_line(summary, out, dest), "profile": summary["profile"],
+            "seeds": seeds, "seed": seeds[0], "commit": commit,
             "date": datetime.date.today().isoformat(),
             "total_minutes": round(summary["total_seconds"] / 60, 1),
             "figures": sorted(p.name for p in dest.glob("*.png"))}
@@ -290,11 +320,22 @@ def publish(out_dir, figures_dir="figures") -> Path:
     return dest
 
 
+def method_overrides(name: str, overrides=None, meta_overrides=None) -> list[str]:
+    """The config overrides of one method: ``overrides`` (every method), then ``meta_overrides``
+    (only the methods with the meta path, e.g. ``meta.adapter=separate``), then the method's own
+    defining flags (:data:`METHODS`), which win."""
+    own = METHODS[name]
+    extra = list(meta_overrides or []) if "meta.enabled=true" in own else []
+    return list(overrides or []) + extra + own
+
+
 def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overrides=None,
-              methods=None, progress: bool = True, resume: bool = False) -> dict:
+              methods=None, progress: bool = True, resume: bool = False, meta_overrides=None) -> dict:
     """Train and evaluate every method, then write figures and the summary.
 
-    ``resume=True`` continues (or, when finished, reuses) a method's run found in ``out_dir``
+    ``overrides`` apply to every method, ``meta_overrides`` to the meta methods only
+    (:func:`method_overrides`). ``resume=True`` continues (or, when finished, reuses) a method's
+    run found in ``out_dir``
     with the same configuration — the notebooks share runs this way — instead of retraining."""
     from masa_lite.history import read_history
     from masa_lite.trainer import train
@@ -303,8 +344,8 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
     out.mkdir(parents=True, exist_ok=True)
     runs, calib, t0, base = {}, {}, time.time(), None
     for name in methods or METHODS:
-        cfg: RunConfig = load_config(profile, overrides=list(overrides or []) + METHODS[name] + [
-            f"out_dir={out / run_folder(name)}", f"method={name}"])
+        cfg: RunConfig = load_config(profile, overrides=method_overrides(
+            name, overrides, meta_overrides) + [f"out_dir={out / run_folder(name)}", f"method={name}"])
         train(cfg, progress=progress, resume=resume, base_eval=base)
         runs[name] = read_history(cfg.out_dir)
         calib[name] = read_jsonl(Path(cfg.out_dir) / "calibration.jsonl")
@@ -313,6 +354,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
     summary = summarise(runs, calib, cfg.profile)
     summary["total_seconds"] = time.time() - t0
     summary["config"] = to_dict(cfg)
+    summary["overrides"], summary["meta_overrides"] = list(overrides or []), list(meta_overrides or [])
     summary["figures"] = [str(p) for p in make_figures(runs, calib, out / "figures")]
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     md = summary_markdown(summary) + f"\nTotal time {summary['total_seconds'] / 60:.1f} minutes.\n"

@@ -3,7 +3,8 @@
 Each setting is a folder of seed runs (``runs/study/<setting>/seed<N>``, each a ``masa-lite
 train`` output folder). For the last evaluation of every run it reads held-out pass@1, pass-rate
 calibration (Pearson r and MAE of mean predicted vs actual pass rate), length calibration r and
-the predicted / actual level gap (mean p̂ at the easiest level minus the hardest), and prints a
+the predicted / actual level gap (mean p̂ at the easiest level minus the hardest), the two
+reference values of masa_lite/meta/ceiling.py (level-oracle r, noise-ceiling r), and prints a
 markdown table with mean ± sd over seeds.
 
     python scripts/study_table.py runs/study/*
@@ -15,11 +16,14 @@ import argparse
 import math
 from pathlib import Path
 
+from masa_lite.files import read_jsonl
 from masa_lite.history import read_history
+from masa_lite.meta.ceiling import pass_rate_ceilings
 
 COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"), ("calib_pass_mae", "MAE"),
            ("calib_len_corr", "length r"), ("pred_pass_gap", "p̂ gap L1−L6"),
-           ("actual_pass_gap", "actual gap"), ("pass_spread", "p̂ spread")]
+           ("actual_pass_gap", "actual gap"), ("pass_spread", "p̂ spread"),
+           ("calib_pass_level_oracle", "level-oracle r"), ("calib_pass_noise_ceiling", "noise ceiling r")]
 
 
 def mean_sd(values: list[float]) -> str:
@@ -34,8 +38,17 @@ def mean_sd(values: list[float]) -> str:
 
 
 def last_eval(run: Path) -> dict | None:
+    """The run's last evaluation; runs made before the ceilings were logged get them computed from
+    their calibration pairs (masa_lite/meta/ceiling.py)."""
     evals = [h for h in read_history(run) if h.get("kind") == "eval"]
-    return evals[-1] if evals else None
+    if not evals:
+        return None
+    last = dict(evals[-1])
+    pairs_file = run / "calibration.jsonl"
+    if "calib_pass_level_oracle" not in last and pairs_file.exists():
+        pairs = [p for p in read_jsonl(pairs_file) if p["step"] == last["step"]]
+        last.update(pass_rate_ceilings(pairs, last.get("n_samples", 0)))
+    return last
 
 
 def summarise(setting: Path) -> tuple[str, int, int, dict]:

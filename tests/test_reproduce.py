@@ -1,6 +1,7 @@
 """The reproduce report from hand-made run histories: speed-up, verdicts, figures, publishing."""
 
 import json
+import math
 
 import pytest
 
@@ -43,6 +44,10 @@ def test_markdown_states_agreement_and_disagreement():
     assert "after MASA 0.50 vs after GRPO 0.05: agrees" in md
     assert "speed-up to GRPO's final accuracy: 2.50× (paper 1.28×)" in md
     assert "gating F1 without → with Expert SFT: 0.30 → 0.45 (same direction" in md
+    assert "would score" not in md  # no level-oracle numbers in these histories: no reference line
+    runs = json.loads(json.dumps(RUNS))
+    runs["MASA"][-1]["calib_pass_level_oracle"] = 0.48
+    assert "would score – (GRPO), 0.48 (MASA), – (MASA-efficient" in summary_markdown(summarise(runs, {}, "tiny"))
     worse = json.loads(json.dumps(RUNS))
     worse["MASA"][-1]["calib_pass_corr"] = -0.1
     assert "**disagrees**" in summary_markdown(summarise(worse, {}, "tiny"))
@@ -81,3 +86,74 @@ def test_figures_and_publish(tmp_path):
 def test_load_runs_says_what_it_expected(tmp_path):
     with pytest.raises(FileNotFoundError, match="masa-efficient"):
         load_runs(tmp_path)
+
+
+def test_method_overrides_reach_only_the_meta_methods():
+    from masa_lite.reproduce import method_overrides
+
+    meta = ["meta.adapter=separate", "efficient.expert_sft=true"]
+    grpo = method_overrides("GRPO", ["seed=3"], meta)
+    assert grpo == ["seed=3", "meta.enabled=false"]
+    masa = method_overrides("MASA", ["seed=3"], meta)
+    assert masa[:3] == ["seed=3"] + meta and masa[-1] == "meta.enabled=true"
+    # a method's defining flags come last and win: the no-SFT variant stays without Expert SFT
+    ns = method_overrides("MASA-efficient (no Expert SFT)", None, meta)
+    assert ns.index("efficient.expert_sft=false") > ns.index("efficient.expert_sft=true")
+    from masa_lite.config import load_config
+
+    assert load_config("tiny", overrides=ns).efficient.expert_sft is False
+    assert load_config("tiny", overrides=method_overrides("MASA", None, meta)).meta.adapter == "separate"
+
+
+def _seed_summary(shift: float) -> dict:
+    runs = json.loads(json.dumps(RUNS))
+    runs["MASA"][-1]["calib_pass_corr"] += shift
+    runs["GRPO"][-1]["calib_pass_corr"] += 0.1 * shift
+    s = summarise(runs, {}, "tiny")
+    s.update(overrides=["grpo.steps=12"], meta_overrides=["meta.adapter=separate"], config={"seed": 0})
+    return s
+
+
+def test_seeds_aggregate_by_hand():
+    from masa_lite.reproduce_seeds import aggregate, mean_sd, seeds_markdown
+
+    assert mean_sd([1.0, 2.0, None, float("nan"), 3.0]) == {"mean": 2.0, "sd": 1.0, "n": 3,
+                                                             "values": [1.0, 2.0, 3.0]}
+    assert mean_sd([0.4])["sd"] is None and mean_sd([None])["mean"] is None
+    # MASA r 0.5 + (−0.6, 0, 0.3) = (−0.1, 0.5, 0.8): mean 0.4, sd √(0.25+0.01+0.16)/… by hand
+    agg = aggregate({s: _seed_summary(d) for s, d in zip((0, 1, 2), (-0.6, 0.0, 0.3))})
+    r = agg["methods"]["MASA"]["calib_pass_corr"]
+    assert r["values"] == pytest.approx([-0.1, 0.5, 0.8])
+    assert r["mean"] == pytest.approx(0.4) and r["sd"] == pytest.approx(math.sqrt(0.42 / 2))
+    assert agg["seeds"] == [0, 1, 2] and agg["meta_overrides"] == ["meta.adapter=separate"]
+    md = seeds_markdown(agg)
+    assert "seeds 0, 1, 2" in md and "| MASA | 0.75 ± 0.00 | 0.40 ± 0.46 |" in md
+    # GRPO r 0.05 + (−0.06, 0, 0.03): MASA above it in seeds 1 and 2 only
+    assert "Pass-rate calibration r after MASA above GRPO's: 2 of 3 seeds." in md
+    assert "Expert SFT raised gate F1: 3 of 3 seeds." in md
+
+
+def test_publish_multi_seed_keeps_every_seed(tmp_path):
+    from masa_lite.reproduce import command_line
+    from masa_lite.reproduce_seeds import aggregate, seeds_markdown
+
+    out = tmp_path / "run"
+    agg = aggregate({s: _seed_summary(0.1 * s) for s in (4, 7)})
+    agg.update(total_seconds=120.0)
+    for seed in (4, 7):
+        for name in RUNS:
+            folder = out / f"seed{seed}" / run_folder(name)
+            folder.mkdir(parents=True)
+            (folder / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in RUNS[name]))
+    (out / "figures").mkdir(parents=True)
+    (out / "summary.json").write_text(json.dumps(agg))
+    (out / "summary.md").write_text(seeds_markdown(agg))
+    dest = publish(out, tmp_path / "figures")
+    prov = json.loads((dest / "provenance.json").read_text())
+    assert prov["seeds"] == [4, 7] and prov["profile"] == "tiny"
+    assert prov["command"] == command_line(agg, out, dest)
+    assert "--seeds 4 7" in prov["command"] and "-m meta.adapter=separate" in prov["command"]
+    for seed in (4, 7):
+        assert (dest / "data" / f"seed{seed}" / "masa" / "history.jsonl").exists()
+    runs, _ = load_runs(dest / "data" / "seed4")
+    assert runs["MASA"] == RUNS["MASA"]

@@ -1,0 +1,98 @@
+"""How close is a run's pass-rate calibration to what is reachable? (docs/meta-awareness-study.md, Finding 8)
+
+For the first and the last evaluation of each run folder (``masa-lite train`` output) it prints:
+
+* the meta path's pass-rate r (the yardstick, unchanged);
+* the *level-oracle* r: a predictor that knows each level's mean measured pass rate and nothing
+  about single problems (masa_lite/meta/ceiling.py);
+* the *noise ceiling*: the r of a predictor that knows every problem's true pass rate, given the
+  binomial noise of the measured one (masa_lite/meta/ceiling.py);
+* on the synthetic task, the *persona* r: each problem's pass rate under the noisy solver the base
+  model imitates (``synthetic.Persona``), simulated ``--draws`` times per problem. It says how much
+  of the per-problem structure is the task's own and survives training;
+* at the last evaluation, the *other runs* r: the mean final pass rate of the *other* runs given
+  on the same held-out problems (other seeds, other settings) as the predictor. It measures the
+  per-problem difficulty that trained policies share, beyond the level.
+
+    python scripts/calibration_ceiling.py runs/study/*/seed*
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+import numpy as np
+
+from masa_lite.config import load_config
+from masa_lite.files import read_jsonl
+from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr
+from masa_lite.stats import calibration
+from masa_lite.task import synthetic
+
+
+def persona_pass_rates(n_per_level: int, draws: int, seed: int = 0) -> dict[str, float]:
+    """{problem id: share of ``draws`` persona solutions that reach the answer} on the test split."""
+    rng = random.Random(seed)
+    rates = {}
+    for p in synthetic.task_splits(n_per_level=n_per_level, seed=0)["test"]:
+        ok = sum(str(synthetic.write_solution(p.start, p.chain, rng=rng)[1]) == p.answer
+                 for _ in range(draws))
+        rates[p.id] = ok / draws
+    return rates
+
+
+def final_pass_rates(run: Path) -> dict[str, float]:
+    pairs = read_jsonl(run / "calibration.jsonl")
+    last = max(p["step"] for p in pairs)
+    return {p["id"]: p["actual_pass_rate"] for p in pairs if p["step"] == last}
+
+
+def other_runs_corr(run: Path, finals: dict[Path, dict[str, float]]) -> float:
+    """r between this run's final pass rates and the mean of the other runs' on the same problems."""
+    others = [f for r, f in finals.items() if r != run]
+    ids = [i for i in finals[run] if others and all(i in f for f in others)]
+    if len(ids) < 2:
+        return float("nan")
+    mean_other = [float(np.mean([f[i] for f in others])) for i in ids]
+    return float(np.corrcoef(mean_other, [finals[run][i] for i in ids])[0, 1])
+
+
+def rows(run: Path, persona: dict[str, float] | None, n_samples: int, other_r: float):
+    pairs = read_jsonl(run / "calibration.jsonl")
+    steps = sorted({p["step"] for p in pairs})
+    for step in (steps[0], steps[-1]):
+        at = [p for p in pairs if p["step"] == step]
+        actual = [p["actual_pass_rate"] for p in at]
+        both = [(p["pred_pass_rate"], p["actual_pass_rate"]) for p in at if p["pred_pass_rate"] is not None]
+        model_r = calibration(*zip(*both))["corr"] if len(both) > 1 else float("nan")
+        pers = (float(np.corrcoef([persona[p["id"]] for p in at], actual)[0, 1])
+                if persona and all(p["id"] in persona for p in at) else float("nan"))
+        yield (step, len(at), model_r, level_oracle_corr([p["level"] for p in at], actual),
+               noise_ceiling_corr(actual, n_samples), pers,
+               other_r if step == steps[-1] else float("nan"))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--draws", type=int, default=300, help="persona solutions per problem")
+    args = ap.parse_args(argv)
+    print("| run | step | problems | meta-path r | level-oracle r | noise ceiling | persona r | other runs r |")
+    print("|---|---|---|---|---|---|---|---|")
+    cache, finals = {}, {run: final_pass_rates(run) for run in args.runs}
+    for run in args.runs:
+        cfg = load_config(path=run / "config.yaml")
+        persona = None
+        if cfg.data.task == "synthetic":
+            key = cfg.data.eval_per_level
+            if key not in cache:
+                cache[key] = persona_pass_rates(key, args.draws)
+            persona = cache[key]
+        for step, n, *vals in rows(run, persona, cfg.data.eval_samples, other_runs_corr(run, finals)):
+            print(f"| {run} | {step} | {n} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+
+
+if __name__ == "__main__":
+    main()
