@@ -62,6 +62,7 @@ import torch
 
 from masa_lite.grpo import advantages
 from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import ceiling
 from masa_lite.meta import reward as meta_rewards
 from masa_lite.teach import plots
 from masa_lite.teach import plots_meta
@@ -192,6 +193,21 @@ plots_meta.calibration_scatter(panels, quantity="length")
 #   0.59 ± 0.19, accuracy unchanged (3 seeds). Most of the slope appears after step 50.
 # - **What did not reproduce**: the paper's MASA alone (meta RL on one model) did not calibrate in
 #   any run we measured, and a 12-step run like the one above is far too short to show it.
+# - **How high r can go here**: a predictor that knows each level's mean pass rate exactly, and
+#   nothing about single problems, scores r 0.74 on the base model but only 0.50 ± 0.02 after 100
+#   steps of training (GRPO flattens the curve). Going past it needs per-problem self-knowledge.
+#   The next cell computes these reference values for the run above
+#   (`masa_lite/meta/ceiling.py`; Finding 8 of the study).
+
+# %%
+n_samples = [h for h in hist["MASA"] if h["kind"] == "eval"][-1]["n_samples"]
+for name in ("base", "GRPO", "MASA"):
+    pairs = panels[name]
+    actual = [p["actual_pass_rate"] for p in pairs]
+    print(f"{name:5s} level-oracle r {ceiling.level_oracle_corr([p['level'] for p in pairs], actual):.2f}"
+          f" | noise ceiling {ceiling.noise_ceiling_corr(actual, n_samples):.2f}")
+
+# %% [markdown]
 #
 # Try it: `masa-lite train --profile tiny -o meta.enabled=true -o meta.adapter=separate
 # -o efficient.expert_sft=true -o efficient.sft_min_notion=0 -o efficient.sft_unsolved=true

@@ -157,3 +157,31 @@ def test_publish_multi_seed_keeps_every_seed(tmp_path):
         assert (dest / "data" / f"seed{seed}" / "masa" / "history.jsonl").exists()
     runs, _ = load_runs(dest / "data" / "seed4")
     assert runs["MASA"] == RUNS["MASA"]
+
+
+def test_reproduce_seeds_end_to_end(tmp_path, capsys):
+    """`masa-lite reproduce --seeds 0 1` trains each seed into its own folder and reports both."""
+    from masa_lite.cli import main
+
+    out = tmp_path / "rep"
+    rc = main(["reproduce", "--profile", "tiny", "--seeds", "0", "1", "--methods", "GRPO", "MASA",
+               "--out", str(out), "-o", "grpo.steps=1", "-o", "grpo.prompts_per_step=2",
+               "-o", "data.eval_per_level=1", "-o", "data.eval_samples=2", "-o", "rollout.max_new_tokens=64",
+               "-o", "rollout.group_size=2",
+               "-m", "meta.group_size=2", "-m", "meta.eval_group_size=2", "--publish", str(tmp_path / "pub")])
+    assert rc == 0
+    agg = json.loads((out / "summary.json").read_text())
+    assert agg["seeds"] == [0, 1] and list(agg["methods"]) == ["GRPO", "MASA"]
+    for seed in (0, 1):
+        assert (out / f"seed{seed}" / "masa" / "history.jsonl").exists()
+        assert agg["per_seed"][str(seed)]["config"]["seed"] == seed
+    # the meta-only override reached MASA and not GRPO
+    assert agg["per_seed"]["0"]["config"]["meta"]["group_size"] == 2
+    from masa_lite.config import load_config
+
+    assert load_config(path=out / "seed0" / "grpo" / "config.yaml").meta.group_size == 8
+    acc = agg["methods"]["MASA"]["pass@1"]
+    assert acc["n"] == 2 and acc["values"] == [agg["per_seed"][s]["methods"]["MASA"]["pass@1"] for s in ("0", "1")]
+    prov = json.loads((tmp_path / "pub" / "provenance.json").read_text())
+    assert prov["seeds"] == [0, 1] and "--seeds 0 1" in prov["command"]
+    assert "seeds 0, 1" in capsys.readouterr().out
