@@ -112,10 +112,11 @@ def cmd_reproduce(args) -> int:
 
     if args.seeds:
         summary = reproduce_seeds(args.profile, args.seeds, out_dir=args.out, overrides=args.override,
-                                  meta_overrides=args.meta_override, methods=args.methods)
+                                  meta_overrides=args.meta_override, methods=args.methods,
+                                  resume=args.resume)
     else:
         summary = reproduce(args.profile, out_dir=args.out, overrides=args.override,
-                            methods=args.methods, meta_overrides=args.meta_override)
+                            methods=args.methods, meta_overrides=args.meta_override, resume=args.resume)
     print(open(f"{args.out}/summary.md").read())
     print(f"figures: {', '.join(summary['figures'])}")
     if args.publish:
@@ -200,6 +201,8 @@ def add_study_commands(sub) -> None:
     r.add_argument("-o", "--override", action="append", help="key=value for every method")
     r.add_argument("-m", "--meta-override", action="append",
                    help="key=value for the meta methods only (MASA, MASA-efficient), e.g. meta.adapter=separate")
+    r.add_argument("--resume", action="store_true",
+                   help="continue (or reuse, when finished) each method's run found in --out with the same settings")
     r.add_argument("--seeds", nargs="+", type=int, default=None,
                    help="run every method in each seed (into <out>/seed<N>) and report mean ± sd")
     r.add_argument("--methods", nargs="+", default=None, help="a subset of the methods")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import time
 from pathlib import Path
 
@@ -279,6 +280,8 @@ def command_line(summary: dict, out, dest=None) -> str:
     parts = ["masa-lite reproduce", f"--profile {summary['profile']}"]
     if summary.get("seeds"):
         parts.append("--seeds " + " ".join(str(s) for s in summary["seeds"]))
+    if list(summary["methods"]) != list(METHODS):
+        parts.append("--methods " + " ".join(shlex.quote(m) for m in summary["methods"]))
     parts += [f"-o {o}" for o in summary.get("overrides", [])]
     parts += [f"-m {o}" for o in summary.get("meta_overrides", [])]
     parts.append(f"--out {out}")

@@ -56,9 +56,13 @@ from masa_lite.teach import plots_meta
 from masa_lite.reproduce import PAPER, figures, load_runs, pairs_at, paper_marks, summarise
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "figures" / "data").is_dir())
-DATA = ROOT / "figures" / "data"
 prov = json.loads((ROOT / "figures" / "provenance.json").read_text())
-print({k: prov[k] for k in ("profile", "seed", "commit", "date", "command", "total_minutes")})
+print({k: prov.get(k) for k in ("profile", "seeds", "commit", "date", "command", "total_minutes")})
+# a multi-seed reproduce (`--seeds`) keeps each seed's runs in data/seed<N>/; the figures are the lowest seed's
+SEEDS = prov.get("seeds") or [prov["seed"]]
+DATA = ROOT / "figures" / "data"
+if (DATA / f"seed{min(SEEDS)}").is_dir():
+    DATA = DATA / f"seed{min(SEEDS)}"
 runs, calib = load_runs(DATA)
 summary = summarise(runs, calib, prov["profile"])
 rows = summary["methods"]
@@ -68,6 +72,16 @@ print("methods:", list(runs))
 def panel(name, step=None):
     return pairs_at(calib[name], step)
 
+
+# %% [markdown]
+# ## The summary, over all seeds
+#
+# `figures/summary.md` as `masa-lite reproduce` wrote it: with `--seeds`, mean ± sd over the seeds
+# and, for each of the paper's directions, in how many seeds it holds. The figures below are the
+# lowest seed's.
+
+# %%
+print((ROOT / "figures" / "summary.md").read_text())
 
 # %% [markdown]
 # ## Fig. 1a/b · Predicted vs actual pass rate and length

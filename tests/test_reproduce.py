@@ -153,6 +153,9 @@ def test_publish_multi_seed_keeps_every_seed(tmp_path):
     assert prov["seeds"] == [4, 7] and prov["profile"] == "tiny"
     assert prov["command"] == command_line(agg, out, dest)
     assert "--seeds 4 7" in prov["command"] and "-m meta.adapter=separate" in prov["command"]
+    assert "--methods" not in prov["command"]  # all four methods: the default
+    agg["methods"] = {m: agg["methods"][m] for m in ("GRPO", "MASA-efficient (no Expert SFT)")}
+    assert "--methods GRPO 'MASA-efficient (no Expert SFT)' -o" in command_line(agg, out)
     for seed in (4, 7):
         assert (dest / "data" / f"seed{seed}" / "masa" / "history.jsonl").exists()
     runs, _ = load_runs(dest / "data" / "seed4")
@@ -183,5 +186,5 @@ def test_reproduce_seeds_end_to_end(tmp_path, capsys):
     acc = agg["methods"]["MASA"]["pass@1"]
     assert acc["n"] == 2 and acc["values"] == [agg["per_seed"][s]["methods"]["MASA"]["pass@1"] for s in ("0", "1")]
     prov = json.loads((tmp_path / "pub" / "provenance.json").read_text())
-    assert prov["seeds"] == [0, 1] and "--seeds 0 1" in prov["command"]
+    assert prov["seeds"] == [0, 1] and "--seeds 0 1 --methods GRPO MASA -o grpo.steps=1" in prov["command"]
     assert "seeds 0, 1" in capsys.readouterr().out
