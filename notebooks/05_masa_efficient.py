@@ -29,9 +29,13 @@
 # (51 % at the last step) and ended at a lower pass@1 (0.674 ± 0.030 vs 0.743 ± 0.027 without
 # it). Both follow from the meta path not being calibrated after 12 steps (`04_masa_training`).
 # The study (`docs/meta-awareness-study.md`) calibrates it with Expert SFT on the meta path's own
-# adapter over 100 steps (pass-rate r 0.38 ± 0.07, 3 seeds), but gating, the cutoff's F1 and the
-# speed-up have **not** been measured in that setting yet: the gate also needs the predictions of a
-# prompt to agree (std < 0.1), which calibrated but still spread-out predictions do not.
+# adapter over 100 steps (pass-rate r 0.38 ± 0.07, 3 seeds). In that setting, with sequential
+# mode for the last 50 steps (Finding 9, 3 seeds), **the gate fires**: 12 ± 3 % of prompts gated,
+# gate F1 0.25 ± 0.10 (paper 0.485). Its precision (0.45 ± 0.06) is what a merely calibrated
+# predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only 43 % of the time. The
+# cutoff rarely binds (2.5 % of rollouts cut, F1 0.11 ± 0.07), and **no speed-up is possible on
+# this task**: its meta answer is as long as a solution, so a MASA-efficient step costs about twice
+# a GRPO step whatever the gate does (section 7 computes the bound).
 #
 # Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
 # meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
@@ -64,6 +68,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from masa_lite.efficient import cost
 from masa_lite.efficient import cutoff
 from masa_lite.efficient import expert_sft
 from masa_lite.efficient import gate
@@ -247,6 +252,22 @@ for m, row in summary["methods"].items():
 # time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
 # cuts correct rollouts. That is what the reference run shows.
 #
+# **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
+# MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution
+# tokens the cutoff saves, m the meta path's tokens per solution token. If its steps teach as much
+# as GRPO's, the speed-up is at most 1 / that (`masa_lite/efficient/cost.py`). The paper's 1.28×
+# with 37 % gated fits m ≈ 0.2; here the meta answer is about as long as a solution:
+
+# %%
+eff = "MASA-efficient"
+m_share = cost.meta_share_of(hist[eff])
+g = summary["methods"][eff]["gated_share"] or 0.0
+print(f"m = {m_share:.2f} meta tokens per solution token (parallel-mode steps of {eff})")
+print(f"bound with this run's gating (g = {g:.2f}, no cutoff saving): {cost.speedup_bound(m_share, g):.2f}×")
+print(f"bound with the paper's gating (g = 0.37, c = 0.10): {cost.speedup_bound(m_share, 0.37, 0.10):.2f}×")
+print(f"largest m that allows 1.25× at the paper's gating: {cost.max_meta_share(1.25, 0.37, 0.10):.2f}")
+
+# %% [markdown]
 # ## 8 · Threshold explorer
 #
 # What would gating and cutoff do at other thresholds? Load the trained MASA-efficient adapter
