@@ -138,28 +138,39 @@ def test_publish_multi_seed_keeps_every_seed(tmp_path):
     from masa_lite.reproduce_seeds import aggregate, seeds_markdown
 
     out = tmp_path / "run"
-    agg = aggregate({s: _seed_summary(0.1 * s) for s in (4, 7)})
+    agg = aggregate({s: _seed_summary(0.1 * s) for s in (10, 4)})
     agg.update(total_seconds=120.0)
-    for seed in (4, 7):
+    for seed in (10, 4):
         for name in RUNS:
             folder = out / f"seed{seed}" / run_folder(name)
             folder.mkdir(parents=True)
             (folder / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in RUNS[name]))
+            pairs = [{"step": s, "id": i, "level": 1 + i % 6, "pred_pass_rate": i / 10 + seed / 100,
+                      "actual_pass_rate": (i + s / 12 * (i % 3)) / 14, "pred_length": 10.0 + i,
+                      "actual_length": 12.0 + i} for s in (0, 12) for i in range(10)]
+            (folder / "calibration.jsonl").write_text("".join(json.dumps(q) + "\n" for q in pairs))
     (out / "figures").mkdir(parents=True)
     (out / "summary.json").write_text(json.dumps(agg))
     (out / "summary.md").write_text(seeds_markdown(agg))
     dest = publish(out, tmp_path / "figures")
     prov = json.loads((dest / "provenance.json").read_text())
-    assert prov["seeds"] == [4, 7] and prov["profile"] == "tiny"
+    assert prov["seeds"] == [10, 4] and prov["profile"] == "tiny"
     assert prov["command"] == command_line(agg, out, dest)
-    assert "--seeds 4 7" in prov["command"] and "-m meta.adapter=separate" in prov["command"]
+    assert "--seeds 10 4" in prov["command"] and "-m meta.adapter=separate" in prov["command"]
     assert "--methods" not in prov["command"]  # all four methods: the default
     agg["methods"] = {m: agg["methods"][m] for m in ("GRPO", "MASA-efficient (no Expert SFT)")}
     assert "--methods GRPO 'MASA-efficient (no Expert SFT)' -o" in command_line(agg, out)
-    for seed in (4, 7):
+    for seed in (10, 4):
         assert (dest / "data" / f"seed{seed}" / "masa" / "history.jsonl").exists()
-    runs, _ = load_runs(dest / "data" / "seed4")
-    assert runs["MASA"] == RUNS["MASA"]
+    runs, cal = load_runs(dest / "data" / "seed4")
+    assert runs["MASA"] == RUNS["MASA"] and cal["MASA"][0]["pred_pass_rate"] == pytest.approx(0.04)
+    # `masa-lite figures` on a multi-seed folder draws the lowest seed (4, not seed10 that sorts first as text)
+    redrawn = figures(dest / "data", tmp_path / "redrawn")
+    assert "calibration_pass_rate.png" in {p.name for p in redrawn}
+    for name in RUNS:  # seed 4 is the one read: without its histories there is nothing to draw
+        (dest / "data" / "seed4" / run_folder(name) / "history.jsonl").unlink()
+    with pytest.raises(FileNotFoundError, match="seed4"):
+        figures(dest / "data", tmp_path / "r2")
 
 
 def test_reproduce_seeds_end_to_end(tmp_path, capsys):
