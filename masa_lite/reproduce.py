@@ -275,6 +275,16 @@ def _data_folders(out: Path, dest: Path, summary: dict):
             yield src_root / run_folder(name), to_root / run_folder(name)
 
 
+def train_seconds_by_seed(summary: dict) -> dict:
+    """{seed: training seconds summed over the methods} of a reproduce summary, one or several seeds."""
+    def summed(one):
+        return sum(r.get("train_seconds") or 0 for r in one["methods"].values())
+
+    if "per_seed" in summary:
+        return {s: summed(v) for s, v in summary["per_seed"].items()}
+    return {str(summary["config"]["seed"]): summed(summary)}
+
+
 def command_line(summary: dict, out, dest=None) -> str:
     """The ``masa-lite reproduce`` command that made ``summary`` (profile, seeds, overrides)."""
     parts = ["masa-lite reproduce", f"--profile {summary['profile']}"]
@@ -318,6 +328,7 @@ def publish(out_dir, figures_dir="figures") -> Path:
             "seeds": seeds, "seed": seeds[0], "commit": commit,
             "date": datetime.date.today().isoformat(),
             "total_minutes": round(summary["total_seconds"] / 60, 1),
+            "train_minutes_by_seed": {s: round(t / 60, 1) for s, t in train_seconds_by_seed(summary).items()},
             "figures": sorted(p.name for p in dest.glob("*.png"))}
     (dest / "provenance.json").write_text(json.dumps(prov, indent=1))
     return dest

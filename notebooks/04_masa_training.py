@@ -211,7 +211,9 @@ for name in ("base", "GRPO", "MASA"):
 #
 # Try it: `masa-lite train --profile tiny -o meta.enabled=true -o meta.adapter=separate
 # -o efficient.expert_sft=true -o efficient.sft_min_notion=0 -o efficient.sft_unsolved=true
-# -o efficient.sft_lr=2e-3 -o grpo.steps=100` (about 15–40 minutes on 2 cores).
+# -o efficient.sft_lr=2e-3 -o grpo.steps=100` (about 15–40 minutes on 2 cores). The same setting
+# as a whole comparison, 3 seeds of the `cpu` profile, is committed in `figures/cpu/` (its
+# `summary.md` and `provenance.json` give the numbers and the command).
 #
 # ## 4 · Accuracy against step and wall-clock
 

@@ -23,6 +23,9 @@
 #
 # To redraw `figures/` from that data: `masa-lite figures`. To remake the data and the figures:
 # `masa-lite reproduce --publish figures` (about 10 minutes on 2 cores for the `tiny` profile).
+# `figures/cpu/` holds the longer comparison in which the meta path does become calibrated: the
+# `cpu` profile, 100 steps, 3 seeds, with the study's switches for the meta methods (its
+# `summary.md` gives mean ± sd; `masa-lite figures figures/cpu/data --out figures/cpu` redraws its seed-0 figures).
 
 
 # %% [markdown]

@@ -155,6 +155,7 @@ def test_publish_multi_seed_keeps_every_seed(tmp_path):
     dest = publish(out, tmp_path / "figures")
     prov = json.loads((dest / "provenance.json").read_text())
     assert prov["seeds"] == [10, 4] and prov["profile"] == "tiny"
+    assert prov["train_minutes_by_seed"] == {"10": round(430 / 60, 1), "4": round(430 / 60, 1)}  # 100 + 160 + 90 + 80 s
     assert prov["command"] == command_line(agg, out, dest)
     assert "--seeds 10 4" in prov["command"] and "-m meta.adapter=separate" in prov["command"]
     assert "--methods" not in prov["command"]  # all four methods: the default
