@@ -51,10 +51,13 @@ def aggregate(per_seed: dict[int, dict]) -> dict:
             "per_seed": {str(s): per_seed[s] for s in seeds}}
 
 
-def _cell(stat: dict) -> str:
+def _cell(stat: dict, seeds: int | None = None) -> str:
+    """mean ± sd; "(n of N seeds)" when only some seeds have the number (e.g. a speed-up exists
+    only where GRPO's final accuracy was reached)."""
     if stat["mean"] is None:
         return "–"
-    return f"{stat['mean']:.2f}" + (f" ± {stat['sd']:.2f}" if stat["sd"] is not None else "")
+    cell = f"{stat['mean']:.2f}" + (f" ± {stat['sd']:.2f}" if stat["sd"] is not None else "")
+    return cell + (f" ({stat['n']} of {seeds} seeds)" if seeds and stat["n"] < seeds else "")
 
 
 def direction_counts(agg: dict) -> list[str]:
@@ -95,7 +98,7 @@ def seeds_markdown(agg: dict) -> str:
              "| method | " + " | ".join(title for _, title in COLUMNS) + " |",
              "|" + " --- |" * (1 + len(COLUMNS))]
     for name, row in agg["methods"].items():
-        lines.append(f"| {name} | " + " | ".join(_cell(row[k]) if k in row else "–"
+        lines.append(f"| {name} | " + " | ".join(_cell(row[k], len(agg["seeds"])) if k in row else "–"
                                                  for k, _ in COLUMNS) + " |")
     lines += ["", "## Against the paper, seed by seed", ""] + direction_counts(agg)
     return "\n".join(lines) + "\n"

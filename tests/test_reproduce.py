@@ -131,6 +131,8 @@ def test_seeds_aggregate_by_hand():
     # GRPO r 0.05 + (−0.06, 0, 0.03): MASA above it in seeds 1 and 2 only
     assert "Pass-rate calibration r after MASA above GRPO's: 2 of 3 seeds." in md
     assert "Expert SFT raised gate F1: 3 of 3 seeds." in md
+    agg["methods"]["MASA"]["pass@1"] = mean_sd([0.7, None, 0.8])  # a number two seeds have
+    assert "| MASA | 0.75 ± 0.07 (2 of 3 seeds) |" in seeds_markdown(agg)
 
 
 def test_publish_multi_seed_keeps_every_seed(tmp_path):
