@@ -259,9 +259,10 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
 
 def figures(data_dir, out_dir) -> list[Path]:
     """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``. A
-    multi-seed folder (``seed<N>/`` inside) is drawn from its first seed, as its figures were."""
-    seeds = sorted(Path(data_dir).glob("seed*/"), key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else 0)
-    runs, calib = load_runs(seeds[0] if seeds else data_dir)
+    multi-seed folder (``seed<N>/`` inside) is drawn from its lowest seed, as its figures were."""
+    seeds = [p for p in Path(data_dir).glob("seed*/") if p.name[4:].isdigit()]
+    lowest = min(seeds, key=lambda p: int(p.name[4:]), default=None)
+    runs, calib = load_runs(lowest or data_dir)
     return make_figures(runs, calib, Path(out_dir))
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from masa_lite.config import load_config
 from masa_lite.files import read_jsonl
 from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr
+from masa_lite.reproduce import pairs_at
 from masa_lite.stats import calibration
 from masa_lite.task import synthetic
 
@@ -43,31 +44,26 @@ def persona_pass_rates(n_per_level: int, draws: int, seed: int = 0) -> dict[str,
     return rates
 
 
-def final_pass_rates(run: Path) -> dict[str, float]:
-    pairs = read_jsonl(run / "calibration.jsonl")
-    last = max(p["step"] for p in pairs)
-    return {p["id"]: p["actual_pass_rate"] for p in pairs if p["step"] == last}
+def final_pass_rates(pairs: list[dict]) -> dict[str, float]:
+    return {p["id"]: p["actual_pass_rate"] for p in pairs_at(pairs)}
 
 
 def other_runs_corr(run: Path, finals: dict[Path, dict[str, float]]) -> float:
     """r between this run's final pass rates and the mean of the other runs' on the same problems."""
     others = [f for r, f in finals.items() if r != run]
     ids = [i for i in finals[run] if others and all(i in f for f in others)]
-    if len(ids) < 2:
-        return float("nan")
     mean_other = [float(np.mean([f[i] for f in others])) for i in ids]
-    return float(np.corrcoef(mean_other, [finals[run][i] for i in ids])[0, 1])
+    return calibration(mean_other, [finals[run][i] for i in ids])["corr"]
 
 
-def rows(run: Path, persona: dict[str, float] | None, n_samples: int, other_r: float):
-    pairs = read_jsonl(run / "calibration.jsonl")
+def rows(pairs: list[dict], persona: dict[str, float] | None, n_samples: int, other_r: float):
     steps = sorted({p["step"] for p in pairs})
     for step in (steps[0], steps[-1]):
-        at = [p for p in pairs if p["step"] == step]
+        at = pairs_at(pairs, step)
         actual = [p["actual_pass_rate"] for p in at]
         both = [(p["pred_pass_rate"], p["actual_pass_rate"]) for p in at if p["pred_pass_rate"] is not None]
-        model_r = calibration(*zip(*both))["corr"] if len(both) > 1 else float("nan")
-        pers = (float(np.corrcoef([persona[p["id"]] for p in at], actual)[0, 1])
+        model_r = calibration(*zip(*both))["corr"] if both else float("nan")
+        pers = (calibration([persona[p["id"]] for p in at], actual)["corr"]
                 if persona and all(p["id"] in persona for p in at) else float("nan"))
         yield (step, len(at), model_r, level_oracle_corr([p["level"] for p in at], actual),
                noise_ceiling_corr(actual, n_samples), pers,
@@ -81,7 +77,8 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     print("| run | step | problems | meta-path r | level-oracle r | noise ceiling | persona r | other runs r |")
     print("|---|---|---|---|---|---|---|---|")
-    cache, finals = {}, {run: final_pass_rates(run) for run in args.runs}
+    pairs = {run: read_jsonl(run / "calibration.jsonl") for run in args.runs}
+    cache, finals = {}, {run: final_pass_rates(pairs[run]) for run in args.runs}
     for run in args.runs:
         cfg = load_config(path=run / "config.yaml")
         persona = None
@@ -90,7 +87,7 @@ def main(argv=None) -> None:
             if key not in cache:
                 cache[key] = persona_pass_rates(key, args.draws)
             persona = cache[key]
-        for step, n, *vals in rows(run, persona, cfg.data.eval_samples, other_runs_corr(run, finals)):
+        for step, n, *vals in rows(pairs[run], persona, cfg.data.eval_samples, other_runs_corr(run, finals)):
             print(f"| {run} | {step} | {n} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
 
 

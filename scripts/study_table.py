@@ -13,12 +13,13 @@ markdown table with mean ± sd over seeds.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from masa_lite.files import read_jsonl
 from masa_lite.history import read_history
 from masa_lite.meta.ceiling import pass_rate_ceilings
+from masa_lite.reproduce import pairs_at
+from masa_lite.reproduce_seeds import mean_sd as seed_stats
 
 COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"), ("calib_pass_mae", "MAE"),
            ("calib_len_corr", "length r"), ("pred_pass_gap", "p̂ gap L1−L6"),
@@ -27,14 +28,10 @@ COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"), ("calib_pas
 
 
 def mean_sd(values: list[float]) -> str:
-    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not vals:
+    stat = seed_stats(values)
+    if stat["mean"] is None:
         return "—"
-    m = sum(vals) / len(vals)
-    if len(vals) == 1:
-        return f"{m:.2f}"
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
-    return f"{m:.2f} ± {sd:.2f}"
+    return f"{stat['mean']:.2f}" + (f" ± {stat['sd']:.2f}" if stat["sd"] is not None else "")
 
 
 def last_eval(run: Path) -> dict | None:
@@ -46,7 +43,7 @@ def last_eval(run: Path) -> dict | None:
     last = dict(evals[-1])
     pairs_file = run / "calibration.jsonl"
     if "calib_pass_level_oracle" not in last and pairs_file.exists():
-        pairs = [p for p in read_jsonl(pairs_file) if p["step"] == last["step"]]
+        pairs = pairs_at(read_jsonl(pairs_file), last["step"])
         last.update(pass_rate_ceilings(pairs, last.get("n_samples", 0)))
     return last
 

@@ -20,24 +20,19 @@ GRPO flattens the difficulty curve (docs/meta-awareness-study.md), which lowers 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
+
+from masa_lite.meta.diagnostics import mean_by_level
+from masa_lite.stats import calibration
 
 
 def level_oracle_corr(levels: Sequence, actual: Sequence[float]) -> float:
     """Pearson r between each problem's measured pass rate and its level's mean (NaN when either
     side is constant, e.g. a single level)."""
-    by = defaultdict(list)
-    for lv, a in zip(levels, actual):
-        by[lv].append(a)
-    means = {lv: float(np.mean(v)) for lv, v in by.items()}
-    x = np.asarray([means[lv] for lv in levels], float)
-    y = np.asarray(actual, float)
-    if len(y) < 2 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
+    means = mean_by_level(levels, actual)
+    return calibration([means[lv] for lv in levels], list(actual))["corr"]
 
 
 def noise_ceiling_corr(actual: Sequence[float], n: int) -> float:
