@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from masa_lite.efficient.expert_sft import expert_target
+from masa_lite.meta.diagnostics import mean_by_level
 from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
 
 
@@ -40,13 +41,10 @@ def level_calibration(model, tokenizer, fmt, cfg, records, level_pass: dict, n: 
     answers with a pass rate."""
     ros, preds = sample_meta(model, tokenizer, records, fmt, cfg, n)
     by = predictions_by_prompt(ros, preds, len(records), cfg.meta.k)
-    xs, ys, per_level = [], [], {}
-    for rec, b in zip(records, by):
-        if b["pass"]:
-            xs.append(float(np.mean(b["pass"])))
-            ys.append(level_pass[rec["level"]])
-            per_level.setdefault(rec["level"], []).append(xs[-1])
-    means = {lv: float(np.mean(v)) for lv, v in sorted(per_level.items())}
+    parsed = [(rec["level"], float(np.mean(b["pass"]))) for rec, b in zip(records, by) if b["pass"]]
+    xs = [x for _, x in parsed]
+    ys = [level_pass[lv] for lv, _ in parsed]
+    means = mean_by_level([lv for lv, _ in parsed], xs)
     r = float(np.corrcoef(xs, ys)[0, 1]) if len(xs) > 1 and np.std(xs) > 0 else float("nan")
     return {"r": r, "gap": means.get(1, 0.0) - means.get(6, 0.0), "per_level": means,
             "parsed": sum(p.pass_rate is not None for p in preds) / max(len(preds), 1)}
