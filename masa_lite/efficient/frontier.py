@@ -1,0 +1,69 @@
+"""How well could the gate and the cutoff do on this task at all? (docs/meta-awareness-study.md,
+Finding 11)
+
+The training-time audits (:func:`~masa_lite.efficient.gate.gate_records`,
+:func:`~masa_lite.efficient.cutoff.cutoff_records`) score the decisions a run made with its one
+threshold. These functions sweep the threshold instead, on held-out problems, and can be fed any
+predictor: the meta path's own predictions, or a reference that knows more (another policy's
+measured pass rates, a problem's measured mean correct length). The labels are the audits' own:
+
+* gate: a prompt is *zero-variance* when all of its rollouts agree (pass rate 0 or 1);
+* cutoff: a rollout *would have been wrong* when it is not correct after running to the limit.
+
+A threshold at which even a well-informed predictor stays below a target says the target is a
+property of the task (how often a group of 8 agrees, how much longer wrong solutions are), not of
+the meta path.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from masa_lite.efficient.cutoff import cutoff_budget
+from masa_lite.stats import prf
+
+
+def gate_frontier(pred_pass: Sequence[float | None], actual_pass: Sequence[float],
+                  margins: Sequence[float] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)) -> list[dict]:
+    """Per margin m: gate a problem when its predicted pass rate p̂ ≥ 1 − m or p̂ ≤ m (no
+    prediction: not gated), against the label "measured pass rate is 0 or 1" (zero variance).
+
+    Returns one dict per margin: ``margin``, ``gated`` (share of problems gated), ``precision``,
+    ``recall``, ``f1`` and ``base_rate`` (share of zero-variance problems: the precision of a gate
+    that knows nothing). The spread rule of :func:`~masa_lite.efficient.gate.gate_prompts`
+    (std < 0.1 across votes) is left out: it needs every vote, and only tightens the gate."""
+    if len(pred_pass) != len(actual_pass) or not actual_pass:
+        raise ValueError(f"need one prediction per problem: {len(pred_pass)} predictions, "
+                         f"{len(actual_pass)} measured pass rates")
+    label = [a in (0.0, 1.0) for a in actual_pass]
+    rows = []
+    for m in margins:
+        gated = [p is not None and (p >= 1 - m or p <= m) for p in pred_pass]
+        r = prf(gated, label)
+        rows.append({"margin": m, "gated": sum(gated) / len(gated), "precision": r["precision"],
+                     "recall": r["recall"], "f1": r["f1"], "base_rate": sum(label) / len(label)})
+    return rows
+
+
+def cutoff_frontier(lengths: Sequence[int], correct: Sequence[bool],
+                    ref_lengths: Sequence[float | None],
+                    factors: Sequence[float] = (1.0, 1.25, 1.5, 2.0, 3.0), floor: int = 8) -> list[dict]:
+    """Per factor f: cut a rollout whose length exceeds the budget max(floor, ⌈f × ℓ_ref⌉)
+    (:func:`~masa_lite.efficient.cutoff.cutoff_budget`; ℓ_ref None: never cut), against the label
+    "not correct when run to the limit". One entry per rollout in each sequence; ``ref_lengths``
+    is the predicted length of the rollout's prompt.
+
+    Returns one dict per factor: ``factor``, ``cut`` (share of rollouts cut), ``precision``,
+    ``recall``, ``f1`` and ``base_rate`` (share of wrong rollouts)."""
+    if not len(lengths) == len(correct) == len(ref_lengths) or not lengths:
+        raise ValueError(f"need one length, outcome and reference per rollout: {len(lengths)}, "
+                         f"{len(correct)}, {len(ref_lengths)}")
+    wrong = [not c for c in correct]
+    rows = []
+    for f in factors:
+        cut = [ref is not None and n > cutoff_budget([ref], factor=f, floor=floor)
+               for n, ref in zip(lengths, ref_lengths)]
+        r = prf(cut, wrong)
+        rows.append({"factor": f, "cut": sum(cut) / len(cut), "precision": r["precision"],
+                     "recall": r["recall"], "f1": r["f1"], "base_rate": sum(wrong) / len(wrong)})
+    return rows
