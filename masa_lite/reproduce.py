@@ -76,8 +76,18 @@ def summarise(runs: dict[str, list[dict]], calib: dict[str, list[dict]], profile
             "cutoff_f1": _last_train(hist, "cutoff_f1"),
             "cutoff_precision": _last_train(hist, "cutoff_precision"),
             "cutoff_recall": _last_train(hist, "cutoff_recall"),
+            "acc_meta_corr": _acc_meta_corr(calib.get(name, [])),
         }
     return {"profile": profile, "grpo_final": grpo_final, "methods": rows}
+
+
+def _acc_meta_corr(pairs: list[dict]):
+    """r of Δaccuracy with Δmeta-awareness per held-out problem, first to last evaluation."""
+    from masa_lite.meta.analysis import acc_meta_corr, meta_deltas
+
+    if not pairs:
+        return None
+    return acc_meta_corr(meta_deltas(pairs_at(pairs, min(p["step"] for p in pairs)), pairs_at(pairs)))
 
 
 def _mean(values):

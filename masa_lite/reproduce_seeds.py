@@ -22,7 +22,8 @@ COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"),
            ("calib_pass_level_oracle", "level-oracle r"), ("calib_pass_mae", "pass-rate MAE"),
            ("calib_len_corr", "length r"), ("train_seconds", "train s"),
            ("speedup_vs_grpo", "speed-up vs GRPO"), ("gated_share", "gated share"),
-           ("gate_precision", "gate precision"), ("gate_f1", "gate F1"), ("cutoff_f1", "cutoff F1")]
+           ("gate_precision", "gate precision"), ("gate_f1", "gate F1"), ("cutoff_f1", "cutoff F1"),
+           ("acc_meta_corr", "Δacc ~ Δmeta r")]
 
 
 def mean_sd(values) -> dict:
@@ -72,6 +73,9 @@ def direction_counts(agg: dict) -> list[str]:
     if "GRPO" in m and "MASA" in m:
         k = count(lambda r: _gt(r["MASA"].get("calib_pass_corr"), r["GRPO"].get("calib_pass_corr")))
         out.append(f"- Pass-rate calibration r after MASA above GRPO's: {k} of {n} seeds.")
+        k = count(lambda r: _gt(r["MASA"].get("acc_meta_corr"), 0.0))
+        out.append(f"- After MASA, accuracy rose more where meta-awareness rose more (Δacc ~ Δmeta r > 0, "
+                   f"Fig. 1c/d): {k} of {n} seeds.")
     if "MASA-efficient" in m:
         k = count(lambda r: _gt(r["MASA-efficient"].get("speedup_vs_grpo"), 1.0))
         out.append(f"- MASA-efficient reached GRPO's final accuracy sooner (speed-up > 1): {k} of {n} "

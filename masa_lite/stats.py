@@ -125,7 +125,8 @@ def calibration(pred: list[float], actual: list[float]) -> dict:
     if len(pred) < 2:
         return {"corr": float("nan"), "mae": float("nan"), "n": len(pred)}
     x, y = np.asarray(pred, float), np.asarray(actual, float)
-    corr = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else float("nan")
+    # ptp, not std: the std of a repeated 0.1 rounds to ~1e-17, and r of that rounding noise is arbitrary
+    corr = float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) > 0 and np.ptp(y) > 0 else float("nan")
     return {"corr": corr, "mae": float(np.abs(x - y).mean()), "n": len(pred)}
 
 

@@ -55,3 +55,16 @@ def test_awareness_r2_needs_enough_problems():
     assert analysis.awareness_r2([])["shares"] == {}
     with pytest.raises(ValueError):
         analysis.shapley_r2({}, [1.0])
+
+
+def test_acc_meta_corr_by_hand():
+    # Δmeta rises with Δacc on four problems, one problem without Δmeta is left out
+    deltas = [{"d_acc": a, "d_meta": m} for a, m in ((0.0, 0.0), (0.1, 0.1), (0.2, 0.2), (0.3, 0.4), (0.4, 0.3))]
+    deltas.append({"d_acc": 5.0, "d_meta": None})
+    # x = (0, .1, .2, .3, .4), y the same with the last two swapped:
+    # Σ(x−x̄)(y−ȳ) = 0.09 and Σ(x−x̄)² = Σ(y−ȳ)² = 0.1 → r = 0.09 / 0.1 = 0.9
+    assert analysis.acc_meta_corr(deltas) == pytest.approx(0.9)
+    # opposite direction: r = −0.9
+    assert analysis.acc_meta_corr([{**d, "d_acc": -d["d_acc"]} for d in deltas[:5]]) == pytest.approx(-0.9)
+    assert analysis.acc_meta_corr(deltas[:4]) is None  # fewer than 5 problems
+    assert analysis.acc_meta_corr([{"d_acc": 0.1, "d_meta": 0.1}] * 6) is None  # no spread

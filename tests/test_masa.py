@@ -59,6 +59,9 @@ def test_calibration():
     c = stats.calibration([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
     assert c["corr"] == pytest.approx(-1.0) and c["mae"] == pytest.approx(2 / 3)
     assert math.isnan(stats.calibration([0.3, 0.3], [0.0, 1.0])["corr"])
+    # a collapsed predictor whose constant is not exact in binary: its std rounds to ~1e-17, and
+    # np.corrcoef turns that rounding noise into an arbitrary r (here 0.0) instead of "undefined"
+    assert math.isnan(stats.calibration([0.1] * 6, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])["corr"])
 
 
 def test_feed_in_takes_most_common_normalised_notions():

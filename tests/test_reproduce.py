@@ -65,6 +65,11 @@ def test_figures_and_publish(tmp_path):
             "accuracy_vs_wall.png", "gating_cutoff_prf.png", "delta_acc_vs_delta_meta.png",
             "shapley_r2.png"} <= names
     s = summarise(RUNS, calib, "tiny")
+    # Fig. 1c/d in one number: r of Δaccuracy with Δmeta-awareness, first to last evaluation
+    from masa_lite.meta.analysis import acc_meta_corr, meta_deltas
+    first, last = [p for p in pairs if p["step"] == 0], [p for p in pairs if p["step"] == 12]
+    assert s["methods"]["MASA"]["acc_meta_corr"] == pytest.approx(acc_meta_corr(meta_deltas(first, last)))
+    assert summarise(RUNS, {}, "tiny")["methods"]["MASA"]["acc_meta_corr"] is None
     s.update(total_seconds=60.0, config={"seed": 0})
     (out / "summary.json").write_text(json.dumps(s))
     (out / "summary.md").write_text(summary_markdown(s))

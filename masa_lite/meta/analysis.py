@@ -99,6 +99,17 @@ def shapley_r2(features: dict[str, Sequence[float]], y: Sequence[float]) -> dict
     return shares
 
 
+def acc_meta_corr(deltas: Sequence[dict]) -> float | None:
+    """Pearson r of Δaccuracy with Δmeta over problems that have both (the trend of Fig. 1c/d in one
+    number: > 0 when problems whose meta-awareness improved more also gained more accuracy). None
+    below 5 problems or without spread."""
+    rows = [(d["d_acc"], d["d_meta"]) for d in deltas if d.get("d_meta") is not None]
+    if len(rows) < 5:
+        return None
+    x, y = np.asarray(rows, dtype=float).T
+    return float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) > 0 and np.ptp(y) > 0 else None  # ptp: a constant's std can round above 0
+
+
 def awareness_r2(deltas: Sequence[dict]) -> dict:
     """Shapley R² of Δaccuracy on the awareness deltas and the problem's level (difficulty itself),
     over problems with every value present; with n, the full R² and the shares."""
