@@ -25,14 +25,15 @@
 # %% [markdown]
 # ## What you will see
 #
-# ![Share of held-out rollouts that use each notion, correct (solid) vs incorrect (dashed), during GRPO (committed reference run)](../figures/notion_frequency_grpo.png)
+# ![Share of held-out rollouts that use each notion, correct (solid) vs incorrect (dashed), during GRPO (committed cpu run, 3 seeds, seed 0 shown)](../figures/notion_frequency_grpo.png)
 #
 # **Not a paper result: this notebook builds the task the reproduction runs on.** The figure,
-# from the committed reference run, shows the property the task was built for: incorrect
-# rollouts redo steps (`recheck` in 0.57 of them vs 0.17 of correct ones at the start) and run
-# long (103 vs 55 tokens on average) — what early cutoff exploits. It also shows a trap: every
-# notion, `split` included, is more common in incorrect rollouts, because they are longer and come
-# from harder problems (`04_masa_training` §6).
+# from the committed `cpu` run (`figures/`, 100 steps of GRPO, seed 0), shows the property the
+# task was built for: incorrect rollouts redo steps (at the start, `recheck` in about half of
+# them vs about one in six correct ones) and run long (about 100 vs 55 tokens on average) — what
+# early cutoff exploits. It also shows a trap: at the start every notion, `split` included, is
+# more common in incorrect rollouts, because they are longer and come from harder problems
+# (`04_masa_training` §6).
 #
 # ```mermaid
 # flowchart LR

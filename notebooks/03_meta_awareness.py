@@ -32,12 +32,15 @@
 # %% [markdown]
 # ## What you will see
 #
-# ![Predicted vs actual pass rate per held-out problem; the first panel is the base model (committed reference run)](../figures/calibration_pass_rate.png)
+# ![Predicted vs actual pass rate per held-out problem; the first panel is the base model (committed cpu run, 3 seeds, seed 0 shown)](../figures/calibration_pass_rate.png)
 #
-# **Did it reproduce the paper's Fig. 1a? Yes, in kind:** the base model is not meta-aware. Its
-# predicted pass rates correlate with the real ones at r = 0.13 over 90 problems (about one
-# standard error from zero) — near flat, like the paper's base model. The other panels are the
-# trained models of `04_masa_training`, where the paper's improvement did **not** reproduce.
+# **Did it reproduce the paper's Fig. 1a? Yes, in kind:** the base model is not meta-aware. On
+# the committed run (`figures/summary.md`, 150 held-out problems, 3 seeds) its predicted pass
+# rates correlate with the real ones at r = 0.01 ± 0.04 (mean absolute error 0.32) — flat, like
+# the paper's base model. The other panels are the trained models of `04_masa_training`: after
+# 100 steps, GRPO's stay flat (r 0.03 ± 0.02), while MASA with our switches (the meta path on
+# its own adapter, with Expert SFT) reaches r 0.38 ± 0.07 — part of the way, not the paper's
+# fit close to y = x.
 #
 # ```mermaid
 # flowchart LR

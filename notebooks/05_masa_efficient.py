@@ -18,24 +18,32 @@
 #
 # ## What you will see
 #
-# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed reference run)](../figures/gating_cutoff_prf.png)
+# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed cpu run, 3 seeds, seed 0 shown)](../figures/gating_cutoff_prf.png)
 #
-# **Did it reproduce the paper? No: no prompt was gated and there was no speed-up; only the
-# cutoff's F1 moved in the paper's direction.** On the committed reference run
-# (`figures/summary.md`) the gate never fired (gate F1 0.00 without and with Expert SFT; paper
-# 0.411 → 0.485), and MASA-efficient never reached GRPO's final accuracy within the budget (paper:
-# 1.28× faster). Cutoff F1 rose from 0.02 to 0.62 with Expert SFT (paper 0.732 → 0.836), but
-# Expert SFT also shortened the predicted lengths so much that it cut up to half of the rollouts
-# (51 % at the last step) and ended at a lower pass@1 (0.674 ± 0.030 vs 0.743 ± 0.027 without
-# it). Both follow from the meta path not being calibrated after 12 steps (`04_masa_training`).
-# The study (`docs/meta-awareness-study.md`) calibrates it with Expert SFT on the meta path's own
-# adapter over 100 steps (pass-rate r 0.38 ± 0.07, 3 seeds). In that setting, with sequential
-# mode for the last 50 steps (Finding 9, 3 seeds), **the gate fires**: 12 ± 3 % of prompts gated,
-# gate F1 0.25 ± 0.10 (paper 0.485). Its precision (0.45 ± 0.06) is what a merely calibrated
-# predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only 43 % of the time. The
-# cutoff rarely binds (2.5 % of rollouts cut, F1 0.11 ± 0.07), and **no speed-up is possible on
-# this task**: its meta answer is as long as a solution, so a MASA-efficient step costs about twice
-# a GRPO step whatever the gate does (section 7 computes the bound).
+# **Did it reproduce the paper? The gate fires, but well below the paper's F1; the cutoff rarely
+# helps; there is no speed-up.** The committed run (`figures/summary.md`: `cpu` profile, 100
+# steps, 3 seeds) trains MASA-efficient 50 steps like MASA, then 50 in sequential mode. Its meta
+# path has its own LoRA adapter and our Expert SFT settings (`04_masa_training`), which calibrate
+# it in part (pass-rate r 0.36 ± 0.08). With that, MASA-efficient gates 12 ± 3 % of prompts
+# (paper about 37 %), at gate precision 0.45 ± 0.06 and F1 0.25 ± 0.10 (paper 0.485). That
+# precision is about what a merely calibrated predictor gets: a prompt with pass rate 0.9 has all
+# 8 rollouts right only 43 % of the time (0.9⁸). Cutoff F1 is 0.11 ± 0.07 (paper 0.836).
+# Accuracy is kept (pass@1 0.79 ± 0.02, like GRPO), but MASA-efficient reached GRPO's final
+# accuracy in only 2 of 3 seeds and was never faster (speed-up 0.50 ± 0.05 in those 2; paper
+# 1.28×). **No speed-up is possible on this task**: the meta path writes 1.12 tokens per solution
+# token, so a MASA-efficient step costs about twice a GRPO step whatever the gate does, and the
+# speed-up is bounded at about 0.6× (section 7; `docs/meta-awareness-study.md`, Finding 9). The
+# figure also shows the run without Expert SFT: Expert SFT raised gate F1 from 0.15 ± 0.22 in 2
+# of 3 seeds and cutoff F1 from 0.02 ± 0.03 in 3 of 3 — the paper's direction (0.411 → 0.485,
+# 0.732 → 0.836), at far lower levels. Without it one seed's meta path collapsed to "always
+# right" and gated 38 % of prompts at precision 0.38; that run ended at pass@1 0.60 (Finding 14).
+# Even a perfect length prediction would give cutoff F1 0.05 at the paper's factor 2 on this
+# task: its wrong solutions are not long enough to be cut (Finding 11).
+#
+# This notebook trains at your profile's budget: 12 steps on the default `tiny` profile
+# (sequential mode after 6), without our switches (one shared adapter). At that scale the meta
+# path is not calibrated, and on the older reference run (`figures/tiny/summary.md`) the gate
+# never fired (gate F1 0.00 without and with Expert SFT). Expect the same from your run.
 #
 # Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
 # meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
@@ -105,7 +113,7 @@ print({m: METHODS[m] for m in EFFICIENT})
 #   \qquad \hat p_{q,j} = \texttt{pass\_rate}_{q,j} / K$$
 #
 # with τ = `efficient.gate_std` = 0.1, the margin m = `efficient.gate_margin` = 0.1 (population
-# std, at least two predictions). `masa.gate_prompts` on five prompts of M = 4 predictions:
+# std, at least two predictions). `gate.gate_prompts` on five prompts of M = 4 predictions:
 
 # %%
 cases = {"agree: trivial": [8, 8, 7, 8], "agree: hopeless": [0, 0, 1, 0], "agree: middle": [4, 4, 4, 4],
@@ -119,11 +127,13 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 # %% [markdown]
 # The margin matters: "agree: middle" has std 0 but a mean of 0.5 — a prompt the model solves
 # half the time is exactly what GRPO learns from, so it must not be skipped. And the last line is
-# (made up, but typical of uninformed guesses) is why **no prompt was ever gated on the reference
-# run**: the tiny base model learned the meta format from *random* targets, so its predictions for
-# a prompt disagree, and in 12 steps of MASA no prompt's M = 8 predictions ever met both conditions
-# (gated share 0.00 at every step). `exercises/ex6_gate_threshold` loosens τ and measures what
-# the gate then does.
+# (made up, but typical of uninformed guesses) is why **no prompt was ever gated on the 12-step
+# reference run** (`figures/tiny/`): the tiny base model learned the meta format from *random*
+# targets, so its predictions for a prompt disagree, and in 12 steps of MASA no prompt's M = 8
+# predictions ever met both conditions (gated share 0.00 at every step). After 100 steps with
+# Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`) they agree
+# often enough: 12 ± 3 % of prompts gated. `exercises/ex6_gate_threshold` loosens τ and measures
+# what the gate then does.
 #
 # ## 2 · Early cutoff: the budget rule
 #
@@ -134,7 +144,7 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 #   \texttt{max\_new\_tokens}\Big), \qquad r_{q,i} = 0 \text{ if rollout } i \text{ hit } b_q$$
 #
 # with c = `efficient.cutoff_factor` = 2 and $\overline{\hat\ell}_q$ the mean predicted length
-# of its meta rollouts (`masa.cutoff_budget`; no prediction: the global limit applies):
+# of its meta rollouts (`cutoff.cutoff_budget`; no prediction: the global limit applies):
 
 # %%
 pred_lengths = [40, 52, 61, 47]                       # ℓ̂ of four meta rollouts: mean 50
@@ -151,9 +161,13 @@ print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 2
 # %% [markdown]
 # The cutoff is only as good as ℓ̂: predictions that are too short cut correct rollouts (a
 # precision error, and a reward of 0 for a right answer); too long, and nothing is saved. The
-# paper sets c = 2. On the reference run without Expert SFT the base model's long, uninformed
-# length predictions almost never bind (cut share ≤ 2 %); with Expert SFT they were pulled
-# towards the mean correct length, so the budgets bind and cut up to half of the rollouts.
+# paper sets c = 2. On the 12-step reference run (`figures/tiny/`) without Expert SFT the base
+# model's long, uninformed length predictions almost never bound (cut share ≤ 2 %); with Expert
+# SFT they were pulled towards the mean correct length, so the budgets bound and cut up to half
+# of the rollouts (51 % at the last step), and pass@1 ended lower (0.674 ± 0.030 vs
+# 0.743 ± 0.027 without it). After 100 steps (the committed `cpu` run) the cutoff's F1 is
+# 0.11 ± 0.07: a wrong solution on this task is seldom twice as long as the predicted length
+# (`docs/meta-awareness-study.md`, Findings 9 and 11).
 #
 # ## 3 · Expert SFT: how a target is built
 #
@@ -167,8 +181,8 @@ print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 2
 #
 # (half-up rounding, integers in the prompt's own JSON format). The (meta prompt, target) pairs
 # are cloned by a supervised step with its own learning rate (`efficient.sft_lr`) once
-# `efficient.sft_batch_size` of them have been collected. `masa.expert_sft_examples` on one prompt
-# with three meta rollouts and eight solutions, three of them correct:
+# `efficient.sft_batch_size` of them have been collected. `expert_sft.expert_sft_examples` on one
+# prompt with three meta rollouts and eight solutions, three of them correct:
 
 # %%
 cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
@@ -195,8 +209,8 @@ print("the same rewrite, directly:", expert_sft.expert_target(meta_texts[1], 3 /
 # appears in every solution, so it does not separate them: r_notion = 1/2), and its numbers are
 # replaced by the truth: 3 of 8 and 65 tokens. Its own guesses (2 and 40) are discarded. Note what
 # the target teaches for *lengths*: the mean length of the **correct** rollouts — shorter than
-# the average rollout. That is the mechanism behind the cutoff result above: after Expert SFT the
-# predicted lengths, and so the budgets, shrink.
+# the average rollout. That is the mechanism behind the 12-step cutoff result of §2: after Expert
+# SFT the predicted lengths, and so the budgets, shrink.
 #
 # ## 4 · Training: MASA-efficient with and without Expert SFT
 #
@@ -250,7 +264,9 @@ for m, row in summary["methods"].items():
 # %% [markdown]
 # Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
 # time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
-# cuts correct rollouts. That is what the reference run shows.
+# cuts correct rollouts. That is what the 12-step reference run shows (`figures/tiny/`: the gate
+# never fired, no speed-up). In the committed `cpu` run the gate does fire (12 ± 3 % of prompts),
+# and still no seed was faster than GRPO (`figures/summary.md`). The next cell says why.
 #
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
 # MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution
@@ -299,5 +315,5 @@ for std_max, margin, factor in [(0.1, 0.1, 2.0), (0.2, 0.2, 1.5), (0.3, 0.25, 1.
 widgets.threshold_explorer(*args)
 
 # %% [markdown]
-# Next: `06_reproduce_figures` draws every figure of the claims table from the committed
-# reference run, with the paper's numbers beside ours.
+# Next: `06_reproduce_figures` draws every figure of the claims table from the committed `cpu`
+# run in `figures/`, with the paper's numbers beside ours.

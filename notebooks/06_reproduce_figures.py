@@ -17,33 +17,49 @@
 # # 06 · The paper's figures from our runs
 #
 # Every figure of the method page's claims table that our data supports, drawn from the
-# **committed reference run** in `figures/data/` (histories and calibration pairs of
-# `masa-lite reproduce`; `figures/provenance.json` says which profile, seed and commit made it).
-# Nothing is trained here. Our number stands beside the paper's under each figure.
+# **committed `cpu` run** in `figures/data/` (histories and calibration pairs of
+# `masa-lite reproduce`, one folder per seed; `figures/provenance.json` says which profile, seeds
+# and commit made it). Nothing is trained here. Our number stands beside the paper's under each
+# figure.
 #
-# To redraw `figures/` from that data: `masa-lite figures`. To remake the data and the figures:
-# `masa-lite reproduce --publish figures` (about 10 minutes on 2 cores for the `tiny` profile).
-# `figures/cpu/` holds the longer comparison in which the meta path does become calibrated: the
-# `cpu` profile, 100 steps, 3 seeds, with the study's switches for the meta methods (its
-# `summary.md` gives mean ± sd; `masa-lite figures figures/cpu/data --out figures/cpu` redraws its seed-0 figures).
+# The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
+# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert
+# SFT. The meta methods use our switches: the meta path on its own LoRA adapter, with Expert SFT
+# (also in the MASA row, unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the
+# seeds; the figures are seed 0's. To redraw them from the data: `masa-lite figures`. To remake
+# the data and the figures (`provenance.json` records how the committed run was made and how long
+# it trained):
+#
+#     masa-lite reproduce --profile cpu --seeds 0 1 2 \
+#       --methods GRPO MASA "MASA-efficient (no Expert SFT)" MASA-efficient \
+#       -m meta.adapter=separate -m efficient.expert_sft=true -m efficient.sft_unsolved=true \
+#       -m efficient.sft_min_notion=0 --publish figures
+#
+# `figures/tiny/` keeps the older, CI-sized reference run: the `tiny` profile, 12 steps, 90
+# held-out problems, 1 seed, the paper's MASA (`masa-lite figures figures/tiny/data --out
+# figures/tiny` redraws it). At that scale the meta path is not calibrated.
 
 
 # %% [markdown]
 # ## What you will see
 #
-# ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed reference run)](../figures/accuracy_vs_wall.png)
+# ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_wall.png)
 #
-# **Did it reproduce the paper? Accuracy gains over the base: yes. Calibration, gating and the
-# speed-up: no.** On the committed reference run every method learns (0.476 → 0.67–0.74
-# pass@1), but MASA's calibration is no better than GRPO's (r ≈ −0.04 vs 0.02), no prompt was
-# gated, and MASA-efficient never reached GRPO's final accuracy (above: GRPO gets there first).
-# Cutoff F1 moved in the paper's direction with Expert SFT (0.02 → 0.62). Every figure below
-# states the paper's number beside ours; a study of why the meta-awareness effects do not appear
-# is in progress (`docs/meta-awareness-study.md`).
+# **Did it reproduce the paper? Accuracy gains over the base: yes. Calibration: partly, with our
+# switches. Gating: it fires, below the paper's F1. Speed-up: no.** GRPO, MASA and MASA-efficient
+# raise pass@1 from about 0.49 to 0.77–0.79 (the run without Expert SFT: `figures/summary.md`).
+# MASA's predicted pass rate follows the real one in part (r 0.38 ± 0.07 vs GRPO's 0.03 ± 0.02,
+# above GRPO in 3 of 3 seeds), below the 0.50 ± 0.02 that knowing each level's mean pass rate
+# gives (`docs/meta-awareness-study.md`, Finding 8). MASA-efficient gates 12 ± 3 % of prompts
+# (gate F1 0.25 ± 0.10, paper 0.485; cutoff F1 0.11 ± 0.07, paper 0.836) and is never faster than
+# GRPO (above: GRPO gets to its final accuracy first; speed-up 0.50 ± 0.05 in the 2 of 3 seeds
+# that got there, paper 1.28×). On this task it cannot be: the meta path writes 1.12 tokens per
+# solution token, which bounds the speed-up at about 0.6× (Finding 9). Every figure below states
+# the paper's number beside ours.
 #
 # ```mermaid
 # flowchart LR
-#     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
+#     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per seed and method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
 #     D --> F["masa_lite.teach.plots"] --> PNG["figures/*.png"]
 #     D --> AN["analysis.meta_deltas<br/>→ Δaccuracy vs Δmeta, Shapley R²"] --> F
 # ```
@@ -80,8 +96,8 @@ def panel(name, step=None):
 # ## The summary, over all seeds
 #
 # `figures/summary.md` as `masa-lite reproduce` wrote it: with `--seeds`, mean ± sd over the seeds
-# and, for each of the paper's directions, in how many seeds it holds. The figures below are the
-# lowest seed's.
+# and, for each of the paper's directions, in how many seeds it holds. The figures and the
+# numbers printed below are the lowest seed's (seed 0), so they differ a little from the means.
 
 # %%
 print((ROOT / "figures" / "summary.md").read_text())
@@ -161,20 +177,25 @@ for m in ("GRPO", "MASA"):
 # (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.meta.analysis`). Every Δ
 # is after − before; awareness is a *negative* error, so Δmeta > 0 means the predictions moved
 # closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
-# the reference run the gain is largest in the two middle bins and smallest where the predictions
-# improved most — not the paper's rising pattern; part of any such relation is mechanical (see the
-# caveat under Fig. 6).
+# the 12-step reference run (`figures/tiny/delta_acc_vs_delta_meta.png`) the gain was largest in
+# the two middle bins and smallest where the predictions improved most — not the paper's rising
+# pattern. The figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column
+# "Δacc ~ Δmeta r" (the trend in one number, `analysis.acc_meta_corr`) is −0.35 ± 0.11 after
+# MASA, negative in every seed, against 0.05 ± 0.11 after GRPO: the problems whose accuracy rose
+# most are those whose predictions improved least (`docs/meta-awareness-study.md`, Finding 13).
+# Part of any such relation is mechanical (see the caveat under Fig. 6).
 
 # %%
 deltas = analysis.meta_deltas(panel("MASA", 0), panel("MASA"))
 plots_meta.delta_box(deltas)
+print(f"Δacc ~ Δmeta r, this seed: {analysis.acc_meta_corr(deltas):+.2f}")
 
 # %% [markdown]
 # ## Fig. 6 · What explains the accuracy gain? A Shapley R² split
 #
 # The paper splits the explained variance of accuracy among notion (67.1 %), difficulty (23.1 %),
 # length (8.4 %) and step (1.4 %) awareness. We have per-problem pass-rate and length awareness
-# and the problem's level; with about a hundred problems and a short run, read the split as an
+# and the problem's level; with about a hundred problems and one seed, read the split as an
 # illustration of the method, not as a measurement. One caveat the paper shares: Δaccuracy and
 # pass-rate awareness both contain the actual pass rate p (a flat prediction becomes "more aware"
 # when p moves towards it), so part of their shared variance is mechanical.

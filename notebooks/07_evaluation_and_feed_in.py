@@ -28,14 +28,16 @@
 # %% [markdown]
 # ## What you will see
 #
-# ![Held-out pass@1 against training step (committed reference run)](../figures/accuracy_vs_step.png)
+# ![Held-out pass@1 against training step (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_step.png)
 #
-# **Did it reproduce? Accuracy gains: yes; notion feed-in: not measured on the reference run.**
-# The reference run evaluated pass@1 and pass@8 (0.956 after GRPO and after MASA, out of 90
-# held-out problems × 8 samples; `figures/summary.md`). The paper's inference-time gain from
-# feeding predicted notions back in has no committed measurement; this notebook measures it on
-# your MASA run, and with the meta path uncalibrated (`04_masa_training`), expect no gain beyond
-# noise.
+# **Did it reproduce? Accuracy gains: yes; notion feed-in: not measured in the committed runs.**
+# The committed `cpu` run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50
+# and 100: from about 0.49 to 0.79 ± 0.01 after GRPO and 0.77 ± 0.02 after MASA (3 seeds,
+# `figures/summary.md`); each run's pass@8 is in its `history.jsonl` under `figures/data/`. The
+# paper's inference-time gain from feeding predicted notions back in has no committed
+# measurement. This notebook measures it on your MASA run from `04_masa_training` — on the
+# default `tiny` profile a 12-step run whose meta path is not calibrated — so expect no gain
+# beyond noise.
 #
 # ```mermaid
 # flowchart LR
@@ -134,8 +136,9 @@ plots_efficient.pass_at_k(results)
 # The same model and samples, with and without the predicted notions in the solution prompt.
 # Paper (§4): feeding notions in at inference helps a meta-aware model. The tiny model saw hinted
 # prompts in a quarter of its pre-training data, so it can read a hint; whether the *predicted*
-# notions help depends on how good they are — and its meta path is not calibrated
-# (`04_masa_training`). Compare the difference with the error bars.
+# notions help depends on how good they are — and after 12 steps of the paper's MASA (the default
+# `tiny` profile) its meta path is not calibrated (`04_masa_training`). Compare the difference
+# with the error bars.
 
 # %%
 plain, _ = evaluate_run(model, tok, fmt, held_out, cfg, step=cfg.grpo.steps, wall=0.0)

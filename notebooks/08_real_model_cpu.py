@@ -39,13 +39,14 @@
 # %% [markdown]
 # ## What you will see
 #
-# ![Held-out pass@1 of the tiny model's reference run, the scale this notebook does not reach with a real model](../figures/accuracy_vs_step.png)
+# ![Held-out pass@1 of the tiny model over 100 steps (committed cpu run, 3 seeds, seed 0 shown), a scale this notebook does not reach with a real model](../figures/accuracy_vs_step.png)
 #
 # **Not a reproduction: no result of the paper is tested here.** The figure is the tiny model's
-# committed reference run (`figures/summary.md`); a 135 M-parameter real model on two CPU cores
-# manages only a few small steps in minutes, so this notebook shows the real formats, parse rates
-# and training signals, and ends in a figure of its own short run. Real-model training on a GPU
-# (the `gpu` profile, Qwen 0.5B–8B) is not yet measured.
+# committed `cpu` run (`figures/summary.md`: 100 steps of 16 prompts, 3 seeds); even the 12-step
+# `tiny` reference run (`figures/tiny/`) is more than a 135 M-parameter real model manages on two
+# CPU cores in minutes. This notebook takes two small steps, so it shows the real formats, parse
+# rates and training signals, and ends in a figure of its own short run. Real-model training on a
+# GPU (the `gpu` profile, Qwen 0.5B–8B) is not yet measured.
 #
 # ```mermaid
 # flowchart LR

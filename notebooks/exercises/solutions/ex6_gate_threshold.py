@@ -17,16 +17,19 @@
 # # Exercise 6 · Loosen the predictive gate — solution
 #
 # MASA-efficient asks the meta path first and skips a prompt's G solution rollouts when its M
-# predicted pass rates agree on a trivial or hopeless prompt (`masa.gate_prompts`,
-# `05_masa_efficient` §3):
+# predicted pass rates agree on a trivial or hopeless prompt (`gate.gate_prompts` in
+# `masa_lite/efficient/gate.py`, `05_masa_efficient` §1):
 #
 # $$\text{gate}(q) = \Big[\operatorname{std}_j \hat p_j < \tau\Big] \wedge
 #   \Big[\overline{\hat p} \ge 1 - m \;\vee\; \overline{\hat p} \le m\Big]$$
 #
-# On the committed reference run no prompt was ever gated: the base model's predictions disagree,
-# so std(p̂) < τ = 0.1 never holds. Here you loosen the threshold τ (`efficient.gate_std`) and
-# measure what changes. Both runs use gating after a 2-step warm-up and a margin m = 0.25
-# (`EXPERIMENT` below); the reference keeps τ = 0.1.
+# On the 12-step reference run (`figures/tiny/`) no prompt was ever gated: the base model's
+# predictions disagree, so std(p̂) < τ = 0.1 never holds. After 100 steps with Expert SFT on the
+# meta path's own adapter (the committed `cpu` run, `figures/summary.md`) they agree often enough:
+# 12 ± 3 % of prompts gated, at precision 0.45 ± 0.06. This exercise trains only 6 small steps,
+# so expect its predictions to disagree as in the 12-step run. Here you loosen the threshold τ
+# (`efficient.gate_std`) and measure what changes. Both runs use gating after a 2-step warm-up
+# and a margin m = 0.25 (`EXPERIMENT` below); the reference keeps τ = 0.1.
 #
 # **Your task.** Change one switch — `efficient.gate_std` from 0.1 to a looser value (try 0.3) —
 # train, and read the comparison (about a minute per run on 2 CPU cores). A gated prompt saves
