@@ -115,9 +115,14 @@ plots_meta.calibration_scatter(panels, quantity="pass_rate")
 plots_meta.calibration_scatter(panels, quantity="length")
 
 # %%
+def signed(x):
+    """r with its sign; "undefined" where the predictions were one constant (no spread, no r)."""
+    return "undefined" if x is None else f"{x:+.2f}"
+
+
 for m, r in rows.items():
-    print(f"{m:32s} pass-rate r {r['calib_pass_corr_before']:+.2f} → {r['calib_pass_corr']:+.2f}   "
-          f"length r {r['calib_len_corr_before']:+.2f} → {r['calib_len_corr']:+.2f}   (n = {r['problems']})")
+    print(f"{m:32s} pass-rate r {signed(r['calib_pass_corr_before'])} → {signed(r['calib_pass_corr'])}   "
+          f"length r {signed(r['calib_len_corr_before'])} → {signed(r['calib_len_corr'])}   (n = {r['problems']})")
 
 # %% [markdown]
 # ## Fig. 4 · Accuracy against step and wall-clock, and the speed-up
@@ -188,7 +193,7 @@ for m in ("GRPO", "MASA"):
 # %%
 deltas = analysis.meta_deltas(panel("MASA", 0), panel("MASA"))
 plots_meta.delta_box(deltas)
-print(f"Δacc ~ Δmeta r, this seed: {analysis.acc_meta_corr(deltas):+.2f}")
+print(f"Δacc ~ Δmeta r, this seed: {signed(analysis.acc_meta_corr(deltas))}")
 
 # %% [markdown]
 # ## Fig. 6 · What explains the accuracy gain? A Shapley R² split
