@@ -23,11 +23,9 @@ import argparse
 import random
 from pathlib import Path
 
-import numpy as np
-
 from masa_lite.config import load_config
 from masa_lite.files import read_jsonl
-from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr
+from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr, other_runs_pass_rates
 from masa_lite.reproduce import pairs_at
 from masa_lite.stats import calibration
 from masa_lite.task import synthetic
@@ -50,10 +48,8 @@ def final_pass_rates(pairs: list[dict]) -> dict[str, float]:
 
 def other_runs_corr(run: Path, finals: dict[Path, dict[str, float]]) -> float:
     """r between this run's final pass rates and the mean of the other runs' on the same problems."""
-    others = [f for r, f in finals.items() if r != run]
-    ids = [i for i in finals[run] if others and all(i in f for f in others)]
-    mean_other = [float(np.mean([f[i] for f in others])) for i in ids]
-    return calibration(mean_other, [finals[run][i] for i in ids])["corr"]
+    ref = other_runs_pass_rates(finals, run)
+    return calibration(list(ref.values()), [finals[run][i] for i in ref])["corr"]
 
 
 def rows(pairs: list[dict], persona: dict[str, float] | None, n_samples: int, other_r: float):

@@ -27,6 +27,7 @@ import torch
 from masa_lite.config import load_config
 from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier
 from masa_lite.files import read_jsonl
+from masa_lite.meta.ceiling import other_runs_pass_rates
 from masa_lite.reproduce import pairs_at
 
 
@@ -37,12 +38,13 @@ def _fmt(x) -> str:
 def gate_rows(pairs: dict[Path, list[dict]], run: Path) -> dict[str, list[dict]]:
     """The gate frontier of ``run``'s last evaluation for its meta path and for the other runs."""
     last = pairs_at(pairs[run])
-    others = [{p["id"]: p["actual_pass_rate"] for p in pairs_at(pairs[o])} for o in pairs if o != run]
-    at = [p for p in last if all(p["id"] in o for o in others)]
+    finals = {r: {p["id"]: p["actual_pass_rate"] for p in pairs_at(pairs[r])} for r in pairs}
+    ref = other_runs_pass_rates(finals, run)
+    at = [p for p in last if p["id"] in ref] if len(pairs) > 1 else last
     actual = [p["actual_pass_rate"] for p in at]
     out = {"meta path": gate_frontier([p["pred_pass_rate"] for p in at], actual)}
-    if others:
-        out["other runs"] = gate_frontier([float(np.mean([o[p["id"]] for o in others])) for p in at], actual)
+    if len(pairs) > 1:
+        out["other runs"] = gate_frontier([ref[p["id"]] for p in at], actual)
     return out
 
 

@@ -80,3 +80,13 @@ def test_ceiling_script_on_two_hand_made_runs(tmp_path, capsys):
     assert cells[2] == pytest.approx(noise_ceiling_corr(actual, 8), abs=0.005)
     other = [q["actual_pass_rate"] for q in runs[1][1] if q["step"] == 10]
     assert cells[4] == pytest.approx(float(np.corrcoef(other, actual)[0, 1]), abs=0.005)
+
+
+def test_other_runs_pass_rates_by_hand():
+    from masa_lite.meta.ceiling import other_runs_pass_rates
+    finals = {"a": {"p1": 1.0, "p2": 0.5, "p3": 0.0},
+              "b": {"p1": 0.5, "p2": 0.0},
+              "c": {"p1": 0.0, "p2": 1.0, "p3": 1.0}}
+    # for a: the mean of b and c on the problems both share with a (p3 is missing from b)
+    assert other_runs_pass_rates(finals, "a") == pytest.approx({"p1": 0.25, "p2": 0.5})
+    assert other_runs_pass_rates({"a": finals["a"]}, "a") == {}  # no other runs

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from masa_lite.efficient.cutoff import cutoff_budget
+from masa_lite.efficient.gate import gate_prompts
 from masa_lite.stats import prf
 
 
@@ -30,15 +31,17 @@ def gate_frontier(pred_pass: Sequence[float | None], actual_pass: Sequence[float
 
     Returns one dict per margin: ``margin``, ``gated`` (share of problems gated), ``precision``,
     ``recall``, ``f1`` and ``base_rate`` (share of zero-variance problems: the precision of a gate
-    that knows nothing). The spread rule of :func:`~masa_lite.efficient.gate.gate_prompts`
-    (std < 0.1 across votes) is left out: it needs every vote, and only tightens the gate."""
+    that knows nothing). The rule is :func:`~masa_lite.efficient.gate.gate_prompts` with the
+    prediction as a single vote, so its spread rule (std < 0.1 across votes) never binds: it needs
+    every vote, and only tightens the gate."""
     if len(pred_pass) != len(actual_pass) or not actual_pass:
         raise ValueError(f"need one prediction per problem: {len(pred_pass)} predictions, "
                          f"{len(actual_pass)} measured pass rates")
     label = [a in (0.0, 1.0) for a in actual_pass]
+    votes = [[] if p is None else [p] for p in pred_pass]  # no prediction: no vote, never gated
     rows = []
     for m in margins:
-        gated = [p is not None and (p >= 1 - m or p <= m) for p in pred_pass]
+        gated = gate_prompts(votes, margin=m, min_votes=1)  # one vote: its spread is 0
         r = prf(gated, label)
         rows.append({"margin": m, "gated": sum(gated) / len(gated), "precision": r["precision"],
                      "recall": r["recall"], "f1": r["f1"], "base_rate": sum(label) / len(label)})

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
+from masa_lite.stats import calibration
+
 
 def _abs_err(pred, actual, relative=False):
     if pred is None or actual is None:
@@ -106,8 +108,8 @@ def acc_meta_corr(deltas: Sequence[dict]) -> float | None:
     rows = [(d["d_acc"], d["d_meta"]) for d in deltas if d.get("d_meta") is not None]
     if len(rows) < 5:
         return None
-    x, y = np.asarray(rows, dtype=float).T
-    return float(np.corrcoef(x, y)[0, 1]) if np.ptp(x) > 0 and np.ptp(y) > 0 else None  # ptp: a constant's std can round above 0
+    r = calibration(*zip(*rows))["corr"]  # NaN without spread on either side
+    return None if math.isnan(r) else r
 
 
 def awareness_r2(deltas: Sequence[dict]) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 from masa_lite.efficient.expert_sft import expert_target
 from masa_lite.meta.diagnostics import mean_by_level
 from masa_lite.meta.scoring import predictions_by_prompt, sample_meta
+from masa_lite.stats import calibration
 
 
 def binomial_rate(rate: float, k: int, rng) -> float:
@@ -45,6 +46,6 @@ def level_calibration(model, tokenizer, fmt, cfg, records, level_pass: dict, n: 
     xs = [x for _, x in parsed]
     ys = [level_pass[lv] for lv, _ in parsed]
     means = mean_by_level([lv for lv, _ in parsed], xs)
-    r = float(np.corrcoef(xs, ys)[0, 1]) if len(xs) > 1 and np.std(xs) > 0 else float("nan")
+    r = calibration(xs, ys)["corr"]
     return {"r": r, "gap": means.get(1, 0.0) - means.get(6, 0.0), "per_level": means,
             "parsed": sum(p.pass_rate is not None for p in preds) / max(len(preds), 1)}
