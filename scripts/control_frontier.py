@@ -29,6 +29,7 @@ from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier
 from masa_lite.files import read_jsonl
 from masa_lite.meta.ceiling import other_runs_pass_rates
 from masa_lite.reproduce import pairs_at
+from masa_lite.stats import correct_lengths, mean_or_none
 
 
 def _fmt(x) -> str:
@@ -82,12 +83,13 @@ def cutoff_rows(run: Path, pairs: list[dict], n: int) -> dict[str, list[dict]]:
     lengths, correct, meta_ref, measured_ref = [], [], [], []
     for i, pid in enumerate(ids):
         group = rollouts[2 * n * i:2 * n * (i + 1)]
-        ref = [r.length for r in group[:n] if r.correct]
+        half = group[:n]  # mean L⁺ of the first half: what Expert SFT would teach as the length
+        ref = mean_or_none(correct_lengths([r.length for r in half], [r.correct for r in half]))
         for r in group[n:]:
             lengths.append(r.length)
             correct.append(bool(r.correct))
             meta_ref.append(pred.get(pid))
-            measured_ref.append(float(np.mean(ref)) if ref else None)
+            measured_ref.append(ref)
     floor = cfg.efficient.cutoff_floor
     return {"meta path": cutoff_frontier(lengths, correct, meta_ref, floor=floor),
             "measured": cutoff_frontier(lengths, correct, measured_ref, floor=floor)}
