@@ -9,6 +9,7 @@ processes), so both runs draw the same rollouts; what differs is the order of fl
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,8 +56,9 @@ def _launch(report: Path, overrides: list[str], module: bool = False) -> None:
     A launch that does not finish in ``LAUNCH_TIMEOUT`` seconds (one takes ~6 s on 2 cores) is
     stopped with SIGABRT, so that every worker prints the Python stack of each of its threads
     (``PYTHONFAULTHANDLER``), then killed with its launcher: a hung launch leaves no orphan
-    workers behind to slow the rest of the suite. It is launched a second time once; the first
-    attempt's stacks are reported as a warning, and two hangs in a row fail the test."""
+    workers behind to slow the rest of the suite. It is launched a second time once (the test
+    worker's files removed first); the first attempt's stacks are reported as a warning, and two
+    hangs in a row fail the test."""
     target = ["-m", "masa_lite.cli", "train", "--profile", "tiny"] if module else [str(WORKER),
                                                                                   str(report)]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -72,6 +74,10 @@ def _launch(report: Path, overrides: list[str], module: bool = False) -> None:
         if attempt == 1:
             warnings.warn(f"a 2-process launch hung for {LAUNCH_TIMEOUT} s and was relaunched; "
                           f"its stacks:\n{out[-12000:]}", stacklevel=2)
+            if not module:  # the worker's files start afresh (the CLI's shared run resumes)
+                for r in (0, 1):
+                    shutil.rmtree(report / f"rank{r}", ignore_errors=True)
+                    (report / f"rank{r}.pt").unlink(missing_ok=True)
     pytest.fail(f"2-process launch hung twice for {LAUNCH_TIMEOUT} s; last stacks:\n{out[-12000:]}")
 
 
@@ -241,3 +247,25 @@ def test_a_hung_launch_prints_its_stacks_and_leaves_no_workers(tmp_path, monkeyp
     assert f'File "{script}", line 6' in out  # rank 1 at the barrier
     alive = [p for p in psutil.process_iter(["cmdline"]) if str(script) in (p.info["cmdline"] or [])]
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_hung_launch_is_relaunched_once_from_clean_worker_folders(tmp_path, monkeypatch):
+    """The first hang is reported and relaunched with the worker's files removed; a second
+    hang fails the test."""
+    calls = []
+
+    def fake_run(cmd, env):
+        calls.append([p.name for p in sorted(tmp_path.iterdir())])
+        if len(calls) == 1:  # the hung attempt had written some files
+            (tmp_path / "rank0" / "run").mkdir(parents=True)
+            (tmp_path / "rank1.pt").write_text("partial")
+            return None, "stacks of attempt 1", True
+        return 0, "", False
+
+    monkeypatch.setattr(sys.modules[__name__], "_run_group", fake_run)
+    with pytest.warns(UserWarning, match="stacks of attempt 1"):
+        _launch(tmp_path, ["grpo.steps=1"])
+    assert calls == [[], []]
+    monkeypatch.setattr(sys.modules[__name__], "_run_group", lambda cmd, env: (None, "again", True))
+    with pytest.warns(UserWarning), pytest.raises(pytest.fail.Exception, match="hung twice"):
+        _launch(tmp_path, ["grpo.steps=1"])
