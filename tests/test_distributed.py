@@ -61,13 +61,11 @@ def _launch(report: Path, overrides: list[str], module: bool = False) -> None:
     hangs in a row fail the test."""
     target = ["-m", "masa_lite.cli", "train", "--profile", "tiny"] if module else [str(WORKER),
                                                                                   str(report)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           *target]
+    cmd = TORCHRUN + target
     for o in overrides:
         cmd += ["-o", o]
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     for attempt in (1, 2):
-        rc, out, hung = _run_group(cmd, env)
+        rc, out, hung = _run_launch(cmd)
         if not hung:
             assert rc == 0, out[-12000:]
             return
@@ -81,14 +79,17 @@ def _launch(report: Path, overrides: list[str], module: bool = False) -> None:
     pytest.fail(f"2-process launch hung twice for {LAUNCH_TIMEOUT} s; last stacks:\n{out[-12000:]}")
 
 
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 LAUNCH_TIMEOUT = 240
 
 
-def _run_group(cmd: list[str], env: dict) -> tuple[int | None, str, bool]:
-    """Run ``cmd``: (return code, stdout + stderr, hung). On a hang the launcher is paused, each
-    worker (torchrun starts them in sessions of their own) gets SIGABRT, then all are killed."""
+def _run_launch(cmd: list[str]) -> tuple[int | None, str, bool]:
+    """Run ``cmd`` (a torchrun launch) on one thread per worker, with Python's fault handler on:
+    (return code, stdout + stderr, hung). On a hang the launcher is paused, each worker (torchrun
+    starts them in sessions of their own) gets SIGABRT, then all are killed."""
     import psutil
 
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -239,9 +240,7 @@ def test_a_hung_launch_prints_its_stacks_and_leaves_no_workers(tmp_path, monkeyp
                       "dist.init_process_group('gloo')\n"
                       "if os.environ['RANK'] == '0':\n    time.sleep(600)\ndist.barrier()\n")
     monkeypatch.setattr(sys.modules[__name__], "LAUNCH_TIMEOUT", 10)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script)]
-    rc, out, hung = _run_group(cmd, dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1"))
+    rc, out, hung = _run_launch(TORCHRUN + [str(script)])
     assert hung and rc is None
     assert f'File "{script}", line 5' in out  # rank 0 in its sleep
     assert f'File "{script}", line 6' in out  # rank 1 at the barrier
@@ -254,7 +253,7 @@ def test_a_hung_launch_is_relaunched_once_from_clean_worker_folders(tmp_path, mo
     hang fails the test."""
     calls = []
 
-    def fake_run(cmd, env):
+    def fake_run(cmd):
         calls.append([p.name for p in sorted(tmp_path.iterdir())])
         if len(calls) == 1:  # the hung attempt had written some files
             (tmp_path / "rank0" / "run").mkdir(parents=True)
@@ -262,10 +261,10 @@ def test_a_hung_launch_is_relaunched_once_from_clean_worker_folders(tmp_path, mo
             return None, "stacks of attempt 1", True
         return 0, "", False
 
-    monkeypatch.setattr(sys.modules[__name__], "_run_group", fake_run)
+    monkeypatch.setattr(sys.modules[__name__], "_run_launch", fake_run)
     with pytest.warns(UserWarning, match="stacks of attempt 1"):
         _launch(tmp_path, ["grpo.steps=1"])
     assert calls == [[], []]
-    monkeypatch.setattr(sys.modules[__name__], "_run_group", lambda cmd, env: (None, "again", True))
+    monkeypatch.setattr(sys.modules[__name__], "_run_launch", lambda cmd: (None, "again", True))
     with pytest.warns(UserWarning), pytest.raises(pytest.fail.Exception, match="hung twice"):
         _launch(tmp_path, ["grpo.steps=1"])
