@@ -137,7 +137,8 @@ def cmd_figures(args) -> int:
 def cmd_build_tiny(args) -> int:
     from masa_lite.task.tiny_model import build_and_card
 
-    build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems)
+    build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems,
+                   persona=args.persona)
     return 0
 
 
@@ -220,6 +221,9 @@ def add_study_commands(sub) -> None:
     b.add_argument("--steps", type=int, default=2500)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--card-problems", type=int, default=50, help="held-out problems per level")
+    b.add_argument("--persona", default="default", choices=("default", "wander"),
+                   help="the solver persona whose traces it imitates: 'wander' builds "
+                        "masa-tiny-wander (--out masa_lite/assets/masa-tiny-wander)")
     b.set_defaults(func=cmd_build_tiny)
 
     e = sub.add_parser("export-task", help="write the synthetic task's splits as JSONL")

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-BUNDLED_MODELS: dict[str, Path] = {"masa-tiny": PACKAGE_DIR / "assets" / "masa-tiny"}
+BUNDLED_MODELS: dict[str, Path] = {  # masa-tiny-wander: wrong solutions ramble (early cutoff)
+    name: PACKAGE_DIR / "assets" / name for name in ("masa-tiny", "masa-tiny-wander")}
 GGUF_CACHE_DIR = Path("~/.cache/masa_lite/gguf")
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

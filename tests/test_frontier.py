@@ -76,3 +76,32 @@ def test_control_frontier_script_gate_rows(tmp_path):
     # other runs: p0 → mean(1.0, 0.0) = 0.5, p1 → mean(0.0, 1.0) = 0.5 → nothing gated
     assert out["other runs"][0]["gated"] == 0
     json.dumps(out)  # plain numbers: printable and storable
+
+
+def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
+    """scripts/persona_cutoff.py: per problem the first N persona solutions give the reference
+    length (mean of the right ones), the second N are decided; a capped solution counts as wrong.
+    Checked on a stand-in persona whose solutions are scripted."""
+    import importlib.util
+    from pathlib import Path
+
+    from masa_lite.task import synthetic
+
+    spec = importlib.util.spec_from_file_location(
+        "persona_cutoff", Path(__file__).resolve().parents[1] / "scripts" / "persona_cutoff.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    prob = synthetic.make_problem(1, __import__("random").Random(0))
+    monkeypatch.setattr(mod.synthetic, "task_splits", lambda n, seed=0: {"test": [prob]})
+    # (text length, right?) in draw order: 2 reference draws, then 2 decided ones
+    script = iter([(9, True), (19, True), (29, False), (499, True)])
+
+    def fake(start, chain, rng, persona):
+        n, ok = next(script)
+        return "x" * n, int(prob.answer) if ok else int(prob.answer) + 1, []
+
+    monkeypatch.setattr(mod.synthetic, "write_solution", fake)
+    lengths, correct, ref = mod.simulate(synthetic.Persona(), samples=2, max_new_tokens=400)
+    assert lengths == [30, 400]  # characters + EOS, capped at 400
+    assert correct == [False, False]  # the second one was right but ran past the cap
+    assert ref == [15.0, 15.0]  # mean of 10 and 20

@@ -12,6 +12,7 @@ from masa_lite.models import BUNDLED_MODELS, load_model_and_tokenizer
 from masa_lite.task.tiny_model import build_tokenizer, make_example, measure_base_model, train_tiny, uninformed_meta
 
 CARD = BUNDLED_MODELS["masa-tiny"] / "card.json"
+CARDS = {name: folder / "card.json" for name, folder in BUNDLED_MODELS.items()}
 
 
 def test_tokenizer_is_character_level_and_covers_the_task():
@@ -52,17 +53,98 @@ def test_build_is_deterministic(tmp_path):
     assert tok.pad_token_id == 0 and tok.eos_token_id == 1
 
 
-@pytest.mark.skipif(not CARD.exists(), reason="the bundled model has not been built")
-def test_shipped_model_matches_its_card():
+@pytest.mark.parametrize("name", sorted(CARDS))
+def test_shipped_model_matches_its_card(name):
     """Re-measure on a fresh sample of the test split; every level must agree with the card
-    within sampling noise (4 standard errors of the fresh estimate, at least 0.1)."""
-    card = json.loads(CARD.read_text())["metrics"]
-    model, tok = load_model_and_tokenizer("masa-tiny", device="cpu")
+    within 4 standard errors of the difference (at least 0.1). The standard error is over
+    problems - a level's problems differ in difficulty, so 12 fresh ones can sit well away from the
+    card's 50 (masa-tiny-wander, level 4: 0.52 on the card's problems, 0.38-0.39 on two fresh sets
+    of 30) - and the card's own is taken as large as the fresh one's (√2), a conservative bound
+    since the card has more problems. A model built on the wandering persona must also show what
+    it is for: wrong rollouts more than twice as long as right ones (card: 186 against 69 tokens;
+    2.3-3.5 times on fresh sets)."""
+    card = json.loads(CARDS[name].read_text())["metrics"]
+    model, tok = load_model_and_tokenizer(name, device="cpu")
     fresh = measure_base_model(model, tok, n_per_level=12, samples=4, seed=123)
     for lv, m in card["levels"].items():
         got = fresh["levels"][int(lv)]
-        n = got["problems"] * 4
-        p = m["pass@1"]
-        tol = max(0.1, 4 * (p * (1 - p) / n) ** 0.5)
-        assert abs(got["pass@1"] - p) <= tol, (lv, got["pass@1"], p)
+        tol = max(0.1, 4 * 2 ** 0.5 * got["pass@1_se"])
+        assert abs(got["pass@1"] - m["pass@1"]) <= tol, (lv, got["pass@1"], m["pass@1"], tol)
+    build = json.loads(CARDS[name].read_text())["build"]
+    if build.get("persona") == "wander":
+        assert fresh["len_wrong"] > 2 * fresh["len_correct"], (fresh["len_wrong"], fresh["len_correct"])
     assert fresh["meta_parse_rate"] >= card["meta_parse_rate"] - 0.1
+
+
+def _traces(persona, n=400, seed=0):
+    rng = random.Random(seed)
+    probs = synthetic.generate_problems(60, seed=5)
+    out = []
+    for i in range(n):
+        p = probs[i % len(probs)]
+        text, value, used = synthetic.write_solution(p.start, p.chain, rng, persona)
+        out.append((p, text, str(value) == p.answer, used))
+    return out
+
+
+def test_default_persona_never_wanders_and_draws_as_before():
+    """The default persona's traces (what masa-tiny was built on) are untouched by the wander
+    switch: no recheck-only lines, and the same random stream as a persona without the fields."""
+    for _, text, _, _ in _traces(synthetic.Persona()):
+        assert not any(line.startswith("recheck ") for line in text.splitlines())
+    off = synthetic.Persona(wander=0.0, wander_false=0.0, wander_rounds=5)
+    assert [t for _, t, _, _ in _traces(off)] == [t for _, t, _, _ in _traces(synthetic.Persona())]
+
+
+def test_wandering_persona_rambles_only_when_wrong_and_fixes_nothing():
+    always = synthetic.Persona(wander=1.0, wander_false=0.0, wander_rounds=2)
+    wrong = right = 0
+    for p, text, ok, used in _traces(always):
+        lines = text.splitlines()
+        extra = [line for line in lines if line.startswith("recheck ")]
+        steps = [line for line in lines[:-1] if not line.startswith("recheck ")]
+        assert len(steps) == len(p.chain)
+        if ok:
+            right += 1
+            assert not extra
+        else:
+            wrong += 1
+            # two passes over the steps, each repeating the step's last attempt as written
+            assert extra == [f"recheck {s.split(' no, recheck ')[-1].split(' ')[-1]}"
+                             for _ in range(2) for s in steps]
+            assert "recheck" in used
+            assert lines[-1] == f"\\boxed{{{synthetic.write_solution(p.start, p.chain)[1]}}}" or \
+                lines[-1] != f"\\boxed{{{p.answer}}}"  # the boxed answer stays wrong
+    assert wrong > 50 and right > 50
+
+
+def test_the_wander_persona_makes_wrong_solutions_long():
+    """What masa-tiny-wander is for: against the default persona, wrong traces grow to more than
+    twice the length of right ones, right traces barely change."""
+    def lengths(persona):
+        tr = _traces(persona, n=1200)
+        right = [len(t) for _, t, ok, _ in tr if ok]
+        wrong = [len(t) for _, t, ok, _ in tr if not ok]
+        return sum(right) / len(right), sum(wrong) / len(wrong)
+
+    r0, w0 = lengths(synthetic.PERSONAS["default"])
+    r1, w1 = lengths(synthetic.PERSONAS["wander"])
+    assert w0 < 2 * r0 < w1
+    assert abs(r1 - r0) < 0.15 * r0
+
+
+def test_build_and_card_records_the_persona(tmp_path):
+    """build-tiny --persona wander: the persona is named in build.json, card.json and the card's
+    title and rebuild command; an unknown persona is refused with the choices."""
+    from masa_lite.task.tiny_model import build_and_card
+
+    with pytest.raises(ValueError, match="unknown persona 'rambling'.*default.*wander"):
+        build_and_card(tmp_path / "x", steps=1, persona="rambling")
+    build_and_card(tmp_path / "w", steps=2, seed=1, card_problems=1, persona="wander",
+                   pool_size=200, progress=False,
+                   config_kwargs=dict(hidden=16, layers=1, heads=2, intermediate=32))
+    assert json.loads((tmp_path / "w" / "build.json").read_text())["persona"] == "wander"
+    assert json.loads((tmp_path / "w" / "card.json").read_text())["build"]["persona"] == "wander"
+    card = (tmp_path / "w" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# masa-tiny-wander\n")
+    assert "--persona wander --out masa_lite/assets/masa-tiny-wander" in card

@@ -76,6 +76,19 @@ class Persona:
     max_attempts: int = 3  # attempts per step before moving on
     fatigue: float = 0.8  # slip chance grows by this factor per earlier step
     p_hint: float = 0.25  # share of solution prompts that carry a notion hint
+    # Wandering (off in the default persona): a trace that carries an unfixed slip goes on to
+    # re-check its steps, ``wander_rounds`` passes of ``recheck`` lines that repeat each step as
+    # written (so nothing is fixed), before it boxes its answer. This is how failing chains of
+    # thought look on real models - long because they are lost - and what early cutoff needs.
+    wander: float = 0.0  # chance to wander when the final value is wrong
+    wander_false: float = 0.0  # chance to wander when it is right
+    wander_rounds: int = 2
+
+
+PERSONAS: dict[str, Persona] = {
+    "default": Persona(),  # the persona of the bundled masa-tiny
+    "wander": Persona(wander=0.9, wander_false=0.05),  # masa-tiny-wander: wrong traces ramble
+}
 
 
 def _columns(a: int, b: int, op: str) -> int:
@@ -221,10 +234,13 @@ def write_solution(
     With ``rng=None`` the trace is the clean reference (no errors, ``split`` route). Otherwise the
     persona samples each step's route (unless ``route`` forces "split"/"direct"), slips with its
     error rates, notices a slip with probability ``detect`` and redoes the step after
-    ``no, recheck`` up to ``max_attempts`` times, then carries on with what it has.
+    ``no, recheck`` up to ``max_attempts`` times, then carries on with what it has. A persona with
+    ``wander`` > 0 may then re-check every step again (``recheck a+b=c`` lines, unchanged values)
+    before the boxed answer, mostly when that answer is wrong.
     """
     p = persona or Persona()
     lines, value, used = [], start, []
+    bodies, truth_value = [], start  # each step's last attempt; the slip-free running value
     for i, (op, b) in enumerate(chain):
         a, truth = value, _apply(op, value, b)
         split = _is_hard(op, a, b) and (
@@ -243,7 +259,13 @@ def write_solution(
                 break
         value = got
         lines.append(" ".join(tags) + " " + " no, recheck ".join(attempts))
+        bodies.append(attempts[-1])
         used.extend(tags + (["recheck"] if len(attempts) > 1 else []))
+        truth_value = _apply(op, truth_value, b)
+    if rng is not None and (p.wander or p.wander_false):  # never draws for the default persona
+        if rng.random() < (p.wander if value != truth_value else p.wander_false):
+            lines.extend(f"recheck {body}" for _ in range(p.wander_rounds) for body in bodies)
+            used.append("recheck")
     lines.append(f"\\boxed{{{value}}}")
     return "\n".join(lines), value, sorted(set(used), key=NOTIONS.index)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -173,9 +174,12 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
         probs = [p for p in ev["per_problem"] if p["level"] == lv]
         right = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"])]
         wrong = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"], right=False)]
+        rates = [p["c"] / p["n"] for p in probs]
         levels[lv] = {
             "problems": len(probs),
-            "pass@1": sum(p["c"] / p["n"] for p in probs) / max(len(probs), 1),
+            "pass@1": sum(rates) / max(len(probs), 1),
+            # standard error over problems: difficulty varies within a level, not only samples
+            "pass@1_se": statistics.stdev(rates) / math.sqrt(len(rates)) if len(rates) > 1 else None,
             "all_correct": sum(p["c"] == p["n"] for p in probs) / max(len(probs), 1),
             "all_wrong": sum(p["c"] == 0 for p in probs) / max(len(probs), 1),
             "len_correct": sum(right) / len(right) if right else None,
@@ -210,17 +214,26 @@ def write_card(out_dir, build: dict, card: dict) -> None:
         f"| {lv} | {m['problems']} | {m['pass@1']:.2f} | {m['all_correct']:.2f} | "
         f"{m['all_wrong']:.2f} | {m['len_correct'] or float('nan'):.0f} | "
         f"{m['len_wrong'] or float('nan'):.0f} |" for lv, m in card["levels"].items())
-    text = f"""# masa-tiny
+    persona = build.get("persona", "default")
+    name = "masa-tiny" if persona == "default" else f"masa-tiny-{persona}"
+    about = ("It is the embedded default on which GRPO and\nMASA run end to end on a laptop CPU."
+             if persona == "default" else
+             "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
+             "but its persona *wanders* - a trace that carries an unfixed slip mostly goes on to\n"
+             "re-check every step twice (`recheck a+b=c` lines that fix nothing) before it boxes\n"
+             "its answer, so wrong solutions run long, as failing chains of thought do on real\n"
+             "models. Select it with `-o model.name=masa-tiny-wander`.")
+    flags = "" if persona == "default" else f" --persona {persona} --out masa_lite/assets/{name}"
+    text = f"""# {name}
 
 A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden 128, 4 layers,
 4 heads, character-level tokenizer of {build.get('vocab_size', 'about 64')} tokens) built from
-scratch for masa_lite's synthetic arithmetic task. It is the embedded default on which GRPO and
-MASA run end to end on a laptop CPU. It knows nothing but this task.
+scratch for masa_lite's synthetic arithmetic task. {about} It knows nothing but this task.
 
-- **Data**: traces of the noisy solver persona of `masa_lite.task.synthetic` on the task's *train* split
+- **Data**: traces of the noisy solver persona `{persona}` of `masa_lite.task.synthetic` on the task's *train* split
   (solution prompts, a quarter with notion hints; 20 % meta prompts whose JSON numbers and notions
   are random, so the model writes parseable but uninformed meta predictions).
-- **Build**: `masa-lite build-tiny --steps {build['steps']} --seed {build['seed']}`
+- **Build**: `masa-lite build-tiny --steps {build['steps']} --seed {build['seed']}{flags}`
   ({build['steps']} AdamW steps of batch {build['batch_size']}, lr {build['lr']}, cosine decay;
   {build['train_seconds'] / 60:.1f} minutes of training on the build machine, 2 CPU cores;
   torch {build['torch']}).
@@ -247,10 +260,17 @@ Example: `{card['meta_example']}`
     (out / "MODEL_CARD.md").write_text(text)
 
 
-def build_and_card(out_dir, steps: int = 2500, seed: int = 0, card_problems: int = 50) -> dict:
-    """Train masa-tiny, measure it and write the model card and the prompt-style marker."""
-    model, tokenizer, build = train_tiny(out_dir, steps=steps, seed=seed)
+def build_and_card(out_dir, steps: int = 2500, seed: int = 0, card_problems: int = 50,
+                   persona: str = "default", **train_kwargs) -> dict:
+    """Train masa-tiny (or, with ``persona="wander"``, masa-tiny-wander), measure it and write the
+    model card and the prompt-style marker. ``train_kwargs`` go to :func:`train_tiny`."""
+    if persona not in synthetic.PERSONAS:
+        raise ValueError(f"unknown persona {persona!r}: choose one of {sorted(synthetic.PERSONAS)}")
+    model, tokenizer, build = train_tiny(out_dir, steps=steps, seed=seed,
+                                         persona=synthetic.PERSONAS[persona], **train_kwargs)
     build["vocab_size"] = len(tokenizer)
+    build["persona"] = persona
+    (Path(out_dir) / "build.json").write_text(json.dumps(build, indent=1))
     (Path(out_dir) / "masa_lite.json").write_text(json.dumps({"prompt_style": "tiny"}))
     card = measure_base_model(model, tokenizer, n_per_level=card_problems, progress=True)
     write_card(out_dir, build, card)

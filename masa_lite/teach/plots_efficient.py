@@ -63,7 +63,7 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
         ax.set_xlabel("metric, against the audited real outcome")
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("score (0–1)")
-    handles, labels = {}, []
+    handles = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
