@@ -221,7 +221,9 @@ def add_study_commands(sub) -> None:
     b.add_argument("--steps", type=int, default=2500)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--card-problems", type=int, default=50, help="held-out problems per level")
-    b.add_argument("--persona", default="default", choices=("default", "wander"),
+    from masa_lite.task.synthetic import PERSONAS
+
+    b.add_argument("--persona", default="default", choices=sorted(PERSONAS),
                    help="the solver persona whose traces it imitates: 'wander' builds "
                         "masa-tiny-wander (--out masa_lite/assets/masa-tiny-wander)")
     b.set_defaults(func=cmd_build_tiny)

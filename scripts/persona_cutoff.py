@@ -7,7 +7,8 @@ prediction), the second N are the rollouts the cutoff decides on, capped at ``--
 (a capped rollout counts as wrong, as in training). The cutoff frontier
 (:func:`masa_lite.efficient.frontier.cutoff_frontier`) then says what F1 a predictor that knew the
 correct length exactly would reach at each factor: an upper reference for the meta path, since
-the base model imitates the persona.
+the base model imitates the persona. (The wander-fix persona's long rescues raise the mean correct
+length itself, which is why its rescue chance is kept small.)
 
     python scripts/persona_cutoff.py
 """

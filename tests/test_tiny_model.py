@@ -148,3 +148,32 @@ def test_build_and_card_records_the_persona(tmp_path):
     card = (tmp_path / "w" / "MODEL_CARD.md").read_text()
     assert card.startswith("# masa-tiny-wander\n")
     assert "--persona wander --out masa_lite/assets/masa-tiny-wander" in card
+
+
+def test_a_wandering_pass_that_catches_the_slip_rescues_the_answer():
+    """wander_fix = 1: the first wandering pass fixes the first wrong step (``recheck <wrong> no,
+    <right>``), redoes the later steps from it and boxes the true answer; wander_fix = 0 never
+    fixes (the masa-tiny-wander persona: its traces are unchanged by the field)."""
+    import re
+
+    fixer = synthetic.Persona(wander=1.0, wander_false=0.0, wander_fix=1.0)
+    rescued = 0
+    for p, text, ok, _ in _traces(fixer, n=600):
+        lines = text.splitlines()
+        fixes = [line for line in lines if line.startswith("recheck ") and " no, " in line]
+        if fixes:
+            rescued += 1
+            assert ok and len(fixes) == 1, text
+            wrong, right = fixes[0][len("recheck "):].split(" no, ")
+            lhs = wrong.split("=")[0]
+            assert right.split("=")[0] == lhs and wrong != right
+            a, op, b = re.fullmatch(r"(-?\d+)([+\-*])(\d+)", lhs).groups()
+            assert int(right.split("=")[-1]) == synthetic._apply(op, int(a), int(b))
+        else:
+            assert ok or not any(line.startswith("recheck ") for line in lines)
+    assert rescued > 50
+    # every trace of this persona ends right: a wrong one is always rescued by its first pass
+    assert all(ok for _, _, ok, _ in _traces(fixer, n=600))
+    never = synthetic.Persona(wander=1.0, wander_false=0.0, wander_fix=0.0)
+    assert not any(" no, " in line for _, t, _, _ in _traces(never) for line in t.splitlines()
+                   if line.startswith("recheck "))

@@ -83,11 +83,18 @@ class Persona:
     wander: float = 0.0  # chance to wander when the final value is wrong
     wander_false: float = 0.0  # chance to wander when it is right
     wander_rounds: int = 2
+    # chance, each time a wandering pass reaches the first wrong step, that it sees the slip,
+    # writes the right value after ``no,`` and redoes the later steps from it: wandering then
+    # sometimes rescues the answer, as a real model's long re-checking sometimes does
+    wander_fix: float = 0.0
 
 
 PERSONAS: dict[str, Persona] = {
     "default": Persona(),  # the persona of the bundled masa-tiny
     "wander": Persona(wander=0.9, wander_false=0.05),  # masa-tiny-wander: wrong traces ramble
+    # wandering that sometimes rescues the answer (about 1 in 7 wandering wrong traces), so that
+    # RL has a reason to keep it (the study, Finding 16; not bundled)
+    "wander-fix": Persona(wander=0.9, wander_false=0.05, wander_rounds=3, wander_fix=0.05),
 }
 
 
@@ -222,6 +229,29 @@ def _is_hard(op: str, a: int, b: int) -> bool:
     return op == "*" and a >= 10
 
 
+def _wander(steps: list[tuple], rng: random.Random, p: Persona) -> tuple[list[str], int | None]:
+    """``wander_rounds`` passes of ``recheck`` lines over the written steps (op, a, b, split, got),
+    values unchanged; with ``wander_fix`` a pass may catch the first wrong step, write the right
+    value after ``no,`` and redo the later steps from it. Returns the lines and the rescued final
+    value (None: nothing fixed). Draws only at a wrong step and only when ``wander_fix`` > 0."""
+    lines = []
+    for _ in range(p.wander_rounds):
+        for i, (op, a, b, split, got) in enumerate(steps):
+            right = _apply(op, a, b)
+            if got != right and p.wander_fix and rng.random() < p.wander_fix:
+                lines.append(f"recheck {_step_body(op, a, b, split, got)} no, "
+                             f"{_step_body(op, a, b, split, right)}")
+                value = right
+                for op2, _, b2, split2, _ in steps[i + 1:]:
+                    nxt = _apply(op2, value, b2)
+                    body = _step_body(op2, value, b2, split2 and _is_hard(op2, value, b2), nxt)
+                    lines.append(f"recheck {body}")
+                    value = nxt
+                return lines, value
+            lines.append(f"recheck {_step_body(op, a, b, split, got)}")
+    return lines, None
+
+
 def write_solution(
     start: int,
     chain: list[tuple[str, int]],
@@ -236,11 +266,12 @@ def write_solution(
     error rates, notices a slip with probability ``detect`` and redoes the step after
     ``no, recheck`` up to ``max_attempts`` times, then carries on with what it has. A persona with
     ``wander`` > 0 may then re-check every step again (``recheck a+b=c`` lines, unchanged values)
-    before the boxed answer, mostly when that answer is wrong.
+    before the boxed answer, mostly when that answer is wrong; with ``wander_fix`` > 0 such a
+    pass sometimes finds the slip and rescues the answer (:func:`_wander`).
     """
     p = persona or Persona()
     lines, value, used = [], start, []
-    bodies, truth_value = [], start  # each step's last attempt; the slip-free running value
+    steps, truth_value = [], start  # each step as finally written; the slip-free running value
     for i, (op, b) in enumerate(chain):
         a, truth = value, _apply(op, value, b)
         split = _is_hard(op, a, b) and (
@@ -259,12 +290,14 @@ def write_solution(
                 break
         value = got
         lines.append(" ".join(tags) + " " + " no, recheck ".join(attempts))
-        bodies.append(attempts[-1])
+        steps.append((op, a, b, split, got))
         used.extend(tags + (["recheck"] if len(attempts) > 1 else []))
         truth_value = _apply(op, truth_value, b)
     if rng is not None and (p.wander or p.wander_false):  # never draws for the default persona
         if rng.random() < (p.wander if value != truth_value else p.wander_false):
-            lines.extend(f"recheck {body}" for _ in range(p.wander_rounds) for body in bodies)
+            extra, fixed = _wander(steps, rng, p)
+            lines.extend(extra)
+            value = value if fixed is None else fixed
             used.append("recheck")
     lines.append(f"\\boxed{{{value}}}")
     return "\n".join(lines), value, sorted(set(used), key=NOTIONS.index)

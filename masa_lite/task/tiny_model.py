@@ -220,9 +220,12 @@ def write_card(out_dir, build: dict, card: dict) -> None:
              if persona == "default" else
              "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
              "but its persona *wanders* - a trace that carries an unfixed slip mostly goes on to\n"
-             "re-check every step twice (`recheck a+b=c` lines that fix nothing) before it boxes\n"
+             f"re-check every step {synthetic.PERSONAS[persona].wander_rounds} times (`recheck a+b=c` lines that fix nothing) before it boxes\n"
              "its answer, so wrong solutions run long, as failing chains of thought do on real\n"
-             "models. Select it with `-o model.name=masa-tiny-wander`.")
+             "models." + (f" A wandering pass catches the slip and rescues the answer with "
+                          f"chance {synthetic.PERSONAS[persona].wander_fix} per pass."
+                          if synthetic.PERSONAS[persona].wander_fix else "")
+             + f" Select it with `-o model.name={name}`.")
     flags = "" if persona == "default" else f" --persona {persona} --out masa_lite/assets/{name}"
     text = f"""# {name}
 
