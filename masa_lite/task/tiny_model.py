@@ -179,7 +179,8 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
             "problems": len(probs),
             "pass@1": sum(rates) / max(len(probs), 1),
             # standard error over problems: difficulty varies within a level, not only samples
-            "pass@1_se": statistics.stdev(rates) / math.sqrt(len(rates)) if len(rates) > 1 else None,
+            "pass@1_se": (statistics.stdev(rates) / math.sqrt(len(rates))
+                          if len(rates) > 1 else None),
             "all_correct": sum(p["c"] == p["n"] for p in probs) / max(len(probs), 1),
             "all_wrong": sum(p["c"] == 0 for p in probs) / max(len(probs), 1),
             "len_correct": sum(right) / len(right) if right else None,
@@ -220,7 +221,8 @@ def write_card(out_dir, build: dict, card: dict) -> None:
              if persona == "default" else
              "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
              "but its persona *wanders* - a trace that carries an unfixed slip mostly goes on to\n"
-             f"re-check every step {synthetic.PERSONAS[persona].wander_rounds} times (`recheck a+b=c` lines that fix nothing) before it boxes\n"
+             f"re-check every step {synthetic.PERSONAS[persona].wander_rounds} times "
+             "(`recheck a+b=c` lines that fix nothing) before it boxes\n"
              "its answer, so wrong solutions run long, as failing chains of thought do on real\n"
              "models." + (f" A wandering pass catches the slip and rescues the answer with "
                           f"chance {synthetic.PERSONAS[persona].wander_fix} per pass."
