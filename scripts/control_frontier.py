@@ -25,11 +25,10 @@ import numpy as np
 import torch
 
 from masa_lite.config import load_config
-from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier
+from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier, reference_split
 from masa_lite.files import read_jsonl
 from masa_lite.meta.ceiling import other_runs_pass_rates
 from masa_lite.reproduce import pairs_at
-from masa_lite.stats import correct_lengths, mean_or_none
 
 
 def _fmt(x) -> str:
@@ -83,13 +82,11 @@ def cutoff_rows(run: Path, pairs: list[dict], n: int) -> dict[str, list[dict]]:
     lengths, correct, meta_ref, measured_ref = [], [], [], []
     for i, pid in enumerate(ids):
         group = rollouts[2 * n * i:2 * n * (i + 1)]
-        half = group[:n]  # mean L⁺ of the first half: what Expert SFT would teach as the length
-        ref = mean_or_none(correct_lengths([r.length for r in half], [r.correct for r in half]))
-        for r in group[n:]:
-            lengths.append(r.length)
-            correct.append(bool(r.correct))
-            meta_ref.append(pred.get(pid))
-            measured_ref.append(ref)
+        decided, ok, ref = reference_split([r.length for r in group], [r.correct for r in group], n)
+        lengths += decided
+        correct += ok
+        meta_ref += [pred.get(pid)] * n
+        measured_ref += [ref] * n
     floor = cfg.efficient.cutoff_floor
     return {"meta path": cutoff_frontier(lengths, correct, meta_ref, floor=floor),
             "measured": cutoff_frontier(lengths, correct, measured_ref, floor=floor)}

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 
-from masa_lite.efficient.frontier import cutoff_frontier
+from masa_lite.efficient.frontier import cutoff_frontier, reference_split
+from masa_lite.stats import correct_lengths, mean_or_none
 from masa_lite.task import synthetic
 
 
@@ -29,16 +29,16 @@ def simulate(persona: synthetic.Persona, n_per_level: int = 40, samples: int = 8
     rng = random.Random(seed)
     lengths, correct, ref = [], [], []
     for prob in synthetic.task_splits(n_per_level, seed=0)["test"]:
-        drawn = []
+        group_len, group_ok = [], []
         for _ in range(2 * samples):
             text, value, _ = synthetic.write_solution(prob.start, prob.chain, rng, persona)
             n = len(text) + 1
-            drawn.append((min(n, max_new_tokens), str(value) == prob.answer and n <= max_new_tokens))
-        right = [n for n, ok in drawn[:samples] if ok]
-        for n, ok in drawn[samples:]:
-            lengths.append(n)
-            correct.append(ok)
-            ref.append(statistics.mean(right) if right else None)
+            group_len.append(min(n, max_new_tokens))
+            group_ok.append(str(value) == prob.answer and n <= max_new_tokens)
+        decided, ok, reference = reference_split(group_len, group_ok, samples)
+        lengths += decided
+        correct += ok
+        ref += [reference] * samples
     return lengths, correct, ref
 
 
@@ -52,8 +52,8 @@ def main(argv=None) -> int:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, persona in synthetic.PERSONAS.items():
         lengths, correct, ref = simulate(persona, args.per_level, args.samples, args.seed)
-        right = statistics.mean(n for n, ok in zip(lengths, correct) if ok)
-        wrong = statistics.mean(n for n, ok in zip(lengths, correct) if not ok)
+        right = mean_or_none(correct_lengths(lengths, correct))
+        wrong = mean_or_none(correct_lengths(lengths, correct, right=False))
         for row in cutoff_frontier(lengths, correct, ref, factors=(1.0, 1.5, 2.0)):
             print(f"| {name} | {right:.0f} / {wrong:.0f} | {row['factor']} | {row['cut']:.2f} | "
                   f"{row['precision']:.2f} | {row['recall']:.2f} | {row['f1']:.2f} |")

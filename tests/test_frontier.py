@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier
+from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier, reference_split
 
 
 def test_gate_frontier_by_hand():
@@ -105,3 +105,12 @@ def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
     assert lengths == [30, 400]  # characters + EOS, capped at 400
     assert correct == [False, False]  # the second one was right but ran past the cap
     assert ref == [15.0, 15.0]  # mean of 10 and 20
+
+
+def test_reference_split_by_hand():
+    """First n rollouts: the reference (mean length of the right ones); second n: decided."""
+    decided, ok, ref = reference_split([10, 30, 99, 40, 50, 60], [1, 0, 1, 0, 1, 0], 3)
+    assert (decided, ok, ref) == ([40, 50, 60], [False, True, False], (10 + 99) / 2)
+    assert reference_split([10, 20], [False, True], 1)[2] is None  # no right one: no reference
+    with pytest.raises(ValueError, match="2n = 4 rollouts"):
+        reference_split([1, 2, 3], [True, True, True], 2)

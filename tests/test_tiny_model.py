@@ -11,7 +11,6 @@ from masa_lite.task import synthetic
 from masa_lite.models import BUNDLED_MODELS, load_model_and_tokenizer
 from masa_lite.task.tiny_model import build_tokenizer, make_example, measure_base_model, train_tiny, uninformed_meta
 
-CARD = BUNDLED_MODELS["masa-tiny"] / "card.json"
 CARDS = {name: folder / "card.json" for name, folder in BUNDLED_MODELS.items()}
 
 
@@ -63,15 +62,15 @@ def test_shipped_model_matches_its_card(name):
     since the card has more problems. A model built on the wandering persona must also show what
     it is for: wrong rollouts more than twice as long as right ones (card: 186 against 69 tokens;
     2.3-3.5 times on fresh sets)."""
-    card = json.loads(CARDS[name].read_text())["metrics"]
+    shipped = json.loads(CARDS[name].read_text())
+    card = shipped["metrics"]
     model, tok = load_model_and_tokenizer(name, device="cpu")
     fresh = measure_base_model(model, tok, n_per_level=12, samples=4, seed=123)
     for lv, m in card["levels"].items():
         got = fresh["levels"][int(lv)]
         tol = max(0.1, 4 * 2 ** 0.5 * got["pass@1_se"])
         assert abs(got["pass@1"] - m["pass@1"]) <= tol, (lv, got["pass@1"], m["pass@1"], tol)
-    build = json.loads(CARDS[name].read_text())["build"]
-    if build.get("persona") == "wander":
+    if shipped["build"].get("persona") == "wander":
         assert fresh["len_wrong"] > 2 * fresh["len_correct"], (fresh["len_wrong"], fresh["len_correct"])
     assert fresh["meta_parse_rate"] >= card["meta_parse_rate"] - 0.1
 
@@ -113,8 +112,7 @@ def test_wandering_persona_rambles_only_when_wrong_and_fixes_nothing():
             assert extra == [f"recheck {s.split(' no, recheck ')[-1].split(' ')[-1]}"
                              for _ in range(2) for s in steps]
             assert "recheck" in used
-            assert lines[-1] == f"\\boxed{{{synthetic.write_solution(p.start, p.chain)[1]}}}" or \
-                lines[-1] != f"\\boxed{{{p.answer}}}"  # the boxed answer stays wrong
+            assert lines[-1] != f"\\boxed{{{p.answer}}}"  # the boxed answer stays wrong
     assert wrong > 50 and right > 50
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 
 from masa_lite.efficient.cutoff import cutoff_budget
 from masa_lite.efficient.gate import gate_prompts
-from masa_lite.stats import prf
+from masa_lite.stats import correct_lengths, mean_or_none, prf
 
 
 def gate_frontier(pred_pass: Sequence[float | None], actual_pass: Sequence[float],
@@ -46,6 +46,20 @@ def gate_frontier(pred_pass: Sequence[float | None], actual_pass: Sequence[float
         rows.append({"margin": m, "gated": sum(gated) / len(gated), "precision": r["precision"],
                      "recall": r["recall"], "f1": r["f1"], "base_rate": sum(label) / len(label)})
     return rows
+
+
+def reference_split(lengths: Sequence[int], correct: Sequence[bool],
+                    n: int) -> tuple[list[int], list[bool], float | None]:
+    """One problem's 2n rollouts split the way the cutoff frontier reads them: the first n give the
+    reference length (mean L⁺ of the right ones — what Expert SFT would teach; None when none is
+    right), the second n are the rollouts the cutoff decides on.
+
+    Returns (the decided lengths, their outcomes, the reference)."""
+    if len(lengths) != 2 * n or len(correct) != 2 * n:
+        raise ValueError(f"need 2n = {2 * n} rollouts of one problem: got {len(lengths)} lengths "
+                         f"and {len(correct)} outcomes")
+    ref = mean_or_none(correct_lengths(lengths[:n], correct[:n]))
+    return list(lengths[n:]), [bool(c) for c in correct[n:]], ref
 
 
 def cutoff_frontier(lengths: Sequence[int], correct: Sequence[bool],

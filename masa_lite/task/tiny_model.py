@@ -216,17 +216,17 @@ def write_card(out_dir, build: dict, card: dict) -> None:
         f"{m['all_wrong']:.2f} | {m['len_correct'] or float('nan'):.0f} | "
         f"{m['len_wrong'] or float('nan'):.0f} |" for lv, m in card["levels"].items())
     persona = build.get("persona", "default")
+    rates = synthetic.PERSONAS[persona]
     name = "masa-tiny" if persona == "default" else f"masa-tiny-{persona}"
     about = ("It is the embedded default on which GRPO and\nMASA run end to end on a laptop CPU."
              if persona == "default" else
              "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
              "but its persona *wanders* - a trace that carries an unfixed slip mostly goes on to\n"
-             f"re-check every step {synthetic.PERSONAS[persona].wander_rounds} times "
+             f"re-check every step {rates.wander_rounds} times "
              "(`recheck a+b=c` lines that fix nothing) before it boxes\n"
              "its answer, so wrong solutions run long, as failing chains of thought do on real\n"
              "models." + (f" A wandering pass catches the slip and rescues the answer with "
-                          f"chance {synthetic.PERSONAS[persona].wander_fix} per pass."
-                          if synthetic.PERSONAS[persona].wander_fix else "")
+                          f"chance {rates.wander_fix} per pass." if rates.wander_fix else "")
              + f" Select it with `-o model.name={name}`.")
     flags = "" if persona == "default" else f" --persona {persona} --out masa_lite/assets/{name}"
     text = f"""# {name}
