@@ -11,7 +11,10 @@ For each run folder (``masa-lite train`` output with the meta path) at its last 
 * **cutoff** (with ``--samples N``): the run's step checkpoint samples 2N solutions per held-out
   problem; the first N give the problem's measured mean correct length, the second N are the
   rollouts the cutoff decides on (:func:`masa_lite.efficient.frontier.cutoff_frontier`), for two
-  predicted lengths: the meta path's own, and that measured one.
+  predicted lengths: the meta path's own, and that measured one;
+* **wandering** (with ``--wander``, for the wandering models of Finding 16): in those sampled
+  solutions and in the base model's, the share that wanders, fixes a step while wandering, or
+  neither, how often each ends right, and the mean length of right and of wrong solutions.
 
     python scripts/control_frontier.py runs/eff/*/ --samples 8
 """
@@ -29,6 +32,7 @@ from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier, referen
 from masa_lite.files import read_jsonl
 from masa_lite.meta.ceiling import other_runs_pass_rates
 from masa_lite.reproduce import pairs_at
+from masa_lite.stats import correct_lengths, mean_or_none
 
 
 def _fmt(x) -> str:
@@ -48,9 +52,10 @@ def gate_rows(pairs: dict[Path, list[dict]], run: Path) -> dict[str, list[dict]]
     return out
 
 
-def sample_lengths(run: Path, n: int, seed: int = 0):
-    """(records' ids, rollouts) from ``run``'s checkpoint at its last evaluation: 2n solutions per
-    held-out problem, scored like the run's evaluation."""
+def sample_lengths(run: Path, n: int, seed: int = 0, base: bool = False):
+    """(records' ids, rollouts, config) from ``run``'s checkpoint at its last evaluation (``base``:
+    from its base model, no adapter): 2n solutions per held-out problem, scored like the run's
+    evaluation."""
     from masa_lite.grpo.rewards import score_rollouts
     from masa_lite.grpo.sampling import generate_rollouts
     from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
@@ -58,13 +63,16 @@ def sample_lengths(run: Path, n: int, seed: int = 0):
     from masa_lite.task.records import eval_records
 
     cfg = load_config(path=run / "config.yaml")
-    step = pairs_at(read_jsonl(run / "calibration.jsonl"))[0]["step"]
-    ckpt = run / f"ckpt-{step:06d}" / "adapter"
-    if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt} is missing: the cutoff frontier samples from the checkpoint "
-                                f"of the last evaluation (step {step}); keep it (save_every) or drop --samples")
     model, tok = load_model_and_tokenizer(cfg.model.name, device="cpu", dtype="fp32")
-    model = load_trained_adapters(model, ckpt).eval()
+    if not base:
+        step = pairs_at(read_jsonl(run / "calibration.jsonl"))[0]["step"]
+        ckpt = run / f"ckpt-{step:06d}" / "adapter"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"{ckpt} is missing: the cutoff frontier samples from the checkpoint "
+                                    f"of the last evaluation (step {step}); keep it (save_every) or drop "
+                                    f"--samples")
+        model = load_trained_adapters(model, ckpt)
+    model.eval()
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
     records = eval_records(cfg)
     torch.manual_seed(seed)
@@ -76,8 +84,10 @@ def sample_lengths(run: Path, n: int, seed: int = 0):
     return [r["id"] for r in records], rollouts, cfg
 
 
-def cutoff_rows(run: Path, pairs: list[dict], n: int) -> dict[str, list[dict]]:
-    ids, rollouts, cfg = sample_lengths(run, n)
+def cutoff_rows(sampled, pairs: list[dict], n: int) -> dict[str, list[dict]]:
+    """The cutoff frontier on ``sampled`` (:func:`sample_lengths`) for the meta path's predicted
+    length and for the measured one."""
+    ids, rollouts, cfg = sampled
     pred = {p["id"]: p["pred_length"] for p in pairs_at(pairs)}
     lengths, correct, meta_ref, measured_ref = [], [], [], []
     for i, pid in enumerate(ids):
@@ -92,11 +102,32 @@ def cutoff_rows(run: Path, pairs: list[dict], n: int) -> dict[str, list[dict]]:
             "measured": cutoff_frontier(lengths, correct, measured_ref, floor=floor)}
 
 
+def wander_row(rollouts) -> dict:
+    """What the wandering did in ``rollouts`` (:func:`masa_lite.task.synthetic.wander_kind`): per
+    kind its share of rollouts, the share of them that is right and their mean length; and the
+    mean length of right and of wrong rollouts. For the wandering models (Finding 16)."""
+    from masa_lite.task.synthetic import wander_kind
+
+    row = {}
+    for kind in ("none", "wander", "rescue"):
+        these = [r for r in rollouts if wander_kind(r.text) == kind]
+        row[kind] = {"share": len(these) / len(rollouts),
+                     "right": mean_or_none([float(bool(r.correct)) for r in these]),
+                     "length": mean_or_none([r.length for r in these])}
+    lengths, correct = [r.length for r in rollouts], [r.correct for r in rollouts]
+    row["len_right"] = mean_or_none(correct_lengths(lengths, correct))
+    row["len_wrong"] = mean_or_none(correct_lengths(lengths, correct, right=False))
+    return row
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--samples", type=int, default=0,
                     help="solutions per half for the cutoff frontier (0: gate only)")
+    ap.add_argument("--wander", action="store_true",
+                    help="with --samples: also what the wandering did in the sampled solutions, and "
+                         "the same for the first run's base model (no adapter)")
     args = ap.parse_args(argv)
     pairs = {run: read_jsonl(run / "calibration.jsonl") for run in args.runs}
     print("| run | predictor | margin | gated | precision | recall | F1 | zero-variance share |")
@@ -108,13 +139,25 @@ def main(argv=None) -> None:
                       f"{_fmt(r['recall'])} | {_fmt(r['f1'])} | {_fmt(r['base_rate'])} |")
     if not args.samples:
         return
+    sampled = {run: sample_lengths(run, args.samples) for run in args.runs}
     print("\n| run | predicted length | factor | cut | precision | recall | F1 | wrong share |")
     print("|---|---|---|---|---|---|---|---|")
     for run in args.runs:
-        for who, rows in cutoff_rows(run, pairs[run], args.samples).items():
+        for who, rows in cutoff_rows(sampled[run], pairs[run], args.samples).items():
             for r in rows:
                 print(f"| {run} | {who} | {r['factor']} | {_fmt(r['cut'])} | {_fmt(r['precision'])} | "
                       f"{_fmt(r['recall'])} | {_fmt(r['f1'])} | {_fmt(r['base_rate'])} |")
+    if not args.wander:
+        return
+    print("\n| solutions of | no wandering: share, right, length | wandering that fixes nothing | "
+          "wandering that fixes a step | length right / wrong |")
+    print("|---|---|---|---|---|")
+    base = sample_lengths(args.runs[0], args.samples, base=True)
+    for who, (_, rollouts, _) in [("base model", base)] + [(str(r), sampled[r]) for r in args.runs]:
+        w = wander_row(rollouts)
+        kinds = " | ".join(f"{_fmt(w[k]['share'])}, {_fmt(w[k]['right'])}, {_fmt(w[k]['length'])}"
+                           for k in ("none", "wander", "rescue"))
+        print(f"| {who} | {kinds} | {_fmt(w['len_right'])} / {_fmt(w['len_wrong'])} |")
 
 
 if __name__ == "__main__":

@@ -175,3 +175,23 @@ def test_a_wandering_pass_that_catches_the_slip_rescues_the_answer():
     never = synthetic.Persona(wander=1.0, wander_false=0.0, wander_fix=0.0)
     assert not any(" no, " in line for _, t, _, _ in _traces(never) for line in t.splitlines()
                    if line.startswith("recheck "))
+
+
+def test_wander_kind_reads_what_the_wandering_did():
+    """wander_kind: a step's own redo is not wandering; recheck lines that fix nothing are
+    'wander', one that writes ``no,`` is 'rescue'. On a persona that always wanders when wrong and
+    never when right, the kind agrees with the outcome: 'none' is right, 'wander' is wrong, and
+    'rescue' is mostly right (a fix of a later step leaves an earlier slip in place)."""
+    assert synthetic.wander_kind("add 4+5=10 no, recheck 4+5=9\n\\boxed{9}") == "none"
+    assert synthetic.wander_kind("add 4+5=10\nrecheck 4+5=10\n\\boxed{10}") == "wander"
+    assert synthetic.wander_kind("add 4+5=10\nrecheck 4+5=10 no, 4+5=9\n\\boxed{9}") == "rescue"
+    persona = synthetic.Persona(wander=1.0, wander_false=0.0, wander_fix=0.3)
+    seen = {"none": 0, "wander": 0, "rescue": 0}
+    for _, text, ok, _ in _traces(persona, n=600):
+        kind = synthetic.wander_kind(text)
+        seen[kind] += 1
+        seen[(kind, ok)] = seen.get((kind, ok), 0) + 1
+        if kind != "rescue":
+            assert ok == (kind == "none"), (kind, text)
+    assert min(seen["none"], seen["wander"], seen["rescue"]) > 30, seen
+    assert seen.get(("rescue", True), 0) > seen.get(("rescue", False), 0), seen

@@ -83,9 +83,10 @@ class Persona:
     wander: float = 0.0  # chance to wander when the final value is wrong
     wander_false: float = 0.0  # chance to wander when it is right
     wander_rounds: int = 2
-    # chance, each time a wandering pass reaches the first wrong step, that it sees the slip,
-    # writes the right value after ``no,`` and redoes the later steps from it: wandering then
-    # sometimes rescues the answer, as a real model's long re-checking sometimes does
+    # chance, each time a wandering pass reaches a wrong step, that it sees the slip, writes the
+    # value the step should have given after ``no,`` and redoes the later steps from it: wandering
+    # then sometimes rescues the answer (when no earlier step was wrong too), as a real model's
+    # long re-checking sometimes does
     wander_fix: float = 0.0
 
 
@@ -231,9 +232,11 @@ def _is_hard(op: str, a: int, b: int) -> bool:
 
 def _wander(steps: list[tuple], rng: random.Random, p: Persona) -> tuple[list[str], int | None]:
     """``wander_rounds`` passes of ``recheck`` lines over the written steps (op, a, b, split, got),
-    values unchanged; with ``wander_fix`` a pass may catch the first wrong step, write the right
-    value after ``no,`` and redo the later steps from it. Returns the lines and the rescued final
-    value (None: nothing fixed). Draws only at a wrong step and only when ``wander_fix`` > 0."""
+    values unchanged; with ``wander_fix`` a pass may catch a wrong step (each one it reaches, with
+    that chance), write the value that step should have given after ``no,`` and redo the later
+    steps from it. The answer is then right only if no earlier step was wrong too. Returns the
+    lines and the new final value (None: nothing fixed). Draws only at a wrong step and only when
+    ``wander_fix`` > 0."""
     lines = []
     for _ in range(p.wander_rounds):
         for i, (op, a, b, split, got) in enumerate(steps):
@@ -250,6 +253,18 @@ def _wander(steps: list[tuple], rng: random.Random, p: Persona) -> tuple[list[st
                 return lines, value
             lines.append(f"recheck {_step_body(op, a, b, split, got)}")
     return lines, None
+
+
+def wander_kind(text: str) -> str:
+    """What a trace's wandering did, read off its text: ``"none"`` (no wandering pass),
+    ``"rescue"`` (a pass fixed a step: a line ``recheck ... no, ...``) or ``"wander"`` (passes that
+    fixed nothing). Wandering lines start with ``recheck``; a step's own redo (``add 4+5=10 no,
+    recheck 4+5=9``) starts with its notion tags, so it does not count. For diagnostics of a
+    trained model's rollouts (``scripts/wander_share.py``)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("recheck ")]
+    if not lines:
+        return "none"
+    return "rescue" if any(" no, " in ln for ln in lines) else "wander"
 
 
 def write_solution(
