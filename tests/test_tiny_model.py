@@ -195,3 +195,30 @@ def test_wander_kind_reads_what_the_wandering_did():
             assert ok == (kind == "none"), (kind, text)
     assert min(seen["none"], seen["wander"], seen["rescue"]) > 30, seen
     assert seen.get(("rescue", True), 0) > seen.get(("rescue", False), 0), seen
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))
+def test_shipped_model_card_regenerates_byte_for_byte(tmp_path, name):
+    """write_card, fed the shipped card.json, writes the shipped MODEL_CARD.md: the card text and
+    the measurements it reports cannot drift apart."""
+    from masa_lite.task.tiny_model import write_card
+
+    folder = BUNDLED_MODELS[name]
+    shipped = json.loads((folder / "card.json").read_text())
+    write_card(tmp_path, shipped["build"], shipped["metrics"])
+    assert (tmp_path / "MODEL_CARD.md").read_text() == (folder / "MODEL_CARD.md").read_text()
+    assert json.loads((tmp_path / "card.json").read_text()) == shipped
+
+
+def test_card_of_an_unbundled_persona_says_how_to_select_it(tmp_path):
+    """A persona with no bundled model (wander-fix) gets a card that names a folder, not a bundled
+    name it does not have."""
+    from masa_lite.task.tiny_model import write_card
+
+    shipped = json.loads((BUNDLED_MODELS["masa-tiny-wander"] / "card.json").read_text())
+    write_card(tmp_path, dict(shipped["build"], persona="wander-fix"), shipped["metrics"])
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert card.startswith("# masa-tiny-wander-fix\n")
+    assert "not bundled: select it with `-o model.name=<this folder>`" in card
+    assert "--persona wander-fix --out <folder>" in card
+    assert "model.name=masa-tiny-wander-fix" not in card

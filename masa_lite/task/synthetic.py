@@ -94,7 +94,8 @@ PERSONAS: dict[str, Persona] = {
     "default": Persona(),  # the persona of the bundled masa-tiny
     "wander": Persona(wander=0.9, wander_false=0.05),  # masa-tiny-wander: wrong traces ramble
     # wandering that sometimes rescues the answer (about 1 in 7 wandering wrong traces), so that
-    # RL has a reason to keep it (the study, Finding 16: simulated only, no model built)
+    # RL has a reason to keep it; built and measured, not bundled: GRPO trains it away all the
+    # same (the study, Finding 17)
     "wander-fix": Persona(wander=0.9, wander_false=0.05, wander_rounds=3, wander_fix=0.05),
 }
 

@@ -218,6 +218,9 @@ def write_card(out_dir, build: dict, card: dict) -> None:
     persona = build.get("persona", "default")
     rates = synthetic.PERSONAS[persona]
     name = "masa-tiny" if persona == "default" else f"masa-tiny-{persona}"
+    from masa_lite.models import BUNDLED_MODELS
+
+    bundled = name in BUNDLED_MODELS
     about = ("It is the embedded default on which GRPO and\nMASA run end to end on a laptop CPU."
              if persona == "default" else
              "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
@@ -227,8 +230,10 @@ def write_card(out_dir, build: dict, card: dict) -> None:
              "its answer, so wrong solutions run long, as failing chains of thought do on real\n"
              "models." + (f" A wandering pass catches the slip and rescues the answer with "
                           f"chance {rates.wander_fix} per pass." if rates.wander_fix else "")
-             + f" Select it with `-o model.name={name}`.")
-    flags = "" if persona == "default" else f" --persona {persona} --out masa_lite/assets/{name}"
+             + (f" Select it with `-o model.name={name}`." if bundled else
+                " It is not bundled: select it with `-o model.name=<this folder>`."))
+    where = f"masa_lite/assets/{name}" if bundled else "<folder>"
+    flags = "" if persona == "default" else f" --persona {persona} --out {where}"
     text = f"""# {name}
 
 A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden 128, 4 layers,
