@@ -76,26 +76,22 @@ class Persona:
     max_attempts: int = 3  # attempts per step before moving on
     fatigue: float = 0.8  # slip chance grows by this factor per earlier step
     p_hint: float = 0.25  # share of solution prompts that carry a notion hint
-    # Wandering (off in the default persona): a trace that carries an unfixed slip goes on to
-    # re-check its steps, ``wander_rounds`` passes of ``recheck`` lines that repeat each step as
-    # written (so nothing is fixed), before it boxes its answer. This is how failing chains of
-    # thought look on real models - long because they are lost - and what early cutoff needs.
+    # Wandering (off by default): a trace with an unfixed slip re-checks its steps in
+    # ``wander_rounds`` passes of ``recheck`` lines before it boxes its answer - long because it
+    # is lost, as failing chains of thought are on real models, and what early cutoff needs.
     wander: float = 0.0  # chance to wander when the final value is wrong
     wander_false: float = 0.0  # chance to wander when it is right
     wander_rounds: int = 2
-    # chance, each time a wandering pass reaches a wrong step, that it sees the slip, writes the
-    # value the step should have given after ``no,`` and redoes the later steps from it: wandering
-    # then sometimes rescues the answer (when no earlier step was wrong too), as a real model's
-    # long re-checking sometimes does
+    # chance that a wandering pass fixes a wrong step it reaches and redoes the later steps: the
+    # answer is rescued when no earlier step was wrong too, as real long re-checking sometimes is
     wander_fix: float = 0.0
 
 
 PERSONAS: dict[str, Persona] = {
     "default": Persona(),  # the persona of the bundled masa-tiny
     "wander": Persona(wander=0.9, wander_false=0.05),  # masa-tiny-wander: wrong traces ramble
-    # wandering that sometimes rescues the answer (about 1 in 7 wandering wrong traces), so that
-    # RL has a reason to keep it; built and measured, not bundled: GRPO trains it away all the
-    # same (the study, Finding 17)
+    # wandering that rescues about 1 in 7 wandering wrong traces, so RL might keep it; built and
+    # measured, not bundled: GRPO trains it away all the same (the study, Finding 17)
     "wander-fix": Persona(wander=0.9, wander_false=0.05, wander_rounds=3, wander_fix=0.05),
 }
 
@@ -257,15 +253,11 @@ def _wander(steps: list[tuple], rng: random.Random, p: Persona) -> tuple[list[st
 
 
 def wander_kind(text: str) -> str:
-    """What a trace's wandering did, read off its text: ``"none"`` (no wandering pass),
-    ``"rescue"`` (a pass fixed a step: a line ``recheck ... no, ...``) or ``"wander"`` (passes that
-    fixed nothing). Wandering lines start with ``recheck``; a step's own redo (``add 4+5=10 no,
-    recheck 4+5=9``) starts with its notion tags, so it does not count. For diagnostics of a
-    trained model's rollouts (``scripts/wander_share.py``)."""
+    """What a trace's wandering did: ``"none"``, ``"wander"`` (fixed nothing) or ``"rescue"`` (a
+    line ``recheck ... no, ...`` fixed a step). A step's own redo (``add 4+5=10 no, recheck
+    4+5=9``) starts with its notion tags, not ``recheck``, so it does not count."""
     lines = [ln for ln in text.splitlines() if ln.startswith("recheck ")]
-    if not lines:
-        return "none"
-    return "rescue" if any(" no, " in ln for ln in lines) else "wander"
+    return "none" if not lines else "rescue" if any(" no, " in ln for ln in lines) else "wander"
 
 
 def write_solution(

@@ -205,22 +205,11 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
     }
 
 
-def write_card(out_dir, build: dict, card: dict) -> None:
-    """MODEL_CARD.md + card.json beside the weights (the test suite re-measures against it)."""
-    out = Path(out_dir)
-    (out / "card.json").write_text(json.dumps({"build": {k: v for k, v in build.items()
-                                                         if k != "history"}, "metrics": card},
-                                              indent=1))
-    rows = "\n".join(
-        f"| {lv} | {m['problems']} | {m['pass@1']:.2f} | {m['all_correct']:.2f} | "
-        f"{m['all_wrong']:.2f} | {m['len_correct'] or float('nan'):.0f} | "
-        f"{m['len_wrong'] or float('nan'):.0f} |" for lv, m in card["levels"].items())
-    persona = build.get("persona", "default")
-    rates = synthetic.PERSONAS[persona]
-    name = "masa-tiny" if persona == "default" else f"masa-tiny-{persona}"
+def _card_about(persona: str, name: str) -> tuple[str, str]:
+    """The card's sentence on what the model is, and the build flags that rebuild it."""
     from masa_lite.models import BUNDLED_MODELS
 
-    bundled = name in BUNDLED_MODELS
+    rates, bundled = synthetic.PERSONAS[persona], name in BUNDLED_MODELS
     about = ("It is the embedded default on which GRPO and\nMASA run end to end on a laptop CPU."
              if persona == "default" else
              "It is masa-tiny's sibling for early cutoff: the same task, architecture and build,\n"
@@ -234,6 +223,22 @@ def write_card(out_dir, build: dict, card: dict) -> None:
                 " It is not bundled: select it with `-o model.name=<this folder>`."))
     where = f"masa_lite/assets/{name}" if bundled else "<folder>"
     flags = "" if persona == "default" else f" --persona {persona} --out {where}"
+    return about, flags
+
+
+def write_card(out_dir, build: dict, card: dict) -> None:
+    """MODEL_CARD.md + card.json beside the weights (the test suite re-measures against it)."""
+    out = Path(out_dir)
+    (out / "card.json").write_text(json.dumps({"build": {k: v for k, v in build.items()
+                                                         if k != "history"}, "metrics": card},
+                                              indent=1))
+    rows = "\n".join(
+        f"| {lv} | {m['problems']} | {m['pass@1']:.2f} | {m['all_correct']:.2f} | "
+        f"{m['all_wrong']:.2f} | {m['len_correct'] or float('nan'):.0f} | "
+        f"{m['len_wrong'] or float('nan'):.0f} |" for lv, m in card["levels"].items())
+    persona = build.get("persona", "default")
+    name = "masa-tiny" if persona == "default" else f"masa-tiny-{persona}"
+    about, flags = _card_about(persona, name)
     text = f"""# {name}
 
 A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden 128, 4 layers,
