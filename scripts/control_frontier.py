@@ -108,9 +108,10 @@ def wander_row(rollouts) -> dict:
     mean length of right and of wrong rollouts. For the wandering models (Finding 16)."""
     from masa_lite.task.synthetic import wander_kind
 
+    kinds = [wander_kind(r.text) for r in rollouts]  # read each text once
     row = {}
     for kind in ("none", "wander", "rescue"):
-        these = [r for r in rollouts if wander_kind(r.text) == kind]
+        these = [r for r, k in zip(rollouts, kinds) if k == kind]
         row[kind] = {"share": len(these) / len(rollouts),
                      "right": mean_or_none([float(bool(r.correct)) for r in these]),
                      "length": mean_or_none([r.length for r in these])}

@@ -185,16 +185,17 @@ def test_wander_kind_reads_what_the_wandering_did():
     assert synthetic.wander_kind("add 4+5=10 no, recheck 4+5=9\n\\boxed{9}") == "none"
     assert synthetic.wander_kind("add 4+5=10\nrecheck 4+5=10\n\\boxed{10}") == "wander"
     assert synthetic.wander_kind("add 4+5=10\nrecheck 4+5=10 no, 4+5=9\n\\boxed{9}") == "rescue"
+    from collections import Counter
+
     persona = synthetic.Persona(wander=1.0, wander_false=0.0, wander_fix=0.3)
-    seen = {"none": 0, "wander": 0, "rescue": 0}
+    seen = Counter()  # (kind, right?) -> traces
     for _, text, ok, _ in _traces(persona, n=600):
         kind = synthetic.wander_kind(text)
-        seen[kind] += 1
-        seen[(kind, ok)] = seen.get((kind, ok), 0) + 1
+        seen[kind, ok] += 1
         if kind != "rescue":
             assert ok == (kind == "none"), (kind, text)
-    assert min(seen["none"], seen["wander"], seen["rescue"]) > 30, seen
-    assert seen.get(("rescue", True), 0) > seen.get(("rescue", False), 0), seen
+    assert min(seen[k, True] + seen[k, False] for k in ("none", "wander", "rescue")) > 30, seen
+    assert seen["rescue", True] > seen["rescue", False], seen
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED_MODELS))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from masa_lite.models import BUNDLED_MODELS
 from masa_lite.task import synthetic
 
 SPECIAL = ["<pad>", "<eos>", "<unk>"]
@@ -207,8 +208,6 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
 
 def _card_about(persona: str, name: str) -> tuple[str, str]:
     """The card's sentence on what the model is, and the build flags that rebuild it."""
-    from masa_lite.models import BUNDLED_MODELS
-
     rates, bundled = synthetic.PERSONAS[persona], name in BUNDLED_MODELS
     about = ("It is the embedded default on which GRPO and\nMASA run end to end on a laptop CPU."
              if persona == "default" else
