@@ -51,12 +51,13 @@ POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size"
             "grpo.prompts_per_step", "grpo.policy_epochs", "grpo.micro_batch_size",
             "model.lora_r", "data.eval_samples", "data.eval_per_level", "meta.group_size", "meta.k",
             "meta.max_new_tokens", "efficient.sft_batch_size", "meta.eval_group_size",
-            "efficient.cutoff_floor")
+            "efficient.cutoff_floor", "efficient.sft_replay_window")
 NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_clip",
                 "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "rollout.top_k",
                 "save_every", "eval_every", "grpo.eps_low", "grpo.eps_high",
                 "efficient.sft_lr", "efficient.sft_weight_decay", "efficient.gate_std",
                 "efficient.gate_margin", "efficient.warmup_steps", "efficient.cutoff_factor", "meta.loss_weight",
+                "efficient.sft_replay",
                 "rollout.vllm_max_model_len", "data.train_pool", "model.lora_alpha",
                 "model.lora_dropout")
 NUMBERS = ("rollout.top_p", "rollout.vllm_gpu_memory_utilization", "grpo.log_ratio_clamp",

@@ -123,6 +123,10 @@ class EfficientConfig:
     # unsolved prompts (no correct rollout) also give a target, pass_rate = 0 (efficient.expert_sft.expert_sft_examples);
     # false: the paper's literal reading, where their mean correct length is undefined and they are skipped
     sft_unsolved: bool = False
+    # extra Expert SFT batches per step drawn again from the targets of the last sft_replay_window
+    # steps (masa_lite's switch; 0 = the paper: each corrected answer is trained once)
+    sft_replay: int = 0
+    sft_replay_window: int = 4
     gating: bool = False
     gate_std: float = 0.1
     gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin

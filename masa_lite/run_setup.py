@@ -46,7 +46,7 @@ class Run:
     audit_rng: random.Random = None
     history: History = None
     start: int = 0
-    state: dict = field(default_factory=lambda: {"wall": 0.0, "sft_buffer": [], "gate": [], "cut": []})
+    state: dict = field(default_factory=lambda: {"wall": 0.0, "sft_buffer": [], "sft_recent": [], "gate": [], "cut": []})
 
     @property
     def calib_path(self) -> Path:

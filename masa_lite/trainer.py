@@ -39,6 +39,7 @@ groups with DDP, and rank 0 alone evaluates and writes files. The rank bookkeepi
 
 from __future__ import annotations
 
+import random
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ import torch
 from masa_lite.checkpoint import save_checkpoint, update_checkpoint_history
 from masa_lite.config import RunConfig
 from masa_lite.efficient.cutoff import audit_cutoff, cutoff_records
-from masa_lite.efficient.expert_sft import expert_sft_examples, ready_sft_batches, sft_label_fields
+from masa_lite.efficient.expert_sft import (expert_sft_examples, ready_sft_batches, replay_batches,
+                                            sft_label_fields)
 from masa_lite.efficient.gate import gate_records
 from masa_lite.efficient.plan import SolutionPlan, plan_solutions
 from masa_lite.evaluation import evaluate_run
@@ -296,18 +298,26 @@ def update_policy(run: Run, s: Step) -> None:
 
 def expert_sft(run: Run, s: Step) -> None:
     """6. Expert SFT: this step's corrected meta answers join the buffer; every full batch is
-    trained (on the meta adapter, if the run has one); fewer than one batch waits."""
+    trained (on the meta adapter, if the run has one); fewer than one batch waits. With
+    ``efficient.sft_replay`` = n, n more batches are drawn from the last steps' targets."""
     if run.sft_opt is None:
         return
-    state, cfg = run.state, run.cfg
-    state["sft_buffer"] += expert_sft_examples(s.meta_ros, s.preds, s.batch, s.stats, cfg, run.fmt.meta)
-    ready, state["sft_buffer"] = ready_sft_batches(state["sft_buffer"], cfg.efficient.sft_batch_size)
-    if ready:
+    state, e = run.state, run.cfg.efficient
+    new = expert_sft_examples(s.meta_ros, s.preds, s.batch, s.stats, run.cfg, run.fmt.meta)
+    ready, state["sft_buffer"] = ready_sft_batches(state["sft_buffer"] + new, e.sft_batch_size)
+    replay = []
+    if e.sft_replay:
+        recent = (state.get("sft_recent", []) + [new])[-e.sft_replay_window:]
+        state["sft_recent"] = recent
+        rng = random.Random(f"sft-replay-{run.cfg.seed}-{s.index}")  # same draw on resume, every rank
+        replay = replay_batches(recent, e.sft_replay, e.sft_batch_size, rng)
+    if ready or replay:
         with meta_adapter(run.model):
             losses = [sft_step(run.model, run.tokenizer, run.sft_opt, pairs, run.device, dp=run.dp,
-                               label_fields=sft_label_fields(cfg))
-                      for pairs in ready]
-        s.m.update(sft_loss=sum(losses) / len(losses), sft_steps=len(ready))
+                               label_fields=sft_label_fields(run.cfg))
+                      for pairs in ready + replay]
+        s.m.update(sft_loss=sum(losses) / len(losses), sft_steps=len(ready) + len(replay),
+                   sft_replay_steps=len(replay))
     s.m["sft_buffer"] = len(state["sft_buffer"])
 
 

@@ -217,6 +217,34 @@ def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
         ("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 0, 40))]
 
 
+
+def test_replay_batches_draw_each_batch_without_replacement_from_the_recent_steps():
+    import random
+    from collections import Counter
+
+    recent = [[("p1", "t1"), ("p2", "t2")], [], [("p3", "t3")]]   # three steps' targets, 3 in all
+    batches = expert_sft.replay_batches(recent, 4, 2, random.Random(0))
+    assert len(batches) == 4 and all(len(b) == 2 and len(set(b)) == 2 for b in batches)
+    assert {pair for b in batches for pair in b} <= {("p1", "t1"), ("p2", "t2"), ("p3", "t3")}
+    # a batch larger than the pool holds the whole pool once, in some order
+    assert [sorted(b) for b in expert_sft.replay_batches(recent, 2, 16, random.Random(1))] == \
+        [sorted(recent[0] + recent[2])] * 2
+    assert expert_sft.replay_batches([[], []], 3, 16, random.Random(0)) == []   # nothing to replay
+    assert expert_sft.replay_batches(recent, 0, 2, random.Random(0)) == []
+    # the same seed gives the same batches (resume and data parallel rely on it)
+    assert expert_sft.replay_batches(recent, 3, 2, random.Random("s")) == \
+        expert_sft.replay_batches(recent, 3, 2, random.Random("s"))
+    # over many draws every target recurs about equally often (no target is favoured)
+    counts = Counter(p for b in expert_sft.replay_batches(recent, 3000, 2, random.Random(2)) for p in b)
+    assert max(counts.values()) - min(counts.values()) < 0.1 * 2000
+
+
+def test_replay_settings_are_checked():
+    with pytest.raises(ConfigError, match="efficient.sft_replay must be ≥ 0"):
+        load_config("tiny", overrides=["efficient.sft_replay=-1"])
+    with pytest.raises(ConfigError, match="efficient.sft_replay_window must be ≥ 1"):
+        load_config("tiny", overrides=["efficient.sft_replay_window=0"])
+
 # ---- issue 10 -------------------------------------------------------------------------------
 
 def test_gate_uses_population_std_and_a_configurable_vote_count():

@@ -92,8 +92,11 @@ def test_killed_run_with_a_meta_adapter_resumes_exactly(tmp_path):
     from masa_lite.history import read_history
 
     extra = ["save_every=1", "eval_every=1", "efficient.expert_sft=true", "efficient.sft_batch_size=2",
-             "efficient.sft_min_notion=0", "efficient.sft_unsolved=true", "meta.lr=5e-3"]
+             "efficient.sft_min_notion=0", "efficient.sft_unsolved=true", "meta.lr=5e-3",
+             "efficient.sft_replay=2", "efficient.sft_replay_window=2"]  # replay's pool resumes too
     ref = train(_cfg(tmp_path / "ref", steps=3, extra=extra), progress=False)
+    steps = [h for h in ref["history"] if h["kind"] == "train"]
+    assert [h.get("sft_replay_steps") for h in steps] == [2, 2, 2]
 
     class Killed(Exception):
         pass

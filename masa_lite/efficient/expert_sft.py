@@ -84,6 +84,18 @@ def ready_sft_batches(buffer: list, size: int) -> tuple[list[list], list]:
     return [buffer[i:i + size] for i in range(0, n, size)], buffer[n:]
 
 
+def replay_batches(recent: list[list], n_batches: int, size: int, rng) -> list[list]:
+    """``efficient.sft_replay`` (masa_lite's switch, not the paper): ``n_batches`` more batches,
+    each a fresh sample without replacement of up to ``size`` targets from ``recent`` (the
+    targets of the last few steps, one list per step). Each target is a noisy count k of K, and
+    one pass over 16 of them a step leaves the meta path near the mean pass rate (study,
+    Finding 12): more passes give the per-level slope the gradient steps it needs."""
+    pool = [pair for step in recent for pair in step]
+    if not pool:
+        return []
+    return [rng.sample(pool, min(size, len(pool))) for _ in range(n_batches)]
+
+
 def sft_label_fields(cfg):
     """The meta fields Expert SFT labels (``efficient.sft_labels=values``: the corrected pass_rate
     and solution_length values), or None for the whole answer (the paper)."""
