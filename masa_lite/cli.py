@@ -106,17 +106,24 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def reproduce_meta_overrides(args) -> list[str]:
+    """The meta methods' overrides: the study's switches (unless ``--paper``), then the user's -m."""
+    from masa_lite.reproduce import STUDY_SWITCHES
+
+    return ([] if args.paper else list(STUDY_SWITCHES)) + list(args.meta_override or [])
+
+
 def cmd_reproduce(args) -> int:
     from masa_lite.reproduce import reproduce
     from masa_lite.reproduce_seeds import reproduce_seeds
 
+    meta = reproduce_meta_overrides(args)
     if args.seeds:
         summary = reproduce_seeds(args.profile, args.seeds, out_dir=args.out, overrides=args.override,
-                                  meta_overrides=args.meta_override, methods=args.methods,
-                                  resume=args.resume)
+                                  meta_overrides=meta, methods=args.methods, resume=args.resume)
     else:
         summary = reproduce(args.profile, out_dir=args.out, overrides=args.override,
-                            methods=args.methods, meta_overrides=args.meta_override, resume=args.resume)
+                            methods=args.methods, meta_overrides=meta, resume=args.resume)
     print(open(f"{args.out}/summary.md").read())
     print(f"figures: {', '.join(summary['figures'])}")
     if args.publish:
@@ -201,7 +208,10 @@ def add_study_commands(sub) -> None:
     r.add_argument("--out", default="runs/reproduce")
     r.add_argument("-o", "--override", action="append", help="key=value for every method")
     r.add_argument("-m", "--meta-override", action="append",
-                   help="key=value for the meta methods only (MASA, MASA-efficient), e.g. meta.adapter=separate")
+                   help="key=value for the meta methods only (MASA, MASA-efficient), e.g. meta.kl_beta=0.1")
+    r.add_argument("--paper", action="store_true",
+                   help="the meta methods as the paper has them; without it they get the study's "
+                        "calibrating switches (masa_lite.reproduce.STUDY_SWITCHES)")
     r.add_argument("--resume", action="store_true",
                    help="continue (or reuse, when finished) each method's run found in --out with the same settings")
     r.add_argument("--seeds", nargs="+", type=int, default=None,

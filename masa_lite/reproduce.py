@@ -28,6 +28,12 @@ METHODS: dict[str, list[str]] = {
     "MASA-efficient": ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
                        "efficient.expert_sft=true"],
 }
+# What `masa-lite reproduce` adds to the meta methods unless `--paper` is given: the study's
+# calibrating setting (docs/meta-awareness-study.md, Findings 7 and 18). Each is a switch away from
+# the paper (README, "Deviations from the paper"); user -m flags come after and win.
+STUDY_SWITCHES: list[str] = ["meta.adapter=separate", "efficient.expert_sft=true",
+                             "efficient.sft_unsolved=true", "efficient.sft_min_notion=0",
+                             "efficient.sft_lr=2e-3", "efficient.sft_replay=4"]
 PAPER = {"speedup": 1.28, "gated_share": 0.37, "gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
 
 
@@ -304,7 +310,12 @@ def command_line(summary: dict, out, dest=None) -> str:
     if list(summary["methods"]) != list(METHODS):
         parts.append("--methods " + " ".join(shlex.quote(m) for m in summary["methods"]))
     parts += [f"-o {o}" for o in summary.get("overrides", [])]
-    parts += [f"-m {o}" for o in summary.get("meta_overrides", [])]
+    meta = list(summary.get("meta_overrides", []))
+    if meta[:len(STUDY_SWITCHES)] == STUDY_SWITCHES:  # the CLI's default: said by leaving them out
+        meta = meta[len(STUDY_SWITCHES):]
+    elif any("meta.enabled=true" in METHODS[m] for m in summary["methods"]):  # meta methods ran
+        parts.append("--paper")
+    parts += [f"-m {o}" for o in meta]
     parts.append(f"--out {out}")
     if dest is not None:
         parts.append(f"--publish {dest}")

@@ -36,8 +36,8 @@
 # `figures/summary.md`); each run's pass@8 is in its `history.jsonl` under `figures/data/`. The
 # paper's inference-time gain from feeding predicted notions back in has no committed
 # measurement. This notebook measures it on your MASA run from `04_masa_training` — on the
-# default `tiny` profile a 12-step run whose meta path is not calibrated — so expect no gain
-# beyond noise.
+# default `tiny` profile a 12-step run whose meta path has learned roughly how hard a problem is,
+# not which notions it needs — so expect no gain beyond noise.
 #
 # ```mermaid
 # flowchart LR
@@ -59,7 +59,7 @@ from masa_lite.stats import pass_at_k
 from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
 from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
-from masa_lite.reproduce import METHODS, load_runs, run_folder
+from masa_lite.reproduce import STUDY_SWITCHES, load_runs, method_overrides, run_folder
 from masa_lite.evaluation import evaluate_run
 from masa_lite.trainer import train
 
@@ -76,7 +76,8 @@ print("pass@k for n = 8, c = 2:", {k: round(pass_at_k(8, 2, k), 3) for k in (1, 
 
 # %%
 TUTORIAL = f"runs/tutorial/{run_folder('MASA')}"
-cfg = load_config(PROFILE, overrides=METHODS["MASA"] + [f"out_dir={TUTORIAL}", "method=MASA"])
+MASA = method_overrides("MASA", None, STUDY_SWITCHES)  # as 04_masa_training and masa-lite reproduce train it
+cfg = load_config(PROFILE, overrides=MASA + [f"out_dir={TUTORIAL}", "method=MASA"])
 
 
 def finished(run_dir, steps):
@@ -95,8 +96,8 @@ else:
     print(f"No finished MASA run in {TUTORIAL}. Run notebooks/04_masa_training first (or "
           f"`masa-lite reproduce --profile {PROFILE} --out runs/tutorial`) to evaluate the tutorial run.")
     small = f"runs/evaluation_small/{run_folder('MASA')}"
-    cfg = load_config(PROFILE, overrides=METHODS["MASA"] + [f"out_dir={small}", "method=MASA",
-                                                            "grpo.steps=4", "eval_every=0"])
+    cfg = load_config(PROFILE, overrides=MASA + [f"out_dir={small}", "method=MASA",
+                                                 "grpo.steps=4", "eval_every=0"])
     print(f"TRAINING a small MASA run now ({cfg.grpo.steps} steps → {small}) so that the cells below "
           "have a model to evaluate; its numbers are not the tutorial run's.")
     train(cfg, resume=True, progress=False)
@@ -136,9 +137,10 @@ plots_efficient.pass_at_k(results)
 # The same model and samples, with and without the predicted notions in the solution prompt.
 # Paper (§4): feeding notions in at inference helps a meta-aware model. The tiny model saw hinted
 # prompts in a quarter of its pre-training data, so it can read a hint; whether the *predicted*
-# notions help depends on how good they are — and after 12 steps of the paper's MASA (the default
-# `tiny` profile) its meta path is not calibrated (`04_masa_training`). Compare the difference
-# with the error bars.
+# notions help depends on how good they are — and after the 12 steps of the default `tiny`
+# profile its meta path knows roughly how hard a problem is (pass-rate r about 0.35 in 3 seeds,
+# `04_masa_training`), not yet which notions a solution needs. Compare the difference with the
+# error bars.
 
 # %%
 plain, _ = evaluate_run(model, tok, fmt, held_out, cfg, step=cfg.grpo.steps, wall=0.0)

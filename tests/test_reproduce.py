@@ -207,3 +207,28 @@ def test_reproduce_seeds_end_to_end(tmp_path, capsys):
     prov = json.loads((tmp_path / "pub" / "provenance.json").read_text())
     assert prov["seeds"] == [0, 1] and "--seeds 0 1 --methods GRPO MASA -o grpo.steps=1" in prov["command"]
     assert "seeds 0, 1" in capsys.readouterr().out
+
+
+def test_the_cli_gives_the_meta_methods_the_study_switches_unless_paper():
+    from masa_lite.cli import build_parser, reproduce_meta_overrides
+    from masa_lite.config import load_config
+    from masa_lite.reproduce import STUDY_SWITCHES, command_line, method_overrides
+
+    parse = build_parser().parse_args
+    assert reproduce_meta_overrides(parse(["reproduce"])) == STUDY_SWITCHES
+    assert reproduce_meta_overrides(parse(["reproduce", "--paper"])) == []
+    mine = reproduce_meta_overrides(parse(["reproduce", "-m", "efficient.sft_replay=0"]))
+    assert mine == STUDY_SWITCHES + ["efficient.sft_replay=0"]
+    cfg = load_config("tiny", overrides=method_overrides("MASA", None, mine))
+    assert cfg.efficient.sft_replay == 0 and cfg.meta.adapter == "separate"   # the user's -m wins
+    paper = load_config("tiny", overrides=method_overrides("MASA", None, []))
+    assert (paper.meta.adapter, paper.efficient.expert_sft, paper.efficient.sft_replay) == ("shared", False, 0)
+    # the recorded command repeats what was run: the default leaves the switches out, --paper says so
+    s = _seed_summary(0.0)
+    s["meta_overrides"] = STUDY_SWITCHES + ["meta.kl_beta=0.1"]
+    line = command_line(s, "runs/x")
+    assert "--paper" not in line and "-m meta.kl_beta=0.1" in line and "meta.adapter" not in line
+    s["meta_overrides"] = []
+    assert "--paper" in command_line(s, "runs/x")
+    s["methods"] = {"GRPO": s["methods"]["GRPO"]}   # no meta method: nothing to say
+    assert "--paper" not in command_line(s, "runs/x")
