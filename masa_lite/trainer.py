@@ -299,7 +299,8 @@ def update_policy(run: Run, s: Step) -> None:
 def expert_sft(run: Run, s: Step) -> None:
     """6. Expert SFT: this step's corrected meta answers join the buffer; every full batch is
     trained (on the meta adapter, if the run has one); fewer than one batch waits. With
-    ``efficient.sft_replay`` = n, n more batches are drawn from the last steps' targets."""
+    ``efficient.sft_replay`` = n, n more batches are drawn from the last steps' targets
+    (``sft_loss`` is then the mean over all of the step's batches, replayed ones included)."""
     if run.sft_opt is None:
         return
     state, e = run.state, run.cfg.efficient
