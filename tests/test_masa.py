@@ -217,7 +217,6 @@ def test_expert_sft_unsolved_prompts_teach_pass_rate_zero():
         ("meta 12*3\n", format_meta_answer("mul, 1 steps", ["split"], 0, 40))]
 
 
-
 def test_replay_batches_draw_each_batch_without_replacement_from_the_recent_steps():
     import random
     from collections import Counter
@@ -244,6 +243,7 @@ def test_replay_settings_are_checked():
         load_config("tiny", overrides=["efficient.sft_replay=-1"])
     with pytest.raises(ConfigError, match="efficient.sft_replay_window must be ≥ 1"):
         load_config("tiny", overrides=["efficient.sft_replay_window=0"])
+
 
 # ---- issue 10 -------------------------------------------------------------------------------
 
