@@ -9,6 +9,7 @@ trainer's periodic evaluation: the same, plus the meta path's predictions for ea
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import torch
@@ -173,7 +174,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg, step: int, wall: float,
                  feed_in: bool = False) -> tuple[dict, list[dict]]:
     """The trainer's evaluation: held-out pass@1 (and pass@k) plus, with the meta path,
     calibration pairs per problem (:func:`calibration_pairs`) and their metrics."""
-    notions, preds_by = None, None
+    notions, preds_by, t0 = None, None, time.time()
     if cfg.meta.enabled or cfg.meta.eval_calibration or feed_in:
         saved = rng_state()
         torch.manual_seed(cfg.seed + 1)
@@ -182,6 +183,7 @@ def evaluate_run(model, tokenizer, fmt, records, cfg, step: int, wall: float,
         preds_by = predictions_by_prompt(ros, preds, len(records), cfg.meta.k)
         if feed_in:
             notions = [feed_in_notions(p["notions"]) for p in preds_by]
+    t1 = time.time()
     ev = evaluate_policy(model, tokenizer, records, fmt.solution, n_samples=cfg.data.eval_samples,
                          max_new_tokens=cfg.rollout.max_new_tokens,
                          batch_size=cfg.rollout.batch_size, ks=(1, cfg.data.eval_samples),
@@ -189,7 +191,9 @@ def evaluate_run(model, tokenizer, fmt, records, cfg, step: int, wall: float,
                          notion_vocab=synthetic.NOTIONS if cfg.data.task == "synthetic" else (),
                          cfg=cfg)
     pairs = calibration_pairs(ev["per_problem"], preds_by, step)
-    rec = {"kind": "eval", "step": step, "wall_seconds": wall, "feed_in": feed_in}
+    # evaluation time is not training time: it is logged apart and never added to wall_seconds
+    rec = {"kind": "eval", "step": step, "wall_seconds": wall, "feed_in": feed_in,
+           "seconds_eval_meta": t1 - t0, "seconds_eval": time.time() - t0}
     rec.update({k: v for k, v in ev.items() if k != "per_problem"})
     rec.update(calibration_metrics(pairs))
     rec.update(ceiling.pass_rate_ceilings(pairs, ev["n_samples"]))

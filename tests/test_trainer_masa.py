@@ -33,6 +33,9 @@ def test_masa_scores_the_meta_path(tmp_path):
         assert h["sequential"] is False
     evals = [h for h in hist if h["kind"] == "eval"]
     assert all("calib_pass_corr" in e for e in evals)
+    # evaluation time is logged beside, never inside, the training wall-clock
+    assert all(0 < e["seconds_eval_meta"] < e["seconds_eval"] for e in evals)
+    assert evals[-1]["wall_seconds"] == pytest.approx(sum(h["seconds_step"] for h in steps))
     assert (tmp_path / "calibration.jsonl").read_text().count("\n") == 2 * 4  # 2 evals × (2 levels × 2 problems)
 
 
