@@ -42,7 +42,7 @@
 # rate follows the real one in part (r 0.38 ± 0.07 after MASA, 0.03 ± 0.02 after GRPO), still
 # below the 0.50 that knowing each level's mean pass rate gives. MASA-efficient is not faster
 # than GRPO on this task (notebooks 04–06 show why). This notebook runs a short GRPO run of your
-# own: on the default `tiny` profile that is 12 steps, the scale of the older reference run in
+# own: on the default `tiny` profile that is 12 steps, the scale of the main job's run in
 # `figures/tiny/`.
 #
 # ```mermaid

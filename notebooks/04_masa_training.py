@@ -41,7 +41,7 @@
 # run's r has a standard error of about 0.1, so yours may land anywhere from about 0.2 to 0.5.
 # The paper's MASA (one shared adapter, no Expert SFT: `meta_overrides=[]` below, or
 # `masa-lite reproduce --paper`) gives 0.11 ± 0.11 at this budget, above GRPO in 2 of 3 seeds
-# (Finding 12; the older reference run in `figures/tiny/` is of it). The study's own figure shows
+# (Finding 12). `figures/tiny/` holds the main job's run of seed 0 (r 0.41 vs −0.08). The study's own figure shows
 # the switched setting without replay at step 100, one panel per seed:
 #
 # ![Predicted vs actual pass rate: base, GRPO at 100 steps, and the calibrating setting at 100 steps, 3 seeds](../figures/study_calibration_pass_rate.png)
@@ -191,8 +191,8 @@ plots_meta.calibration_scatter(panels, quantity="length")
 # %% [markdown]
 # **Against the paper.** The paper (Qwen3-8B-Base, hundreds of steps on DeepScaleR) shows GRPO's
 # fit nearly flat and MASA's close to y = x. The table above states our correlation before and
-# after each method, with the number of problems. On the 12-step reference run of the paper's
-# MASA (`figures/tiny/`) MASA's correlation did not rise above GRPO's. Longer runs of the paper's MASA
+# after each method, with the number of problems. In 12 steps the paper's MASA (`--paper`) rose
+# above GRPO in 2 of 3 seeds, by little (r 0.11 ± 0.11, Finding 12). Longer runs of the paper's MASA
 # (40 and 100 steps, both credits) did not produce per-problem calibration either — the meta path
 # learns the *average* pass rate, then collapses to one constant prediction. What the study
 # (`docs/meta-awareness-study.md`) measured:
@@ -271,11 +271,11 @@ for name, h in hist.items():
         print(err)
 
 # %% [markdown]
-# Read the figure before believing a story about it. On the older reference run
-# (`figures/tiny/notion_frequency_masa.png`: 12 steps of the paper's MASA) `recheck` (a
-# noticed slip) is used far more by incorrect rollouts, as the task intends (0.47 vs 0.19 at the
+# Read the figure before believing a story about it. On the reference run
+# (`figures/tiny/notion_frequency_masa.png`: the main job's 12 steps of MASA) `recheck` (a
+# noticed slip) is used far more by incorrect rollouts, as the task intends (0.45 vs 0.15 at the
 # end of MASA). But `split` — the reliable distributive route — is *also* used more by incorrect
-# ones (0.58 vs 0.43), not less, and so is every other notion, even `add` and `sub`: incorrect
+# ones (0.61 vs 0.45), not less, and so is every other notion, even `add` and `sub`: incorrect
 # rollouts are longer (more steps, redone steps) and come mostly from harder problems with more
 # operations, so they contain every notion more often. A share over all held-out rollouts mixes a
 # notion's effect with the length and difficulty of the rollouts it appears in; `r_notion`

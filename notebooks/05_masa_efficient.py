@@ -42,8 +42,8 @@
 #
 # This notebook trains at your profile's budget: 12 steps on the default `tiny` profile
 # (sequential mode after 6), without our switches (one shared adapter). At that scale the meta
-# path is not calibrated, and on the older reference run (`figures/tiny/summary.md`) the gate
-# never fired (gate F1 0.00 without and with Expert SFT). Expect the same from your run.
+# path is not calibrated, and on an earlier run of this setting (`docs/results.md`, "Earlier") the
+# gate never fired (gate F1 0.00 without and with Expert SFT). Expect the same from your run.
 #
 # Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
 # meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
@@ -127,8 +127,8 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 # %% [markdown]
 # The margin matters: "agree: middle" has std 0 but a mean of 0.5 — a prompt the model solves
 # half the time is exactly what GRPO learns from, so it must not be skipped. And the last line is
-# (made up, but typical of uninformed guesses) is why **no prompt was ever gated on the 12-step
-# reference run** (`figures/tiny/`): the tiny base model learned the meta format from *random*
+# (made up, but typical of uninformed guesses) is why **no prompt was ever gated in 12 steps of
+# the paper's setting** (`docs/results.md`, "Earlier"): the tiny base model learned the meta format from *random*
 # targets, so its predictions for a prompt disagree, and in 12 steps of MASA no prompt's M = 8
 # predictions ever met both conditions (gated share 0.00 at every step). After 100 steps with
 # Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`) they agree
@@ -161,10 +161,10 @@ print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 2
 # %% [markdown]
 # The cutoff is only as good as ℓ̂: predictions that are too short cut correct rollouts (a
 # precision error, and a reward of 0 for a right answer); too long, and nothing is saved. The
-# paper sets c = 2. On the 12-step reference run (`figures/tiny/`) without Expert SFT the base
-# model's long, uninformed length predictions almost never bound (cut share ≤ 2 %); with Expert
-# SFT they were pulled towards the mean correct length, so the budgets bound and cut up to half
-# of the rollouts (51 % at the last step), and pass@1 ended lower (0.674 ± 0.030 vs
+# paper sets c = 2. On a 12-step run of the paper's setting (`docs/results.md`, "Earlier") without
+# Expert SFT the base model's long, uninformed length predictions almost never bound (cut share
+# ≤ 2 %); with Expert SFT they were pulled towards the mean correct length, so the budgets bound
+# and cut up to half of the rollouts (51 % at the last step), and pass@1 ended lower (0.674 ± 0.030 vs
 # 0.743 ± 0.027 without it). After 100 steps (the committed `cpu` run) the cutoff's F1 is
 # 0.11 ± 0.07: a wrong solution on this task is seldom twice as long as the predicted length
 # (`docs/meta-awareness-study.md`, Findings 9 and 11).
@@ -264,8 +264,8 @@ for m, row in summary["methods"].items():
 # %% [markdown]
 # Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
 # time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
-# cuts correct rollouts. That is what the 12-step reference run shows (`figures/tiny/`: the gate
-# never fired, no speed-up). In the committed `cpu` run the gate does fire (12 ± 3 % of prompts),
+# cuts correct rollouts. That is what 12 steps of the paper's setting showed (`docs/results.md`,
+# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire (12 ± 3 % of prompts),
 # and still no seed was faster than GRPO (`figures/summary.md`). The next cell says why.
 #
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.

@@ -35,11 +35,11 @@
 #       -m meta.adapter=separate -m efficient.expert_sft=true -m efficient.sft_unsolved=true \
 #       -m efficient.sft_min_notion=0 --publish figures
 #
-# `figures/tiny/` keeps the older, CI-sized reference run: the `tiny` profile, 12 steps, 90
-# held-out problems, 1 seed, the paper's MASA (`masa-lite figures figures/tiny/data --out
-# figures/tiny` redraws it). At that scale the paper's MASA is not calibrated; with the study's
-# switches and Expert SFT replay, `masa-lite reproduce`'s default now, it is (r 0.35 ± 0.09 in 3
-# seeds; `docs/meta-awareness-study.md`, Finding 18).
+# `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile,
+# 12 steps, 90 held-out problems, 1 seed, the study's switches with Expert SFT replay
+# (`masa-lite figures figures/tiny/data --out figures/tiny` redraws it). There MASA's r rose
+# −0.01 → 0.41 against GRPO's −0.08 (in 3 seeds 0.35 ± 0.09; `docs/meta-awareness-study.md`,
+# Finding 18); at that scale the paper's MASA is not calibrated (0.11 ± 0.11, Finding 12).
 
 
 # %% [markdown]
@@ -184,9 +184,8 @@ for m in ("GRPO", "MASA"):
 # (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.meta.analysis`). Every Δ
 # is after − before; awareness is a *negative* error, so Δmeta > 0 means the predictions moved
 # closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
-# the 12-step reference run (`figures/tiny/delta_acc_vs_delta_meta.png`) the gain was largest in
-# the two middle bins and smallest where the predictions improved most — not the paper's rising
-# pattern. The figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column
+# the 12-step reference run (`figures/tiny/delta_acc_vs_delta_meta.png`) the gain was smallest
+# where the predictions improved most (Δacc ~ Δmeta r −0.43) — not the paper's rising pattern. The figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column
 # "Δacc ~ Δmeta r" (the trend in one number, `analysis.acc_meta_corr`) is −0.35 ± 0.11 after
 # MASA, negative in every seed, against 0.05 ± 0.11 after GRPO: the problems whose accuracy rose
 # most are those whose predictions improved least (`docs/meta-awareness-study.md`, Finding 13).
