@@ -36,14 +36,14 @@
 #
 # **Did it reproduce the paper? Accuracy gains: yes. Calibration: partly. Speed-up: no.** The
 # committed run (`figures/summary.md`: `cpu` profile, 100 steps, 3 seeds, 150 held-out problems
-# × 8 samples) lifts held-out pass@1 from about 0.49 to 0.79 ± 0.01 with GRPO and 0.77 ± 0.02
+# × 8 samples) lifts held-out pass@1 from about 0.49 to 0.79 ± 0.03 with GRPO and 0.81 ± 0.03
 # with MASA (mean ± sd over seeds). Its meta methods add our own switches to the paper's MASA:
-# the meta path gets its own LoRA adapter, trained with Expert SFT. With them the predicted pass
-# rate follows the real one in part (r 0.38 ± 0.07 after MASA, 0.03 ± 0.02 after GRPO), still
-# below the 0.50 that knowing each level's mean pass rate gives. MASA-efficient is not faster
-# than GRPO on this task (notebooks 04–06 show why). This notebook runs a short GRPO run of your
-# own: on the default `tiny` profile that is 12 steps, the scale of the main job's run in
-# `figures/tiny/`.
+# the meta path gets its own LoRA adapter, trained with Expert SFT whose targets are replayed.
+# With them the predicted pass rate follows the real one in part (r 0.35 ± 0.12 after MASA,
+# −0.00 ± 0.12 after GRPO), still below the 0.48 ± 0.06 that knowing each level's mean pass rate
+# gives. MASA-efficient is not faster than GRPO on this task (notebooks 04–06 show why). This
+# notebook runs a short GRPO run of your own: on the default `tiny` profile that is 12 steps,
+# the scale of the main job's run in `figures/tiny/`.
 #
 # ```mermaid
 # flowchart LR

@@ -38,7 +38,7 @@
 #
 # **Did it reproduce? Yes, for what GRPO is expected to do:** on the committed run
 # (`figures/summary.md`, `cpu` profile) GRPO raised held-out pass@1 from about 0.49 to
-# 0.79 ± 0.01 (mean ± sd over 3 seeds) in 100 steps of 16 prompts. Even 12 steps lift it well
+# 0.79 ± 0.03 (mean ± sd over 3 seeds) in 100 steps of 16 prompts. Even 12 steps lift it well
 # above the base model (0.500 → 0.679 on the `tiny` reference run, `figures/tiny/`). This
 # notebook takes one of those updates apart.
 #

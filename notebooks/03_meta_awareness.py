@@ -38,9 +38,9 @@
 # the committed run (`figures/summary.md`, 150 held-out problems, 3 seeds) its predicted pass
 # rates correlate with the real ones at r = 0.01 ± 0.04 (mean absolute error 0.32) — flat, like
 # the paper's base model. The other panels are the trained models of `04_masa_training`: after
-# 100 steps, GRPO's stay flat (r 0.03 ± 0.02), while MASA with our switches (the meta path on
-# its own adapter, with Expert SFT) reaches r 0.38 ± 0.07 — part of the way, not the paper's
-# fit close to y = x.
+# 100 steps, GRPO's stay flat (r −0.00 ± 0.12), while MASA with our switches (the meta path on
+# its own adapter, with Expert SFT and its targets replayed) reaches r 0.35 ± 0.12 — part of the
+# way, not the paper's fit close to y = x.
 #
 # ```mermaid
 # flowchart LR

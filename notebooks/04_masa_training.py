@@ -22,16 +22,17 @@
 #
 # **Did it reproduce the paper? Calibration: partly, and only with our switches. Accuracy gains
 # over the base: yes.** The committed run (`figures/summary.md`: `cpu` profile, 100 steps, 3 seeds,
-# 150 held-out problems) trains its meta methods with three switches of ours: the meta path on
-# its own LoRA adapter, Expert SFT at a gentle step, unsolved prompts kept
-# (`docs/meta-awareness-study.md`, Finding 7). So its MASA row is MASA plus our Expert SFT, not
-# the paper's MASA. There the meta path's predicted pass rate does follow the real one: r rises
-# from 0.01 ± 0.04 (base) to 0.38 ± 0.07 after MASA, against 0.03 ± 0.02 after plain GRPO
-# (MASA above GRPO in 3 of 3 seeds); the mean absolute error falls from 0.32 to 0.20 ± 0.04
-# (GRPO 0.41 ± 0.05). It is still short of the paper's Fig. 1b, where MASA's fit lies close to
-# y = x, and short of 0.50 ± 0.02, what a predictor that knows each level's mean pass rate would
-# score. Accuracy rose from about 0.49 to 0.77 ± 0.02 with MASA and 0.79 ± 0.01 with GRPO: the
-# paper's accuracy gain from MASA did not appear.
+# 150 held-out problems) trains its meta methods with the study's switches: the meta path on
+# its own LoRA adapter, Expert SFT at a gentle step with its targets replayed, unsolved prompts
+# kept (`docs/meta-awareness-study.md`, Findings 7 and 18). So its MASA row is MASA plus our
+# Expert SFT, not the paper's MASA. There the meta path's predicted pass rate does follow the
+# real one: r rises from 0.01 ± 0.04 (base) to 0.35 ± 0.12 after MASA, against −0.00 ± 0.12
+# after plain GRPO (MASA above GRPO in 3 of 3 seeds); the mean absolute error falls from 0.32 to
+# 0.21 ± 0.07 (GRPO 0.46 ± 0.01). It is still short of the paper's Fig. 1b, where MASA's fit lies
+# close to y = x, and short of 0.48 ± 0.06, what a predictor that knows each level's mean pass
+# rate would score. Accuracy rose from about 0.49 to 0.81 ± 0.03 with MASA and 0.79 ± 0.03 with
+# GRPO: no loss from the meta path, but no clear gain either (MASA higher in 2 of 3 seeds,
+# within the spread over seeds), not the paper's accuracy gain.
 #
 # This notebook trains at your profile's budget — 12 steps on the default `tiny` profile — with
 # the study's switches, as `masa-lite reproduce` does (`STUDY_SWITCHES`, printed below): the meta
@@ -206,18 +207,19 @@ plots_meta.calibration_scatter(panels, quantity="length")
 #   length parts while its pass-rate value drifted.
 # - **What works at our scale**: Expert SFT (the paper's supervised step, here at lr 2e-3) on the
 #   meta path's *own* adapter, for about 100 steps: r 0.38 ± 0.07, MAE 0.32 → 0.20, length r
-#   0.59 ± 0.19, accuracy about unchanged (3 seeds). Most of the slope appears after step 50.
-#   This is the setting of the committed `cpu` run in `figures/`.
+#   0.59 ± 0.19, accuracy about unchanged (3 seeds; the earlier cpu comparison, without replay).
+#   Most of the slope appears after step 50. The committed `cpu` run in `figures/` adds the
+#   replay below: r 0.35 ± 0.12, MAE 0.21 ± 0.07, length r 0.68 ± 0.14 (3 seeds).
 # - **And in 12 steps**: the same Expert SFT with its targets replayed (`efficient.sft_replay=4`,
 #   the run above): r 0.35 ± 0.09 (3 seeds). Without the replay, 12 steps give Expert SFT only 12
 #   batches, and the predictions reach the right mean but stay flat across levels (Finding 18).
 # - **What did not reproduce**: the paper's MASA alone (meta RL on one model) did not calibrate in
 #   any run we measured.
 # - **How high r can go here**: a predictor that knows each level's mean pass rate exactly, and
-#   nothing about single problems, scores r 0.74 on the base model but only 0.50 ± 0.02 after 100
-#   steps of training (GRPO flattens the curve). Going past it needs per-problem self-knowledge.
-#   The next cell computes these reference values for the run above
-#   (`masa_lite/meta/ceiling.py`; Finding 8 of the study).
+#   nothing about single problems, scores r 0.74 on the base model but only about 0.5 after 100
+#   steps of training (0.48 ± 0.06 in the committed run's MASA; GRPO flattens the curve).
+#   Going past it needs per-problem self-knowledge. The next cell computes these reference
+#   values for the run above (`masa_lite/meta/ceiling.py`; Finding 8 of the study).
 
 # %%
 n_samples = [h for h in hist["MASA"] if h["kind"] == "eval"][-1]["n_samples"]
@@ -232,8 +234,9 @@ for name in ("base", "GRPO", "MASA"):
 # Try it: `masa-lite train --profile tiny -o meta.enabled=true -o meta.adapter=separate
 # -o efficient.expert_sft=true -o efficient.sft_min_notion=0 -o efficient.sft_unsolved=true
 # -o efficient.sft_lr=2e-3 -o grpo.steps=100` (about 15–40 minutes on 2 cores). The same setting
-# as a whole comparison, 3 seeds of the `cpu` profile, is the committed run in `figures/` (its
-# `summary.md` and `provenance.json` give the numbers and the command).
+# with the replay added (`-o efficient.sft_replay=4`) as a whole comparison, 3 seeds of the `cpu`
+# profile, is the committed run in `figures/` (its `summary.md` and `provenance.json` give the
+# numbers and the command).
 #
 # ## 4 · Accuracy against step and wall-clock
 
@@ -248,8 +251,8 @@ plots.accuracy_curves(hist, x="wall", target=target)
 # MASA pays for its meta rollouts: each step generates M extra completions per prompt, so per
 # step it is slower than GRPO. The paper reports MASA's accuracy gain (+6.2 % averaged over six
 # math sets for Qwen3-8B); at our budget compare the final pass@1 with its standard error above.
-# On the committed `cpu` run MASA ends at 0.77 ± 0.02 against GRPO's 0.79 ± 0.01 (3 seeds): no
-# gain from the meta path.
+# On the committed `cpu` run MASA ends at 0.81 ± 0.03 against GRPO's 0.79 ± 0.03 (3 seeds, MASA
+# higher in 2 of 3): no loss from the meta path, and no gain beyond the spread over seeds.
 #
 # ## 5 · The meta reward's parts over training
 

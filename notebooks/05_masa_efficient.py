@@ -23,20 +23,24 @@
 # **Did it reproduce the paper? The gate fires, but well below the paper's F1; the cutoff rarely
 # helps; there is no speed-up.** The committed run (`figures/summary.md`: `cpu` profile, 100
 # steps, 3 seeds) trains MASA-efficient 50 steps like MASA, then 50 in sequential mode. Its meta
-# path has its own LoRA adapter and our Expert SFT settings (`04_masa_training`), which calibrate
-# it in part (pass-rate r 0.36 ± 0.08). With that, MASA-efficient gates 12 ± 3 % of prompts
-# (paper about 37 %), at gate precision 0.45 ± 0.06 and F1 0.25 ± 0.10 (paper 0.485). That
-# precision is about what a merely calibrated predictor gets: a prompt with pass rate 0.9 has all
-# 8 rollouts right only 43 % of the time (0.9⁸). Cutoff F1 is 0.11 ± 0.07 (paper 0.836).
-# Accuracy is kept (pass@1 0.79 ± 0.02, like GRPO), but MASA-efficient reached GRPO's final
-# accuracy in only 2 of 3 seeds and was never faster (speed-up 0.50 ± 0.05 in those 2; paper
-# 1.28×). **No speed-up is possible on this task**: the meta path writes 1.12 tokens per solution
-# token, so a MASA-efficient step costs about twice a GRPO step whatever the gate does, and the
-# speed-up is bounded at about 0.6× (section 7; `docs/meta-awareness-study.md`, Finding 9). The
-# figure also shows the run without Expert SFT: Expert SFT raised gate F1 from 0.15 ± 0.22 in 2
-# of 3 seeds and cutoff F1 from 0.02 ± 0.03 in 3 of 3 — the paper's direction (0.411 → 0.485,
-# 0.732 → 0.836), at far lower levels. Without it one seed's meta path collapsed to "always
-# right" and gated 38 % of prompts at precision 0.38; that run ended at pass@1 0.60 (Finding 14).
+# path has its own LoRA adapter and our Expert SFT settings, targets replayed (`04_masa_training`),
+# which calibrate it in part (pass-rate r 0.30 ± 0.04). With that, MASA-efficient gates 9 ± 1 %
+# of prompts (paper about 37 %), at gate precision 0.45 ± 0.09 and F1 0.22 ± 0.04 (paper 0.485).
+# That precision is about what a merely calibrated predictor gets: a prompt with pass rate 0.9
+# has all 8 rollouts right only 43 % of the time (0.9⁸). Cutoff F1 is 0.09 ± 0.08 (paper 0.836).
+# Accuracy is kept in 2 of 3 seeds (pass@1 0.78 and 0.81; GRPO 0.79 ± 0.03); in seed 2 the
+# solutions grew in the last steps, the cutoff cut 38–55 % of the rollouts and pass@1 fell to
+# 0.39 (0.66 ± 0.24 over the 3 seeds; `docs/meta-awareness-study.md`, Finding 19).
+# MASA-efficient reached GRPO's final accuracy in only 2 of 3 seeds and was never faster
+# (speed-up 0.31 ± 0.13 in those 2; paper 1.28×). **No speed-up is possible on this task**: the
+# meta path writes 1.15 tokens per solution token, so a MASA-efficient step costs about twice a
+# GRPO step whatever the gate does, and the speed-up is bounded at about 0.5×, 0.6× even with
+# the paper's gating (section 7; Finding 9). The figure also shows the run without Expert SFT:
+# its gate never fired in any seed (its meta path predicted one constant in 2 of 3 seeds), so
+# Expert SFT raised gate F1 from 0.00 to 0.22 ± 0.04 in 3 of 3 seeds, cutoff F1 in only 1 of 3
+# (0.07 ± 0.07 → 0.09 ± 0.08); the paper: 0.411 → 0.485, 0.732 → 0.836. (In the earlier
+# comparison, without replay, one seed without Expert SFT instead collapsed to "always right"
+# and gated 38 % of prompts at precision 0.38; Finding 14.)
 # Even a perfect length prediction would give cutoff F1 0.05 at the paper's factor 2 on this
 # task: its wrong solutions are not long enough to be cut (Finding 11).
 #
@@ -132,7 +136,7 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 # targets, so its predictions for a prompt disagree, and in 12 steps of MASA no prompt's M = 8
 # predictions ever met both conditions (gated share 0.00 at every step). After 100 steps with
 # Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`) they agree
-# often enough: 12 ± 3 % of prompts gated. `exercises/ex6_gate_threshold` loosens τ and measures
+# often enough: 9 ± 1 % of prompts gated. `exercises/ex6_gate_threshold` loosens τ and measures
 # what the gate then does.
 #
 # ## 2 · Early cutoff: the budget rule
@@ -166,8 +170,10 @@ print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 2
 # ≤ 2 %); with Expert SFT they were pulled towards the mean correct length, so the budgets bound
 # and cut up to half of the rollouts (51 % at the last step), and pass@1 ended lower (0.674 ± 0.030 vs
 # 0.743 ± 0.027 without it). After 100 steps (the committed `cpu` run) the cutoff's F1 is
-# 0.11 ± 0.07: a wrong solution on this task is seldom twice as long as the predicted length
-# (`docs/meta-awareness-study.md`, Findings 9 and 11).
+# 0.09 ± 0.08: a wrong solution on this task is seldom twice as long as the predicted length
+# (`docs/meta-awareness-study.md`, Findings 9 and 11). In one seed the solutions grew in the
+# last steps and the cutoff cut 38–55 % of the rollouts; cut rollouts score 0, so many groups
+# lost their signal and pass@1 fell to 0.39 (Finding 19).
 #
 # ## 3 · Expert SFT: how a target is built
 #
@@ -265,8 +271,9 @@ for m, row in summary["methods"].items():
 # Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
 # time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
 # cuts correct rollouts. That is what 12 steps of the paper's setting showed (`docs/results.md`,
-# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire (12 ± 3 % of prompts),
-# and still no seed was faster than GRPO (`figures/summary.md`). The next cell says why.
+# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire
+# (9 ± 1 % of prompts), and still no seed was faster than GRPO (`figures/summary.md`). The next
+# cell says why.
 #
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
 # MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution

@@ -24,16 +24,14 @@
 #
 # The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
 # samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert
-# SFT. The meta methods use our switches: the meta path on its own LoRA adapter, with Expert SFT
-# (also in the MASA row, unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the
-# seeds; the figures are seed 0's. To redraw them from the data: `masa-lite figures`. To remake
-# the data and the figures (`provenance.json` records how the committed run was made and how long
-# it trained):
+# SFT. The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path
+# on its own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row,
+# unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are
+# seed 0's. To redraw them from the data: `masa-lite figures`. To remake the data and the figures
+# (`provenance.json` records how the committed run was made and how long it trained: about an
+# hour per seed, three seeds sharing 2 cores):
 #
-#     masa-lite reproduce --profile cpu --seeds 0 1 2 --paper \
-#       --methods GRPO MASA "MASA-efficient (no Expert SFT)" MASA-efficient \
-#       -m meta.adapter=separate -m efficient.expert_sft=true -m efficient.sft_unsolved=true \
-#       -m efficient.sft_min_notion=0 --publish figures
+#     masa-lite reproduce --profile cpu --seeds 0 1 2 --publish figures
 #
 # `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile,
 # 12 steps, 90 held-out problems, 1 seed, the study's switches with Expert SFT replay
@@ -48,16 +46,17 @@
 # ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_wall.png)
 #
 # **Did it reproduce the paper? Accuracy gains over the base: yes. Calibration: partly, with our
-# switches. Gating: it fires, below the paper's F1. Speed-up: no.** GRPO, MASA and MASA-efficient
-# raise pass@1 from about 0.49 to 0.77–0.79 (the run without Expert SFT: `figures/summary.md`).
-# MASA's predicted pass rate follows the real one in part (r 0.38 ± 0.07 vs GRPO's 0.03 ± 0.02,
-# above GRPO in 3 of 3 seeds), below the 0.50 ± 0.02 that knowing each level's mean pass rate
-# gives (`docs/meta-awareness-study.md`, Finding 8). MASA-efficient gates 12 ± 3 % of prompts
-# (gate F1 0.25 ± 0.10, paper 0.485; cutoff F1 0.11 ± 0.07, paper 0.836) and is never faster than
-# GRPO (above: GRPO gets to its final accuracy first; speed-up 0.50 ± 0.05 in the 2 of 3 seeds
-# that got there, paper 1.28×). On this task it cannot be: the meta path writes 1.12 tokens per
-# solution token, which bounds the speed-up at about 0.6× (Finding 9). Every figure below states
-# the paper's number beside ours.
+# switches. Gating: it fires, below the paper's F1. Speed-up: no.** GRPO and MASA raise pass@1
+# from about 0.49 to 0.79 ± 0.03 and 0.81 ± 0.03; MASA-efficient reaches 0.78 and 0.81 in two
+# seeds, but its seed 2 collapsed in its last steps (0.39; `docs/meta-awareness-study.md`,
+# Finding 19). MASA's predicted pass rate follows the real one in part (r 0.35 ± 0.12 vs GRPO's
+# −0.00 ± 0.12, above GRPO in 3 of 3 seeds), below the 0.48 ± 0.06 that knowing each level's
+# mean pass rate gives (Finding 8). MASA-efficient gates 9 ± 1 % of prompts (gate F1
+# 0.22 ± 0.04, paper 0.485; cutoff F1 0.09 ± 0.08, paper 0.836) and is never faster than GRPO
+# (above: GRPO gets to its final accuracy first; speed-up 0.31 ± 0.13 in the 2 of 3 seeds that
+# got there, paper 1.28×). On this task it cannot be: the meta path writes 1.15 tokens per
+# solution token, which bounds the speed-up at about 0.5×, 0.6× with the paper's gating
+# (Finding 9). Every figure below states the paper's number beside ours.
 #
 # ```mermaid
 # flowchart LR
@@ -186,8 +185,8 @@ for m in ("GRPO", "MASA"):
 # closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
 # the 12-step reference run (`figures/tiny/delta_acc_vs_delta_meta.png`) the gain was smallest
 # where the predictions improved most (Δacc ~ Δmeta r −0.43) — not the paper's rising pattern. The figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column
-# "Δacc ~ Δmeta r" (the trend in one number, `analysis.acc_meta_corr`) is −0.35 ± 0.11 after
-# MASA, negative in every seed, against 0.05 ± 0.11 after GRPO: the problems whose accuracy rose
+# "Δacc ~ Δmeta r" (the trend in one number, `analysis.acc_meta_corr`) is −0.38 ± 0.08 after
+# MASA, negative in every seed, against −0.07 ± 0.09 after GRPO: the problems whose accuracy rose
 # most are those whose predictions improved least (`docs/meta-awareness-study.md`, Finding 13).
 # Part of any such relation is mechanical (see the caveat under Fig. 6).
 

@@ -32,7 +32,7 @@
 #
 # **Did it reproduce? Accuracy gains: yes; notion feed-in: not measured in the committed runs.**
 # The committed `cpu` run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50
-# and 100: from about 0.49 to 0.79 ± 0.01 after GRPO and 0.77 ± 0.02 after MASA (3 seeds,
+# and 100: from about 0.49 to 0.79 ± 0.03 after GRPO and 0.81 ± 0.03 after MASA (3 seeds,
 # `figures/summary.md`); each run's pass@8 is in its `history.jsonl` under `figures/data/`. The
 # paper's inference-time gain from feeding predicted notions back in has no committed
 # measurement. This notebook measures it on your MASA run from `04_masa_training` — on the
