@@ -47,6 +47,31 @@ def signal_warnings(m: dict) -> list[str]:
     return out
 
 
+def drift_warnings(records: list[dict], window: int = 5, reference: int = 10,
+                   length_ratio: float = 1.3, accuracy_drop: float = 0.15) -> list[str]:
+    """A warning when solutions grow while training accuracy falls: the mean ``len_mean`` of the
+    last ``window`` training steps above ``length_ratio`` × that of the ``reference`` steps before
+    them, and their mean ``accuracy`` more than ``accuracy_drop`` lower. Per-step warnings cannot
+    see this drift; with the cutoff on, it turns into cut rollouts and zero-variance groups
+    (docs/meta-awareness-study.md, Finding 19). Among 27 hundred-step cpu runs (``figures/`` now and
+    before replay, and Finding 19's MASA runs) these thresholds fire only on that collapse."""
+    steps = [r for r in records if r.get("kind", "train") == "train"
+             and r.get("len_mean") is not None and r.get("accuracy") is not None]
+    if len(steps) < window + reference:
+        return []
+    recent, before = steps[-window:], steps[-window - reference:-window]
+    len_now = sum(r["len_mean"] for r in recent) / window
+    len_before = sum(r["len_mean"] for r in before) / reference
+    acc_now = sum(r["accuracy"] for r in recent) / window
+    acc_before = sum(r["accuracy"] for r in before) / reference
+    if len_now > length_ratio * len_before and acc_now < acc_before - accuracy_drop:
+        return [f"solutions are growing while training accuracy falls (mean length {len_before:.0f} → "
+                f"{len_now:.0f} tokens, accuracy {acc_before:.2f} → {acc_now:.2f}, last {window} "
+                f"steps against the {reference} before): a length drift, which the cutoff turns "
+                "into cut rollouts and zero-variance groups"]
+    return []
+
+
 class History:
     """Appends step records to ``history.jsonl`` and forwards them to optional loggers.
     ``write=False`` keeps the records in memory only (data-parallel ranks other than 0)."""

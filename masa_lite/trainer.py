@@ -61,7 +61,7 @@ from masa_lite.grpo.rewards import score_rollouts
 from masa_lite.grpo.rollout import reindex
 from masa_lite.grpo.scored import Scored, only_prompts
 from masa_lite.grpo.update import policy_update
-from masa_lite.history import signal_warnings
+from masa_lite.history import drift_warnings, signal_warnings
 from masa_lite.meta import diagnostics
 from masa_lite.meta.answer import summarise_parses
 from masa_lite.meta.credit import add_field_credit
@@ -332,7 +332,7 @@ def finish_step(run: Run, s: Step) -> None:
              seconds_training=t4 - t3, seconds_sft=t5 - t4, seconds_step=t5 - t0,
              wall_seconds=run.state["wall"], peak_memory_mb=peak_memory_mb(run.device),
              tokens_generated=m.get("solution_tokens", 0) + m.get("meta_tokens", 0))
-    m["warnings"] = signal_warnings(m)
+    m["warnings"] = signal_warnings(m) + drift_warnings(run.history.records + [m])
     if run.dp.is_main:
         for w in m["warnings"]:
             warnings.warn(f"step {step}: {w}", stacklevel=3)

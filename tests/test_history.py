@@ -1,6 +1,6 @@
 """Warnings that keep RL from failing silently, and the JSONL history."""
 
-from masa_lite.history import History, read_history, signal_warnings
+from masa_lite.history import History, read_history, drift_warnings, signal_warnings
 
 
 def test_warnings_name_each_lost_signal():
@@ -33,3 +33,25 @@ def test_verifier_errors_and_the_time_limit_are_named():
     assert "4 answers could not be checked" in w and "reference answer may be malformed" in w
     assert "time limit of 2 s" in w and "grpo.verify_timeout_s" in w
     assert signal_warnings({"verify_errors": 0, "verify_timeouts": 0}) == []
+
+
+def _steps(lengths, accuracies):
+    return [{"kind": "train", "step": i + 1, "len_mean": n, "accuracy": a}
+            for i, (n, a) in enumerate(zip(lengths, accuracies))]
+
+
+def test_drift_warning_names_growing_solutions_with_falling_accuracy():
+    # 10 steps at length 80, accuracy 0.7, then 5 at length 120 (1.5 ×), accuracy 0.4 (−0.3)
+    drift = _steps([80] * 10 + [120] * 5, [0.7] * 10 + [0.4] * 5)
+    (w,) = drift_warnings(drift)
+    assert "80 → 120 tokens" in w and "0.70 → 0.40" in w
+    # an eval record in between is not a training step, and a step without lengths is skipped
+    mixed = drift[:12] + [{"kind": "eval", "step": 12, "pass@1": 0.1}, {"kind": "train", "step": 13}] + drift[12:]
+    assert len(drift_warnings(mixed)) == 1
+
+
+def test_drift_warning_stays_quiet_without_both_signs_or_enough_steps():
+    assert drift_warnings(_steps([80] * 10 + [120] * 5, [0.7] * 15)) == []        # longer, as accurate
+    assert drift_warnings(_steps([80] * 15, [0.7] * 10 + [0.4] * 5)) == []        # worse, not longer
+    assert drift_warnings(_steps([80] * 10 + [100] * 5, [0.7] * 10 + [0.4] * 5)) == []  # 1.25 × only
+    assert drift_warnings(_steps([80] * 9 + [120] * 5, [0.7] * 9 + [0.4] * 5)) == []  # 14 steps
