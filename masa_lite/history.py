@@ -47,6 +47,11 @@ def signal_warnings(m: dict) -> list[str]:
     return out
 
 
+def train_records(history) -> list[dict]:
+    """The training records of a history (``kind`` "train", or no kind)."""
+    return [r for r in history if r.get("kind", "train") == "train"]
+
+
 def drift_warnings(records: list[dict], window: int = 5, reference: int = 10,
                    length_ratio: float = 1.3, accuracy_drop: float = 0.15) -> list[str]:
     """A warning when solutions grow while training accuracy falls: the mean ``len_mean`` of the
@@ -55,8 +60,8 @@ def drift_warnings(records: list[dict], window: int = 5, reference: int = 10,
     see this drift; with the cutoff on, it turns into cut rollouts and zero-variance groups
     (docs/meta-awareness-study.md, Finding 19). Among 27 hundred-step cpu runs (``figures/`` now and
     before replay, and Finding 19's MASA runs) these thresholds fire only on that collapse."""
-    steps = [r for r in records if r.get("kind", "train") == "train"
-             and r.get("len_mean") is not None and r.get("accuracy") is not None]
+    steps = [r for r in train_records(records)
+             if r.get("len_mean") is not None and r.get("accuracy") is not None]
     if len(steps) < window + reference:
         return []
     recent, before = steps[-window:], steps[-window - reference:-window]

@@ -46,7 +46,8 @@ def test_drift_warning_names_growing_solutions_with_falling_accuracy():
     (w,) = drift_warnings(drift)
     assert "80 → 120 tokens" in w and "0.70 → 0.40" in w
     # an eval record in between is not a training step, and a step without lengths is skipped
-    mixed = drift[:12] + [{"kind": "eval", "step": 12, "pass@1": 0.1}, {"kind": "train", "step": 13}] + drift[12:]
+    mixed = (drift[:12] + [{"kind": "eval", "step": 12, "pass@1": 0.1}, {"kind": "train", "step": 13}]
+             + drift[12:])
     assert len(drift_warnings(mixed)) == 1
 
 

@@ -22,11 +22,6 @@ def pick_color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def train_records(history) -> list[dict]:
-    """The training records of a history (``kind`` "train", or no kind)."""
-    return [r for r in history if r.get("kind", "train") == "train"]
-
-
 def eval_records(history) -> list[dict]:
     """The evaluation records of a history."""
     return [r for r in history if r.get("kind") == "eval"]

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from masa_lite.teach.plot_kit import (empty_panel, finite, legend_outside,
-                                      pick_color, series, train_records)
+from masa_lite.history import train_records
+from masa_lite.teach.plot_kit import (empty_panel, finite, legend_outside, pick_color, series)
 
 
 # ---- 4. gating / cutoff precision, recall, F1 (Table 3) ---------------------------------------
