@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -80,13 +80,13 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from masa_lite.efficient import cost
 from masa_lite.efficient import cutoff
 from masa_lite.efficient import expert_sft
 from masa_lite.efficient import gate
 from masa_lite.meta import answer as meta_answer
 from masa_lite.meta import reward as meta_rewards
 from masa_lite.meta import scoring as meta_scoring
+from masa_lite.study import cost
 from masa_lite.teach import plots
 from masa_lite.teach import plots_efficient
 from masa_lite.teach import widgets
@@ -278,7 +278,7 @@ for m, row in summary["methods"].items():
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
 # MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution
 # tokens the cutoff saves, m the meta path's tokens per solution token. If its steps teach as much
-# as GRPO's, the speed-up is at most 1 / that (`masa_lite/efficient/cost.py`). The paper's 1.28×
+# as GRPO's, the speed-up is at most 1 / that (`masa_lite/study/cost.py`). The paper's 1.28×
 # with 37 % gated fits m ≈ 0.2; here the meta answer is about as long as a solution:
 
 # %%

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from masa_lite.config import load_config
 from masa_lite.files import read_jsonl
-from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr, other_runs_pass_rates
+from masa_lite.meta.ceiling import level_oracle_corr, noise_ceiling_corr
 from masa_lite.reproduce import pairs_at
 from masa_lite.stats import calibration
+from masa_lite.study.frontier import other_runs_pass_rates
 from masa_lite.task import synthetic
 
 

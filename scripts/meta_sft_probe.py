@@ -22,7 +22,7 @@ from masa_lite.config import load_config
 from masa_lite.grpo.policy import setup
 from masa_lite.task.records import eval_records, training_pool
 from masa_lite.task.prompts import prompt_format_for
-from masa_lite.meta.probe import binomial_rate, level_calibration, probe_pairs
+from masa_lite.study.probe import binomial_rate, level_calibration, probe_pairs
 from masa_lite.meta.scoring import sample_meta
 
 LEVEL_PASS = {1: .89, 2: .69, 3: .47, 4: .37, 5: .23, 6: .18}  # masa-tiny's card

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import random
 
-from masa_lite.efficient.frontier import cutoff_frontier, reference_split
+from masa_lite.study.frontier import cutoff_frontier, reference_split
 from masa_lite.stats import correct_lengths, mean_or_none
 from masa_lite.task import synthetic
 

@@ -3,7 +3,7 @@
 The one setting that has been measured to calibrate the bundled model's meta path is Expert SFT
 on noisy per-problem targets with a gentle step (``efficient.sft_lr=2e-3``, 32 targets a step;
 docs/meta-awareness-study.md, Finding 1: r = 0.83 ± 0.01 over 3 seeds). This runs that route —
-the trainer's own functions through :mod:`masa_lite.meta.probe`: ``sample_meta``, ``expert_target``, ``supervised.sft_step`` on the meta
+the trainer's own functions through :mod:`masa_lite.study.probe`: ``sample_meta``, ``expert_target``, ``supervised.sft_step`` on the meta
 path's own adapter (``meta.adapter=separate``) — for 40 steps, seeded, and fails if the mean
 predicted pass rate stops following difficulty. Targets are what the trainer sees: the count of
 correct answers among K samples, drawn at the level's pass rate from the model card."""
@@ -16,7 +16,7 @@ import pytest
 from masa_lite.config import load_config
 from masa_lite.efficient.expert_sft import sft_optimizer
 from masa_lite.grpo.policy import setup
-from masa_lite.meta.probe import binomial_rate, level_calibration, probe_pairs
+from masa_lite.study.probe import binomial_rate, level_calibration, probe_pairs
 from masa_lite.meta.scoring import sample_meta
 from masa_lite.models import BUNDLED_MODELS, META_ADAPTER, adapter_parameters, meta_adapter
 from masa_lite.supervised import sft_step

@@ -83,7 +83,7 @@ def test_ceiling_script_on_two_hand_made_runs(tmp_path, capsys):
 
 
 def test_other_runs_pass_rates_by_hand():
-    from masa_lite.meta.ceiling import other_runs_pass_rates
+    from masa_lite.study.frontier import other_runs_pass_rates
     finals = {"a": {"p1": 1.0, "p2": 0.5, "p3": 0.0},
               "b": {"p1": 0.5, "p2": 0.0},
               "c": {"p1": 0.0, "p2": 1.0, "p3": 1.0}}

@@ -1,8 +1,8 @@
-"""The speed-up bound of MASA-efficient (masa_lite/efficient/cost.py) against hand-computed values."""
+"""The speed-up bound of MASA-efficient (masa_lite/study/cost.py) against hand-computed values."""
 
 import pytest
 
-from masa_lite.efficient.cost import max_meta_share, meta_share_of, relative_step_cost, speedup_bound
+from masa_lite.study.cost import max_meta_share, meta_share_of, relative_step_cost, speedup_bound
 
 
 def test_cost_and_bound_by_hand():

@@ -1,4 +1,4 @@
-"""Threshold sweeps of the gate and the cutoff (masa_lite/efficient/frontier.py) against
+"""Threshold sweeps of the gate and the cutoff (masa_lite/study/frontier.py) against
 hand-computed values, and scripts/control_frontier.py's gate part on hand-made run folders."""
 
 import json
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from masa_lite.efficient.frontier import cutoff_frontier, gate_frontier, reference_split
+from masa_lite.study.frontier import cutoff_frontier, gate_frontier, reference_split
 
 
 def test_gate_frontier_by_hand():

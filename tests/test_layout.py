@@ -3,7 +3,8 @@
 * notebooks, scripts, benchmarks and the CLI use masa_lite's public names only (no ``_name``);
 * no module of masa_lite is over 400 lines, no function over 60 (its docstring not counted);
 * no import cycle among masa_lite's modules (lazy imports inside functions included);
-* every subpackage is a regular package, so ``pip install`` ships it.
+* every subpackage is a regular package, so ``pip install`` ships it;
+* the method (issue 27, "one reading path") never imports the study's instruments, ``masa_lite.study``.
 """
 
 from __future__ import annotations
@@ -149,3 +150,45 @@ def test_every_subpackage_is_a_package():
     for folder in PKG.rglob("*"):
         if folder.is_dir() and any(folder.glob("*.py")) and folder.name != "__pycache__":
             assert (folder / "__init__.py").exists(), f"{_rel(folder)} has no __init__.py"
+
+
+# The method a student reads: nothing here may import the study's instruments (masa_lite.study).
+METHOD = ("masa_lite.grpo", "masa_lite.meta", "masa_lite.efficient", "masa_lite.task",
+          "masa_lite.trainer", "masa_lite.evaluation")
+STUDY = "masa_lite.study"
+
+
+def _imported_names(tree: ast.AST, package: str) -> set[str]:
+    """Every module name an ``import`` or ``from … import`` in ``tree`` names, relative imports
+    resolved against ``package``; ``from a import b`` counts as ``a`` and ``a.b``."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            out |= {base} | {f"{base}.{a.name}" for a in node.names}
+    return out
+
+
+def _study_imports(name: str, path: Path) -> list[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names = _imported_names(ast.parse(path.read_text()), package)
+    return sorted(n for n in names if n == STUDY or n.startswith(STUDY + "."))
+
+
+def test_the_method_does_not_import_the_study():
+    method = {n: p for n, p in MODULES.items() if any(n == m or n.startswith(m + ".") for m in METHOD)}
+    assert "masa_lite.trainer" in method and "masa_lite.grpo.losses" in method
+    bad = {_rel(p): found for n, p in method.items() if (found := _study_imports(n, p))}
+    assert not bad, f"the method imports the study's instruments (move the code, or the import): {bad}"
+
+
+def test_study_import_finder_sees_every_form():
+    src = ("import masa_lite.study.cost\nfrom masa_lite.study import probe\n"
+           "def f():\n    from ..study.frontier import gate_frontier\n")
+    names = _imported_names(ast.parse(src), "masa_lite.meta")
+    assert {"masa_lite.study.cost", "masa_lite.study.probe", "masa_lite.study.frontier"} <= names

@@ -47,16 +47,6 @@ def noise_ceiling_corr(actual: Sequence[float], n: int) -> float:
     return math.sqrt(max(0.0, 1.0 - noise / float(y.var())))
 
 
-def other_runs_pass_rates(finals: dict, run) -> dict:
-    """The *other runs* reference predictor (docs/meta-awareness-study.md, Findings 8 and 11): per
-    problem, the mean measured pass rate of every run in ``finals`` ({run: {problem id: final pass
-    rate}}) except ``run``, on the problems all of them share with ``run``. Empty without others."""
-    others = [f for r, f in finals.items() if r != run]
-    if not others:
-        return {}
-    return {i: float(np.mean([f[i] for f in others])) for i in finals[run] if all(i in f for f in others)}
-
-
 def pass_rate_ceilings(pairs: Sequence[dict], n_samples: int) -> dict:
     """``calib_pass_level_oracle`` and ``calib_pass_noise_ceiling`` of one evaluation's calibration
     pairs (:func:`masa_lite.evaluation.calibration_pairs`), for the history."""

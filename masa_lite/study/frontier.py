@@ -12,12 +12,15 @@ measured pass rates, a problem's measured mean correct length). The labels are t
 
 A threshold at which even a well-informed predictor stays below a target says the target is a
 property of the task (how often a group of 8 agrees, how much longer wrong solutions are), not of
-the meta path.
+the meta path. :func:`other_runs_pass_rates` builds the best-informed pass-rate reference the study
+has: the other policies' measured pass rates on the same problems.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
+
+import numpy as np
 
 from masa_lite.efficient.cutoff import cutoff_budget
 from masa_lite.efficient.gate import gate_prompts
@@ -84,3 +87,13 @@ def cutoff_frontier(lengths: Sequence[int], correct: Sequence[bool],
         rows.append({"factor": f, "cut": sum(cut) / len(cut), "precision": r["precision"],
                      "recall": r["recall"], "f1": r["f1"], "base_rate": sum(wrong) / len(wrong)})
     return rows
+
+
+def other_runs_pass_rates(finals: dict, run) -> dict:
+    """The *other runs* reference predictor (docs/meta-awareness-study.md, Findings 8 and 11): per
+    problem, the mean measured pass rate of every run in ``finals`` ({run: {problem id: final pass
+    rate}}) except ``run``, on the problems all of them share with ``run``. Empty without others."""
+    others = [f for r, f in finals.items() if r != run]
+    if not others:
+        return {}
+    return {i: float(np.mean([f[i] for f in others])) for i in finals[run] if all(i in f for f in others)}
