@@ -81,6 +81,10 @@ def cmd_eval(args) -> int:
 
     cfg = _config(args)
     records = eval_records(cfg, dataset=args.dataset)  # data errors before the model loads
+    if args.adapter:
+        from masa_lite.models import check_adapter
+
+        check_adapter(args.adapter)  # a run, checkpoint or damaged folder: before the model loads
     model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
                                           dtype=cfg.model.dtype)
     if args.adapter:
@@ -249,10 +253,10 @@ def add_study_commands(sub) -> None:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "the input is wrong", not "masa_lite has a bug"."""
     from masa_lite.config import ConfigError
-    from masa_lite.errors import CheckpointWriteError, DataError
+    from masa_lite.errors import AdapterError, CheckpointWriteError, DataError, RunFolderError
 
-    out = [ConfigError, DataError, CheckpointWriteError, FileNotFoundError, NotADirectoryError,
-           IsADirectoryError, PermissionError]
+    out = [ConfigError, DataError, CheckpointWriteError, RunFolderError, AdapterError,
+           FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError]
     try:
         from masa_lite.task.data import DatasetUnavailableError
         out.append(DatasetUnavailableError)

@@ -20,6 +20,8 @@ from typing import Any, get_origin, get_type_hints
 
 import yaml
 
+from masa_lite.errors import shorten
+
 PROFILE_ENV = "MASA_LITE_PROFILE"
 PROFILE_DIR = Path(__file__).parent / "profiles"
 VLLM_INSTALL_HINT = ("rollout.backend = 'vllm' needs the optional vLLM package: "
@@ -66,6 +68,7 @@ NUMBERS = ("rollout.top_p", "rollout.vllm_gpu_memory_utilization", "grpo.log_rat
 
 
 OPTIONAL_NUMBERS = ("meta.kl_beta", "meta.lr")  # a number, or null for "as the solution path"
+MAX_SEED = 2**63 - 1  # torch's generators take 64 bits; seed + 7 (the audit stream) must fit too
 
 
 def _coerce(value, typ, where: str):
@@ -91,7 +94,7 @@ def _coerce(value, typ, where: str):
             return value.lower() in ("true", "1", "yes")
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        raise ConfigError(f"{where}: expected true/false, got {shorten(value)}")
     if typ in (int, float):
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number ({typ.__name__}), got the boolean "
@@ -99,21 +102,32 @@ def _coerce(value, typ, where: str):
         try:
             out = typ(value)
         except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"{where}: expected a number ({typ.__name__}), got {value!r}") from None
+            words = _number_words(value)
+            if words.endswith("-digit number"):
+                words += " (more digits than Python reads, 4,300)"
+            raise ConfigError(f"{where}: expected a number ({typ.__name__}), got {words}") from None
         if typ is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
         if typ is float and not math.isfinite(out):
-            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+            raise ConfigError(f"{where}: expected a finite number, got {_number_words(value)}")
         return out
     if typ is list or get_origin(typ) is list:
         if isinstance(value, str):
             value = yaml.safe_load(value) if value.startswith("[") else value.split(",")
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {shorten(value)}")
         return value
     if typ is str:
         return str(value)
     return value
+
+
+def _number_words(value) -> str:
+    """A value in an error message: a string of thousands of digits is named by its length
+    (Python refuses to read integers of more than 4,300 digits), anything else shortened."""
+    if isinstance(value, str) and len(value) > 100 and value.strip().lstrip("+-").isdigit():
+        return f"a {len(value.strip().lstrip('+-'))}-digit number"
+    return shorten(value)
 
 
 def _update(obj, data: dict, prefix: str = ""):
@@ -129,14 +143,17 @@ def _update(obj, data: dict, prefix: str = ""):
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: expected a section (mapping), got {value!r}")
+                raise ConfigError(f"{where}: expected a section (mapping), got {shorten(value)}")
             _update(current, value, where + ".")
         else:
             setattr(obj, key, _coerce(value, hints[key], where))
 
 
 def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A finite int or float, not a bool (an int too large for a float is still a number)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    return isinstance(x, int) or math.isfinite(x)
 
 
 def _check_dual_clip(value) -> None:
@@ -150,19 +167,34 @@ def _check_dual_clip(value) -> None:
 
 
 def _check_types_and_ranges(cfg: RunConfig, get) -> None:
-    """Choices, finite numbers, ≥ 1 and ≥ 0 fields."""
+    """Choices, finite numbers, ≥ 1 and ≥ 0 fields, the seed's range, the LoRA targets' form."""
     for path, allowed in CHOICES.items():
         if get(path) not in allowed:
-            raise ConfigError(f"{path} = {get(path)!r} is not allowed: choose one of {allowed}")
+            raise ConfigError(f"{path} = {shorten(get(path))} is not allowed: choose one of {allowed}")
     for path in POSITIVE + NON_NEGATIVE + NUMBERS:  # a value set in code may be of any type
         if not _is_number(get(path)):
-            raise ConfigError(f"{path} must be a finite number, got {get(path)!r}")
+            raise ConfigError(f"{path} must be a finite number, got {shorten(get(path))}")
     for path in POSITIVE:
         if get(path) < 1:
-            raise ConfigError(f"{path} must be ≥ 1, got {get(path)!r}")
+            raise ConfigError(f"{path} must be ≥ 1, got {shorten(get(path))}")
     for path in NON_NEGATIVE:
         if get(path) < 0:
-            raise ConfigError(f"{path} must be ≥ 0, got {get(path)!r}")
+            raise ConfigError(f"{path} must be ≥ 0, got {shorten(get(path))}")
+    seed = cfg.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**63 - 1 = {MAX_SEED} (the "
+                          f"random generators take 64-bit seeds), got {shorten(seed)}")
+    _check_lora_targets(cfg.model.lora_targets)
+
+
+def _check_lora_targets(targets) -> None:
+    """``model.lora_targets``: "all-linear", one module name (or pattern), or a non-empty list of
+    module names; whether the model has those modules is checked once it is loaded
+    (:func:`masa_lite.models.wrap_lora`)."""
+    names = [targets] if isinstance(targets, str) else targets
+    if not (isinstance(names, list) and names and all(isinstance(t, str) and t.strip() for t in names)):
+        raise ConfigError(f"model.lora_targets must be all-linear or a list of module names such "
+                          f"as [q_proj, v_proj], got {shorten(targets)}")
 
 def _check_rollout_and_grpo(cfg: RunConfig) -> None:
     """Sampling and the policy update."""
@@ -266,17 +298,26 @@ def available_profiles() -> list[str]:
 
 
 def parse_overrides(items) -> dict:
-    """``["grpo.lr=1e-4", "seed=1"]`` → nested dict (values parsed as YAML scalars)."""
+    """``["grpo.lr=1e-4", "seed=1"]`` → nested dict (values parsed as YAML scalars). A value YAML
+    cannot read as a number (thousands of digits) stays a string, for the field to refuse."""
     out: dict = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key=value, e.g. grpo.lr=1e-4")
+            raise ConfigError(f"override {shorten(item)} must look like key=value, e.g. grpo.lr=1e-4")
         key, raw = item.split("=", 1)
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {shorten(item)}: {part} is given a value and keys")
+        try:
+            node[parts[-1]] = yaml.load(raw, Loader=UniqueKeyLoader)
+        except ValueError:  # an integer of more than 4,300 digits
+            node[parts[-1]] = raw
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {shorten(item)}: the value is not valid YAML "
+                              f"({' '.join(str(exc).split())})") from None
     return out
 
 
@@ -287,22 +328,43 @@ def load_config(profile: str | None = None, path=None, overrides=None) -> RunCon
     prof = PROFILE_DIR / f"{profile}.yaml"
     if not prof.exists():
         raise ConfigError(f"unknown profile {profile!r}: choose one of {available_profiles()}")
-    _update(cfg, _read_yaml(prof))
+    _update(cfg, read_yaml(prof))
     cfg.profile = profile
     if path is not None:
-        _update(cfg, _read_yaml(Path(path)))
+        _update(cfg, read_yaml(Path(path)))
     _update(cfg, overrides if isinstance(overrides, dict) else parse_overrides(overrides))
     return validate(cfg)
 
 
-def _read_yaml(path: Path) -> dict:
-    """A YAML config file as a mapping (empty file: no settings); errors name the file."""
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (plain YAML
+    keeps the last one silently, so ``lr`` set twice would quietly lose one of them)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in one section (the second would "
+                    "silently win): keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> dict:
+    """A YAML config file as a mapping (empty file: no settings); errors name the file and the
+    line, including a key given twice."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist (or is not a file)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as f:  # the file's name goes into YAML's messages
+            data = yaml.load(f, Loader=UniqueKeyLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise ConfigError(f"{path}: a value cannot be read ({str(exc).split(':')[0]})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

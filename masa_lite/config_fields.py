@@ -29,7 +29,12 @@ class DataConfig:
     task: str = "synthetic"  # "synthetic" or a data set name/path for masa_lite.data
     levels: list = field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
     train_pool: int = 20000  # synthetic problems to draw training prompts from
-    eval_per_level: int = 50  # held-out problems per level for evaluation
+    eval_per_level: int = 50  # held-out problems per level for evaluation (a data set: problems)
+    # what the run evaluates on: "" = held-out problems of data.task (synthetic: its test split;
+    # a data set: data.eval_per_level problems held out of it, never trained on), or a data set
+    # name/path of its own (e.g. math500, aime24, a file), whose problems that are also in the
+    # training pool are removed, with a warning that counts them
+    eval_task: str = ""
     eval_samples: int = 8  # samples per held-out problem (pass@1 mean, pass@k)
 
 

@@ -16,3 +16,23 @@ class DataError(ValueError):
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (a full disk, no permission); nothing half-written is
     left behind, and the previous checkpoint stays the one a resume uses."""
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked: another run holds it, it cannot be created or
+    written, its checkpoints are all damaged, or it holds a run that a resume would change; the
+    message names the folder and the way out (never deleting files by hand)."""
+
+
+class AdapterError(ValueError):
+    """An adapter folder (``masa-lite eval --adapter``) that cannot be loaded: the message names
+    the folder, what is wrong with it and which folder to pass instead."""
+
+
+def shorten(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, so that a 100,000-digit number or a
+    10 MB line still makes a one-line message; a cut value says how long it was."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"

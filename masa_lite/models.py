@@ -44,15 +44,34 @@ _CACHE_MARKER = "masa_lite_gguf_source.json"
 
 # --------------------------------------------------------------------------- device / dtype
 def pick_device(device: str | None = None) -> torch.device:
-    """``None``/"auto": CUDA if available, else Apple MPS, else CPU; anything else as given."""
+    """``None``/"auto": CUDA if available, else Apple MPS, else CPU; anything else as given, if
+    this machine has it: a device it lacks (``cuda`` on a CPU build of torch, ``cuda:3`` with
+    one GPU, ``mps`` off a Mac) is refused in one line, before anything loads."""
+    from masa_lite.config import ConfigError
+
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
     if device is None or str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
+        return torch.device("mps" if has_mps else "cpu")
+    try:
+        picked = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"model.device = {device!r} is not a device: use auto, cpu, cuda, cuda:N "
+                          "or mps") from None
+    fix = "use model.device=auto (the best device this machine has) or cpu"
+    if picked.type == "cuda":
+        if not torch.backends.cuda.is_built():
+            raise ConfigError(f"model.device = {device!r}, but this torch ({torch.__version__}) is a "
+                              f"build without CUDA: install a CUDA build of torch, or {fix}")
+        count = torch.cuda.device_count()
+        if count == 0 or (picked.index or 0) >= count:
+            raise ConfigError(f"model.device = {device!r}, but this machine has {count} CUDA "
+                              f"GPU(s) visible: {fix}")
+    if picked.type == "mps" and not has_mps:
+        raise ConfigError(f"model.device = {device!r}, but Apple's MPS is not available here: {fix}")
+    return picked
 
 
 def pick_dtype(device: torch.device | str, dtype: str | torch.dtype | None = None) -> torch.dtype:
@@ -292,10 +311,33 @@ def wrap_lora(model, settings: LoraSettings | None = None):
     """Freeze ``model`` and add trainable LoRA adapters; returns a ``peft.PeftModel``."""
     from peft import LoraConfig, get_peft_model
 
+    from masa_lite.config import ConfigError
+
     s = settings or LoraSettings()
+    check_lora_targets(model, s.target_modules)
     config = LoraConfig(task_type="CAUSAL_LM", r=s.r, lora_alpha=s.alpha, lora_dropout=s.dropout,
                         target_modules=s.target_modules)
-    return get_peft_model(model, config)
+    try:
+        return get_peft_model(model, config)
+    except ValueError as exc:  # e.g. a target that is not a layer LoRA can adapt
+        raise ConfigError(f"model.lora_targets = {s.target_modules!r}: {' '.join(str(exc).split())}") from None
+
+
+def check_lora_targets(model, targets) -> None:
+    """Refuse ``model.lora_targets`` names that match no module of ``model`` (peft's rule: a
+    module's name is the target or ends with ``.target``), listing the names its linear layers
+    have; "all-linear" and a single pattern string are peft's to match."""
+    from masa_lite.config import ConfigError
+
+    if isinstance(targets, str):
+        return
+    names = [n for n, _ in model.named_modules()]
+    missing = [t for t in targets if not any(n == t or n.endswith(f".{t}") for n in names)]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                         if isinstance(m, torch.nn.Linear)})
+        raise ConfigError(f"model.lora_targets: {missing} match no module of this model; its linear "
+                          f"layers are named {linear} (or use all-linear)")
 
 
 META_ADAPTER = "meta"  # name of the meta path's own LoRA adapter (meta.adapter=separate)
@@ -335,16 +377,68 @@ def meta_adapter(model):
         model.set_adapter(previous)
 
 
+def adapter_problem(folder) -> str | None:
+    """Why ``folder`` is not a LoRA adapter folder that loads (``adapter_config.json`` and
+    complete ``adapter_model.safetensors``), saying which folder to pass instead when it is a run
+    or checkpoint folder; None if it looks right. Cheap: runs before the model loads."""
+    from masa_lite.checkpoint import checkpoint_folders
+    from masa_lite.files import safetensors_problem
+
+    path = Path(folder)
+    if not path.exists():
+        return "no such folder"
+    if not path.is_dir():
+        return "is a file; pass the adapter folder (it holds adapter_config.json)"
+    if not (path / "adapter_config.json").is_file():
+        if (path / "adapter" / "adapter_config.json").is_file():
+            return f"is a checkpoint folder; pass its adapter: {path / 'adapter'}"
+        ckpts = checkpoint_folders(path)
+        if ckpts:
+            return (f"is a run folder; pass the adapter of a checkpoint, e.g. the newest: "
+                    f"{ckpts[-1] / 'adapter'}")
+        return "is empty" if not any(path.iterdir()) else "holds no adapter_config.json"
+    try:
+        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        return f"adapter_config.json cannot be read ({' '.join(str(exc).split())[:100]})"
+    if not isinstance(config, dict) or "peft_type" not in config:
+        return "adapter_config.json is not a peft adapter configuration (no peft_type)"
+    for sub in (path, path / META_ADAPTER) if (path / META_ADAPTER).is_dir() else (path,):
+        why = safetensors_problem(sub / "adapter_model.safetensors")
+        if why is not None:
+            return why if sub == path else f"{META_ADAPTER}/{why}"
+    return None
+
+
+def check_adapter(folder) -> Path:
+    """``folder`` as a path, or :class:`~masa_lite.errors.AdapterError` saying what is wrong
+    (:func:`adapter_problem`)."""
+    from masa_lite.errors import AdapterError
+
+    why = adapter_problem(folder)
+    if why is not None:
+        raise AdapterError(f"--adapter {folder}: {why}")
+    return Path(folder)
+
+
 def load_trained_adapters(model, folder):
     """Load a run's adapter folder (``ckpt-*/adapter``) onto a base model: ``default``, plus the
-    meta path's own adapter when the run had one (``<folder>/meta``)."""
+    meta path's own adapter when the run had one (``<folder>/meta``). A folder that is not an
+    adapter, or an adapter for another model, is refused in one line naming it."""
     from peft import PeftModel
 
-    folder = Path(folder)
-    model = PeftModel.from_pretrained(model, folder)
-    if (folder / META_ADAPTER / "adapter_model.safetensors").exists():
-        model.load_adapter(folder / META_ADAPTER, adapter_name=META_ADAPTER)
-        model.set_adapter("default")
+    from masa_lite.errors import AdapterError
+
+    folder = check_adapter(folder)
+    try:
+        model = PeftModel.from_pretrained(model, folder)
+        if (folder / META_ADAPTER / "adapter_model.safetensors").exists():
+            model.load_adapter(folder / META_ADAPTER, adapter_name=META_ADAPTER)
+            model.set_adapter("default")
+    except (ValueError, RuntimeError, KeyError, TypeError) as exc:  # peft's, for a mismatch
+        raise AdapterError(f"--adapter {folder}: does not load onto this model "
+                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); pass "
+                           "an adapter trained from the same base model (--model)") from None
     return model
 
 

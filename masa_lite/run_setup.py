@@ -1,6 +1,8 @@
-"""Starting a training run: validate the configuration, prepare the run folder, load the data and
-the model with its LoRA adapter(s) and optimisers, and resume from the latest checkpoint. What it
-builds, :class:`Run`, is what :func:`masa_lite.trainer.train` holds between steps."""
+"""Starting a training run: validate the configuration, take the run folder (one run per folder),
+prepare it, load the data, check that a resume continues the same run (configuration and data),
+load the model with its LoRA adapter(s) and optimisers, and resume from the newest intact
+checkpoint. What it builds, :class:`Run`, is what :func:`masa_lite.trainer.train` holds between
+steps (and releases when it ends: :meth:`Run.release`)."""
 
 from __future__ import annotations
 
@@ -10,17 +12,18 @@ from pathlib import Path
 
 import torch
 
-from masa_lite.checkpoint import latest_checkpoint, load_checkpoint
+from masa_lite.checkpoint import apply_checkpoint, resume_point
 from masa_lite.config import ConfigError, RunConfig, to_dict, validate
 from masa_lite.distributed import DataParallel
 from masa_lite.efficient.expert_sft import sft_optimizer
 from masa_lite.grpo import policy
 from masa_lite.grpo.rollout import row_seed
 from masa_lite.history import History
-from masa_lite.models import META_ADAPTER, adapter_parameters, has_meta_adapter
-from masa_lite.run_dir import check_resumable, prepare_run_dir, trim_calibration, tuple_state, write_config
+from masa_lite.models import META_ADAPTER, adapter_parameters, has_meta_adapter, pick_device
+from masa_lite.run_dir import (RunLock, check_same_run, lock_run_dir, prepare_run_dir, run_fingerprint,
+                               trim_calibration, tuple_state, write_config)
 from masa_lite.task.prompts import prompt_format_for
-from masa_lite.task.records import check_prompt_lengths, eval_records, model_context, training_pool
+from masa_lite.task.records import check_prompt_lengths, model_context, run_records
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Run:
     audit_rng: random.Random = None
     history: History = None
     start: int = 0
+    lock: RunLock | None = None  # rank 0's hold on the run folder, until release()
+    fingerprint: dict = None     # configuration and data (masa_lite.run_dir.run_fingerprint)
     state: dict = field(default_factory=lambda: {"wall": 0.0, "sft_buffer": [], "sft_recent": [], "gate": [], "cut": []})
 
     @property
@@ -65,30 +70,57 @@ class Run:
     def saved_state(self) -> dict:
         """The trainer's part of a checkpoint: random streams, bookkeeping, extra optimisers."""
         return {"sampler": self.sampler.getstate(), "audit_rng": self.audit_rng.getstate(),
-                "state": self.state, "sft_opt": self.sft_opt.state_dict() if self.sft_opt else None,
+                "state": self.state, "fingerprint": self.fingerprint,
+                "sft_opt": self.sft_opt.state_dict() if self.sft_opt else None,
                 "meta_opt": self.meta_opt.state_dict() if self.meta_opt else None,
                 "meta_sched": self.meta_sched.state_dict() if self.meta_sched else None}
 
+    def release(self) -> None:
+        """Let the run folder go (the run ended, or failed): another run may use it now."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
 
 def start_run(cfg: RunConfig, resume: bool) -> Run:
-    """Validate, prepare the run folder, load data (data errors before the model loads) and the
-    model, check prompt lengths, build the optimisers and resume from the latest checkpoint."""
+    """Validate, take the run folder (rank 0; refused if another run holds it), prepare it, load
+    data (data errors before the model loads), read the checkpoint to resume from and check that
+    it is the same run, load the model, check prompt lengths, build the optimisers and restore
+    the checkpoint. The returned run holds the folder until :meth:`Run.release`."""
     validate(cfg)  # a config built in code gets the same checks as one loaded from YAML
+    pick_device(cfg.model.device)  # a device this machine lacks is refused before anything loads
     dp = DataParallel.from_env(cfg.model.device)  # one process unless launched by torchrun
     if dp.enabled and cfg.rollout.backend != "hf":
         raise ConfigError("data-parallel runs sample row-seeded, which needs rollout.backend=hf")
     run_dir = Path(cfg.out_dir)
+    lock = lock_run_dir(run_dir) if dp.is_main else None
+    try:
+        run = _open_run(cfg, dp, run_dir, resume)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    run.lock = lock
+    return run
+
+
+def _open_run(cfg: RunConfig, dp: DataParallel, run_dir: Path, resume: bool) -> Run:
+    """:func:`start_run` once the folder is held."""
     if dp.is_main:
         prepare_run_dir(run_dir, resume)
     dp.barrier()
-    run = Run(cfg, dp, run_dir, training_pool(cfg), eval_records(cfg))
+    run = Run(cfg, dp, run_dir, *run_records(cfg))
+    run.fingerprint = run_fingerprint(cfg, run.pool, run.held_out)
+    saved = resume_point(run_dir) if resume else None
+    if saved is not None:  # before the model loads: a changed run is refused at once
+        check_same_run(run_dir, saved["state"]["trainer"].get("fingerprint"), run.fingerprint)
     run.model, run.tokenizer, run.optimizer, run.scheduler = policy.setup(cfg)
     run.device = next(run.model.parameters()).device
     run.fmt = prompt_format_for(cfg.model.name, run.tokenizer, k=cfg.meta.k)
     check_lengths(run)
     run.sampler, run.audit_rng = random.Random(cfg.seed), random.Random(cfg.seed + 7)
     build_path_optimisers(run)
-    records = resume_from_checkpoint(run) if resume else []
+    records = restore_checkpoint(run, saved) if saved is not None else []
     dp.wrap(run.model)  # DDP over the LoRA parameters (several ranks only)
     run.history = History(run_dir, cfg.loggers, records, config=to_dict(cfg), write=dp.is_main)
     if dp.is_main:
@@ -129,14 +161,11 @@ def build_path_optimisers(run: Run) -> None:
     run.sft_opt = sft_optimizer(meta_params, cfg) if cfg.efficient.expert_sft else None
 
 
-def resume_from_checkpoint(run: Run) -> list[dict]:
-    """Restore the latest checkpoint, if any (same configuration only): weights, optimisers,
-    random streams and bookkeeping. Returns the restored history records."""
-    ckpt = latest_checkpoint(run.run_dir)
-    if ckpt is None:
-        return []
-    check_resumable(run.run_dir, run.cfg)
-    run.start, records, saved = load_checkpoint(ckpt, run.model, run.optimizer, run.scheduler)
+def restore_checkpoint(run: Run, ckpt: dict) -> list[dict]:
+    """Restore a checkpoint read by :func:`masa_lite.checkpoint.resume_point` (and checked to be
+    of this run): weights, optimisers, random streams and bookkeeping. Returns the restored
+    history records."""
+    run.start, records, saved = apply_checkpoint(ckpt, run.model, run.optimizer, run.scheduler)
     run.sampler.setstate(tuple_state(saved["sampler"]))
     run.audit_rng.setstate(tuple_state(saved["audit_rng"]))
     run.state = saved["state"]

@@ -107,28 +107,31 @@ def train(cfg: RunConfig, resume: bool = True, progress: bool = True, step_hook=
     files and calls ``step_hook``."""
     from tqdm.auto import tqdm
 
-    run = start_run(cfg, resume)
-    first_evaluation(run, base_eval)
-    bar = tqdm(range(run.start, cfg.grpo.steps), desc=cfg.method or "train", initial=run.start,
-               total=cfg.grpo.steps, disable=not (progress and run.dp.is_main))
-    for index in bar:
-        s = draw_prompts(run, index)      # 1
-        meta_path(run, s)                 # 2
-        plan_step(run, s)                 # 3
-        solution_path(run, s)             # 4
-        score_step(run, s)                # 5: rewards, audits of the controls, the policy update
-        audit_controls(run, s)
-        s.tick()
-        update_policy(run, s)
-        s.tick()
-        expert_sft(run, s)                # 6
-        s.tick()
-        finish_step(run, s)               # 7
-        bar.set_postfix(acc=f"{s.m['accuracy']:.2f}", zv=f"{s.m.get('zero_variance_frac', 0):.2f}")
-        if step_hook is not None and run.dp.is_main:
-            step_hook(index + 1, s.m)
-    run.history.close()
-    run.dp.close()
+    run = start_run(cfg, resume)  # holds the run folder (one run per folder) until it ends
+    try:
+        first_evaluation(run, base_eval)
+        bar = tqdm(range(run.start, cfg.grpo.steps), desc=cfg.method or "train", initial=run.start,
+                   total=cfg.grpo.steps, disable=not (progress and run.dp.is_main))
+        for index in bar:
+            s = draw_prompts(run, index)      # 1
+            meta_path(run, s)                 # 2
+            plan_step(run, s)                 # 3
+            solution_path(run, s)             # 4
+            score_step(run, s)                # 5: rewards, audits of the controls, the policy update
+            audit_controls(run, s)
+            s.tick()
+            update_policy(run, s)
+            s.tick()
+            expert_sft(run, s)                # 6
+            s.tick()
+            finish_step(run, s)               # 7
+            bar.set_postfix(acc=f"{s.m['accuracy']:.2f}", zv=f"{s.m.get('zero_variance_frac', 0):.2f}")
+            if step_hook is not None and run.dp.is_main:
+                step_hook(index + 1, s.m)
+        run.history.close()
+        run.dp.close()
+    finally:
+        run.release()
     return {"history": run.history.records, "run_dir": str(run.run_dir), "model": run.model,
             "tokenizer": run.tokenizer, "rank": run.dp.rank, "world_size": run.dp.world_size}
 

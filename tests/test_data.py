@@ -196,10 +196,11 @@ def test_missing_problem_error(tmp_path):
     assert "source=" in str(e.value)
 
 
-def test_folder_with_a_bad_later_file_names_the_row(tmp_path):
+def test_folder_with_a_bad_later_file_names_the_file_and_line(tmp_path):
+    """Issue 29: inside a folder the message names the file (not the folder) and its line."""
     (tmp_path / "a.jsonl").write_text((FIX / "aime25.jsonl").read_text())
     (tmp_path / "b.jsonl").write_text((FIX / "bad_missing_answer.jsonl").read_text())
-    with pytest.raises(ValueError, match=r"row 3.*missing field 'answer'"):
+    with pytest.raises(ValueError, match=r"b\.jsonl, line 1 .*missing field 'answer'"):
         load_math_dataset(str(tmp_path))
 
 
@@ -277,10 +278,27 @@ def test_hub_path_uses_spec(monkeypatch):
     ("columns.json", b'{"problem": ["a", "b", "c"], "answer": ["1"]}',
      r"columns.json: column-oriented JSON with columns of unequal length \{'problem': 3, 'answer': 1\}"),
     ("latin1.csv", b"problem,answer\n1+1,2\ncaf\xe9,1\n", r"latin1.csv, line 3: not UTF-8"),
-    ("null_answer.jsonl", b'{"problem": "1+1", "answer": null}\n', r"row 0.*reference answer is missing"),
-    ("null_string.jsonl", b'{"problem": "1+1", "answer": "null"}\n', r"row 0.*reference answer is missing"),
+    ("null_answer.jsonl", b'{"problem": "1+1", "answer": null}\n', r"line 1 .*reference answer is missing"),
+    ("null_string.jsonl", b'{"problem": "1+1", "answer": "null"}\n', r"line 1 .*reference answer is missing"),
     ("frac.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "x", "answer": "\\\\frac{"}\n',
-     r"row 1.*unbalanced braces"),
+     r"frac.jsonl, line 2 .*unbalanced braces"),
+    # issue 29: levels that are not levels, answers that are not text, empty problems; the line is
+    # the file's line as an editor numbers it (blank lines count)
+    ("inf.jsonl", b'{"problem": "1+1", "answer": "2", "level": Infinity}\n',
+     r"inf.jsonl, line 1 .*level must be a whole number from 0 to 1000.*got inf"),
+    ("nan.jsonl", b'{"problem": "1+1", "answer": "2"}\n\n{"problem": "2+2", "answer": "4", "level": NaN}\n',
+     r"nan.jsonl, line 3 .*level must be a whole number.*got nan"),
+    ("huge.jsonl", b'{"problem": "1+1", "answer": "2", "level": 1e30}\n',
+     r"huge.jsonl, line 1 .*level must be a whole number.*got 1e\+30"),
+    ("half.csv", b"problem,answer,level\n1+1,2,2.5\n", r"half.csv, line 2 .*level must be a whole number"),
+    ("true.jsonl", b'{"problem": "1+1", "answer": true}\n', r"line 1 .*must be text or a number, got true \(a bool\)"),
+    ("list.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "1+1", "answer": [1, 2]}\n',
+     r"list.jsonl, line 2 .*must be text or a number, got \[1, 2\] \(a list\)"),
+    ("dict.jsonl", b'{"problem": "1+1", "answer": {"a": 1}}\n', r"line 1 .*got \{\"a\": 1\} \(a dict\)"),
+    ("empty.jsonl", b'{"problem": "1+1", "answer": "2"}\n{"problem": "  ", "answer": "2"}\n',
+     r"empty.jsonl, line 2 .*the problem text is empty"),
+    ("records.json", b'[{"problem": "1+1", "answer": "2"}, {"problem": "", "answer": "2"}]',
+     r"records.json, record 2 .*the problem text is empty"),
 ])
 def test_data_errors_name_the_file_and_line(tmp_path, name, content, message):
     path = tmp_path / name
@@ -288,6 +306,26 @@ def test_data_errors_name_the_file_and_line(tmp_path, name, content, message):
     with pytest.raises(D.DataError, match=message) as info:
         load_math_dataset(str(path))
     assert name in str(info.value)
+
+
+def test_gold_answers_are_named_by_their_file_line_not_a_row_index(tmp_path):
+    """Issue 29: a bad reference answer on file line 4 (third record, after a blank line) used to
+    be reported as "(row 2)"; a CSV record that spans lines is named by the line it starts on."""
+    (tmp_path / "g.jsonl").write_text('{"problem": "a", "answer": "1"}\n{"problem": "b", "answer": "2"}'
+                                      '\n\n{"problem": "c", "answer": null}\n')
+    with pytest.raises(D.DataError, match=r"g\.jsonl, line 4 "):
+        load_math_dataset(str(tmp_path / "g.jsonl"))
+    (tmp_path / "g.csv").write_text('problem,answer\n"two\nlines",3\nc,\n', encoding="utf-8")
+    with pytest.raises(D.DataError, match=r"g\.csv, line 4 .*reference answer is missing"):
+        load_math_dataset(str(tmp_path / "g.csv"))
+
+
+def test_levels_and_numeric_answers_that_are_fine(tmp_path):
+    rows = [{"problem": "a", "answer": 7, "level": 3.0}, {"problem": "b", "answer": 2.5, "level": "Level 5"},
+            {"problem": "c", "answer": "x", "level": None}]
+    (tmp_path / "ok.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recs = to_records(load_math_dataset(str(tmp_path / "ok.jsonl")))
+    assert [(r["answer"], r["level"]) for r in recs] == [("7", 3), ("2.5", 5), ("x", None)]
 
 
 def test_escaped_braces_and_multiline_csv_are_fine(tmp_path):

@@ -340,12 +340,14 @@ def test_training_data_with_a_too_long_prompt_or_too_few_problems_is_refused(ran
 
     from masa_lite.errors import DataError
 
-    data = tmp_path / "train.jsonl"
+    data, held = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"  # an evaluation set of its own
+    held.write_text(json.dumps({"problem": "5+5", "answer": "10"}) + "\n")
     rows = [{"problem": "1+2", "answer": "3"}, {"problem": "2+2", "answer": "4"},
             {"problem": "9" * 600, "answer": "9"}]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    files = {"data.task": str(data), "data.eval_task": str(held)}
     with pytest.raises(DataError, match=r"record 2 .*prompt of \d+ tokens"):
-        train(_cfg(random_tiny_dir, tmp_path / "a", **{"data.task": str(data)}), progress=False)
+        train(_cfg(random_tiny_dir, tmp_path / "a", **files), progress=False)
     data.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
 
     def no_model(*a, **k):
@@ -353,4 +355,4 @@ def test_training_data_with_a_too_long_prompt_or_too_few_problems_is_refused(ran
 
     monkeypatch.setattr("masa_lite.grpo.policy.setup", no_model)
     with pytest.raises(DataError, match=r"has 2 problem\(s\), fewer than one step .*prompts_per_step = 3"):
-        train(_cfg(random_tiny_dir, tmp_path / "b", **{"data.task": str(data)}), progress=False)
+        train(_cfg(random_tiny_dir, tmp_path / "b", **files), progress=False)

@@ -34,6 +34,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ from typing import Any, Callable, Iterable
 
 import datasets
 
-from masa_lite.errors import DataError
+from masa_lite.errors import DataError, shorten
 from masa_lite.files import write_jsonl
 
 FEATURES = datasets.Features({"problem": datasets.Value("string"), "answer": datasets.Value("string"),
@@ -103,13 +104,33 @@ GENERIC = SourceSpec("local", None, problem_fields=("problem", "question"), leve
                      answer_extractor=gsm8k_answer, id_field="id", passthrough=True)
 
 
-def _level(value: Any) -> int | None:
+MAX_LEVEL = 1000
+
+
+def _level(value: Any, where: str) -> int | None:
+    """A difficulty level: a whole number from 0 to :data:`MAX_LEVEL`, also read from text such
+    as "Level 3" (the original MATH release); None when there is none. Infinity, NaN, 2.5 or 1e30
+    are refused, naming the line."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    match = re.search(r"\d+", str(value))  # also "Level 3" as in the original MATH release
-    return int(match.group()) if match else None
+    if isinstance(value, str):  # a CSV cell is text: "3", "2.5", "inf" are numbers
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, float) and not value.is_integer():  # also inf and nan
+        level = None
+    elif isinstance(value, (int, float)):
+        level = int(value)
+    else:
+        match = re.search(r"\d+", str(value))
+        if not match:
+            return None
+        level = int(match.group()) if len(match.group()) < 10 else MAX_LEVEL + 1
+    if level is None or not 0 <= level <= MAX_LEVEL:
+        raise DataError(f"{where}: level must be a whole number from 0 to {MAX_LEVEL} (MATH's are "
+                        f"1-5), got {shorten(value, 40)}; fix it or remove the level")
+    return level
 
 
 _MISSING = {"", "null", "none", "nan"}
@@ -130,23 +151,43 @@ def _gold_problem(answer: str) -> str | None:
     return None
 
 
+def _answer_type_problem(value: Any) -> str | None:
+    """Why a raw reference answer is neither text nor a finite number (true, [1, 2], {"a": 1},
+    Infinity), or None: ``str()`` of such a value is never what a solution writes."""
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return (f"the reference answer must be text or a number, got "
+                f"{json.dumps(value, default=str)[:40]} (a {type(value).__name__}); write it as "
+                f"a string, e.g. \"answer\": \"2\"")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the reference answer {value!r} is not a finite number"
+    return None
+
+
 def _fix_hint() -> str:
     return f"pass source=<name> to use a known field mapping (one of {sorted(SOURCES)})"
 
 
-def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "data") -> list[dict]:
+def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "data",
+                      places: list[str] | None = None) -> list[dict]:
     """Map raw rows onto the normalised schema using ``spec``; raise :class:`DataError` (a
-    ValueError) naming the row on a missing field or an unusable reference answer."""
+    ValueError) naming the row on a missing field, an empty problem, a level that is not a
+    level or an unusable reference answer. ``places`` names each row as an editor shows it
+    ("file, line 4"); without it a row is "origin, row 4", counted from 1."""
     out, seen = [], {}
     for i, row in enumerate(rows):
+        place = places[i] if places is not None else f"{origin}, row {i + 1}"
         if not isinstance(row, dict):
-            raise DataError(f"{origin} (row {i}): expected an object with 'problem' and 'answer', "
+            raise DataError(f"{place}: expected an object with 'problem' and 'answer', "
                             f"got {type(row).__name__} {str(row)[:60]!r}")
-        where = f"{origin} (row {i}, columns found: {sorted(row)})"
+        where = f"{place} (columns found: {sorted(row)})"
         problem = next((str(row[f]) for f in spec.problem_fields if row.get(f) is not None), None)
         if problem is None:
             raise DataError(f"{where}: missing field 'problem' (expected one of "
                              f"{list(spec.problem_fields)}); rename the column or {_fix_hint()}")
+        if not problem.strip():
+            raise DataError(f"{where}: the problem text is empty; fix or remove that line")
         if spec.answer_field not in row:
             raise DataError(f"{where}: missing field '{spec.answer_field}'; rename the column "
                              f"to '{spec.answer_field}' or {_fix_hint()}")
@@ -161,7 +202,9 @@ def normalise_records(rows: Iterable[dict], spec: SourceSpec, origin: str = "dat
         seen[rid] = seen.get(rid, 0) + 1
         if seen[rid] > 1:  # duplicate problem text: keep ids unique and deterministic
             rid = f"{rid}-{seen[rid]}"
-        level = _level(row.get(spec.level_field)) if spec.level_field else None
+        level = _level(row.get(spec.level_field), where) if spec.level_field else None
+        if (why := _answer_type_problem(row.get(spec.answer_field))) is not None:
+            raise DataError(f"{where}: {why}")
         answer = spec.answer_extractor(row.get(spec.answer_field))
         if (why := _gold_problem(answer)) is not None:
             raise DataError(f"{where}: {why}; fix or remove that row (every answer is compared "
@@ -182,10 +225,11 @@ def _read_text(path: Path) -> str:
                         f"offset {exc.start}); re-save the file as UTF-8") from None
 
 
-def _json_lines(path: Path, text: str) -> list[dict]:
-    """JSON lines, one object per non-blank line; an error names the line."""
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+def _json_lines(path: Path, text: str) -> tuple[list[dict], list[str]]:
+    """JSON lines, one object per non-blank line, and where each is ("file, line n": lines are
+    counted as an editor counts them, at newlines only); an error names the line."""
+    rows, places = [], []
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -197,7 +241,26 @@ def _json_lines(path: Path, text: str) -> list[dict]:
             raise DataError(f"{path}, line {n}: expected a JSON object with 'problem' and "
                             f"'answer', got {type(row).__name__} {line.strip()[:60]!r}")
         rows.append(row)
-    return rows
+        places.append(f"{path}, line {n}")
+    return rows, places
+
+
+def _csv_rows(path: Path, text: str) -> tuple[list[dict], list[str]]:
+    """CSV rows (empty cells as None) and the file line each starts on (a quoted cell may span
+    lines)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows, places, done = [], [], None
+    for r in reader:
+        done = 1 if done is None else done  # the header line
+        rows.append({k: (v if v != "" else None) for k, v in r.items()})
+        places.append(f"{path}, line {done + 1}")
+        done = reader.line_num
+    return rows, places
+
+
+def _numbered(path: Path, rows: list, what: str = "record") -> tuple[list, list[str]]:
+    """Rows of a file without lines to name (parquet, a JSON document): "file, record n"."""
+    return rows, [f"{path}, {what} {i}" for i in range(1, len(rows) + 1)]
 
 
 def _json_document(path: Path, data) -> list[dict]:
@@ -218,30 +281,36 @@ def _json_document(path: Path, data) -> list[dict]:
                     'expected a list of objects, {"data": [...]} or {"column": [values], ...}')
 
 
-def _read_file(path: Path) -> list[dict]:
+def _read_file(path: Path) -> tuple[list[dict], list[str]]:
+    """A local file's rows and where each is (:func:`normalise_records`' ``places``)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
-        return pq.read_table(path).to_pylist()
-    if suffix == ".csv":
-        text = _read_text(path)
-        return [{k: (v if v != "" else None) for k, v in r.items()}
-                for r in csv.DictReader(io.StringIO(text, newline=""))]
+        return _numbered(path, pq.read_table(path).to_pylist(), "row")
     text = _read_text(path)
+    if suffix == ".csv":
+        return _csv_rows(path, text)
     if suffix == ".json":
         try:
-            return _json_document(path, json.loads(text))
+            return _numbered(path, _json_document(path, json.loads(text)))
         except json.JSONDecodeError:
             pass  # probably JSON lines saved as .json
     return _json_lines(path, text)
 
 
-def _local_rows(path: Path) -> list[dict]:
+def _local_rows(path: Path) -> tuple[list[dict], list[str]]:
+    """The rows of a file, or of every data file in a folder (in name order), and where each
+    is: an error names the file in the folder, not the folder."""
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in LOCAL_SUFFIXES)
         if not files:
             raise FileNotFoundError(f"folder {path} holds no {'/'.join(LOCAL_SUFFIXES)} files")
-        return [row for p in files for row in _read_file(p)]
+        rows, places = [], []
+        for p in files:
+            more, where = _read_file(p)
+            rows += more
+            places += where
+        return rows, places
     if path.suffix.lower() not in LOCAL_SUFFIXES:
         raise DataError(f"{path}: unsupported file type; use one of {LOCAL_SUFFIXES}")
     return _read_file(path)
@@ -294,10 +363,10 @@ def load_math_dataset(name_or_path: str, split: str | None = None, source: str |
     spec = SOURCES[source] if source else GENERIC
     path = Path(name_or_path).expanduser()
     if path.exists():
-        rows = _local_rows(path)
-        rows = rows[:limit] if limit is not None else rows
+        rows, places = _local_rows(path)
+        rows, places = (rows[:limit], places[:limit]) if limit is not None else (rows, places)
         spec = replace(GENERIC, name=path.stem) if source is None else spec
-        records = normalise_records(rows, spec, origin=str(path))
+        records = normalise_records(rows, spec, origin=str(path), places=places)
         return _to_dataset(records)
     by_hub = {s.hub_id: s for s in SOURCES.values()}
     looks_like_path = (path.suffix.lower() in LOCAL_SUFFIXES or name_or_path.startswith((".", "/", "~"))
