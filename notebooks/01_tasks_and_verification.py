@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,34 +16,16 @@
 # %% [markdown]
 # # 01 · The task, its notions, and answer verification
 #
-# MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
-# something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
-# (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
-# This notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
+# ![Share of held-out rollouts that use each notion, correct (solid) vs incorrect (dashed), during GRPO (committed cpu run, seed 0 of 3)](../figures/notion_frequency_grpo.png)
+#
+# - **Not a paper result:** this notebook builds the task the reproduction runs on.
+# - **Built in, and seen:** incorrect rollouts redo steps (`recheck`) and run long, which early
+#   cutoff needs.
+# - **A trap:** at first every notion, `split` included, is more common in incorrect rollouts: they
+#   are longer and come from harder problems (`04_masa_training` §6).
+#
+# Pass rates and lengths per level: [the model card](../masa_lite/assets/masa-tiny/MODEL_CARD.md).
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Share of held-out rollouts that use each notion, correct (solid) vs incorrect (dashed), during GRPO (committed cpu run, 3 seeds, seed 0 shown)](../figures/notion_frequency_grpo.png)
-#
-# **Not a paper result: this notebook builds the task the reproduction runs on.** The figure,
-# from the committed `cpu` run (`figures/`, 100 steps of GRPO, seed 0), shows the property the
-# task was built for: incorrect rollouts redo steps (at the start, `recheck` in about half of
-# them vs about one in six correct ones) and run long (about 100 vs 55 tokens on average) — what
-# early cutoff exploits. It also shows a trap: at the start every notion, `split` included, is
-# more common in incorrect rollouts, because they are longer and come from harder problems
-# (`04_masa_training` §6).
-#
-# ```mermaid
-# flowchart LR
-#     G["generator:<br/>level 1–6, seed"] --> P["problem<br/>((92-42-22)*2-35)*2"]
-#     P --> REF["reference solution<br/>(split route, clean)"]
-#     P --> PER["persona traces<br/>(direct / split, slips, recheck)"]
-#     PER -. trained the tiny model .-> M[masa-tiny]
-#     M --> RO[rollout text] --> X["extract the final answer"] --> VER{"exact number<br/>or math-verify"}
-#     VER --> RW["reward 1 / 0"]
-# ```
 
 # %%
 import random
@@ -55,6 +37,24 @@ for level, spec in synthetic.LEVELS.items():
     p = synthetic.generate_problems(1, levels=(level,), seed=level)[0]
     print(f"level {level}: {spec.n_ops} operations, operands ≤ {spec.max_operand}:  "
           f"{p.problem} = {p.answer}   notions {p.notions}")
+
+# %% [markdown]
+# ## What this notebook does
+#
+# MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
+# something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
+# (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
+# This notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
+#
+# ```mermaid
+# flowchart LR
+#     G["generator:<br/>level 1–6, seed"] --> P["problem<br/>((92-42-22)*2-35)*2"]
+#     P --> REF["reference solution<br/>(split route, clean)"]
+#     P --> PER["persona traces<br/>(direct / split, slips, recheck)"]
+#     PER -. trained the tiny model .-> M[masa-tiny]
+#     M --> RO[rollout text] --> X["extract the final answer"] --> VER{"exact number<br/>or math-verify"}
+#     VER --> RW["reward 1 / 0"]
+# ```
 
 # %% [markdown]
 # ## The reference solution and the persona
@@ -134,3 +134,16 @@ rows = [{"question": "Tom has 3 apples and buys 4 more. How many?", "answer": "3
 (folder / "gsm8k_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 for rec in to_records(load_math_dataset(str(folder / "gsm8k_sample.jsonl"), source="gsm8k")):
     print(rec)
+
+# %% [markdown]
+# ## What the study found
+#
+# The task has what MASA-efficient needs, but more weakly than a real model's reasoning: on
+# `masa-tiny` a wrong solution is rarely twice as long as a right one, so the paper's cutoff at
+# 2 × the predicted length seldom binds, and even a perfect length prediction gives a low cutoff F1
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 11). A sibling model
+# whose wrong solutions wander (`masa-tiny-wander`,
+# [`docs/tiny-model.md`](../docs/tiny-model.md)) did not change that: GRPO trains the wandering
+# away before the cutoff starts (Findings 16–17). The figure above also shows why a notion's share
+# over all rollouts misleads: incorrect rollouts are longer and come from harder problems, so they
+# contain every notion more often; `r_notion` compares rollouts of the same prompt instead.

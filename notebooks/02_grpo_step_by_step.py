@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,41 +16,16 @@
 # %% [markdown]
 # # 02 · One GRPO update, taken apart
 #
-# GRPO (Shao et al. 2024, *DeepSeekMath*) trains a policy without a value network: for every prompt
-# it samples a **group** of G answers and uses the group itself as the baseline. This notebook
-# follows one update through the library, piece by piece:
+# ![Held-out pass@1 against training step; GRPO is the blue curve (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
 #
-# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`), and
-#    how the rollout engine avoids computing rows that have already stopped;
-# 2. group advantages and their variants (`advantages.py`);
-# 3. log-probabilities, the ratio ρ and clipping (`losses.py`);
-# 4. the loss aggregations side by side;
-# 5. a rollout browser that shows which tokens the update pushes up or down;
-# 6. a short training run through the one loop (`masa_lite/trainer.py`).
+# - **Reproduced:** GRPO does what it is expected to: held-out pass@1 rises well above the base
+#   model's, in the committed 100-step run and already in the short `tiny` run (`figures/tiny/`).
+# - **Not a claim of the paper:** GRPO is its baseline; this notebook takes one of its updates
+#   apart.
+# - **Worth knowing first:** the loss sits near zero while the reward rises (§3 says why).
 #
-# The other files named here are in `masa_lite/grpo/`.
+# Numbers: [`figures/summary.md`](../figures/summary.md).
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Held-out pass@1 against training step; GRPO is the blue curve (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_step.png)
-#
-# **Did it reproduce? Yes, for what GRPO is expected to do:** on the committed run
-# (`figures/summary.md`, `cpu` profile) GRPO raised held-out pass@1 from about 0.49 to
-# 0.79 ± 0.03 (mean ± sd over 3 seeds) in 100 steps of 16 prompts. Even 12 steps lift it well
-# above the base model (0.500 → 0.679 on the `tiny` reference run, `figures/tiny/`). This
-# notebook takes one of those updates apart.
-#
-# ```mermaid
-# flowchart LR
-#     q[prompt q] --> R["G rollouts o_1 … o_G"] --> RW["rewards r_i ∈ {0, 1}"]
-#     RW --> GR["group of q:<br/>mean, std"] --> A["Â_i = (r_i − mean) / (std + ε)"]
-#     R --> LP["log-probs<br/>new / old → ρ_t"]
-#     A --> CL["min(ρ Â, clip(ρ, 1−ε_low, 1+ε_high) Â)"]
-#     LP --> CL
-#     CL --> AG["aggregate:<br/>token-mean"] --> U["LoRA update"]
-# ```
 
 # %%
 import matplotlib.pyplot as plt
@@ -73,6 +48,33 @@ model, tok, optimizer, scheduler = setup(cfg)  # base model + a fresh LoRA adapt
 device = next(model.parameters()).device
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 print("profile:", cfg.profile, "| G =", cfg.rollout.group_size, "| device:", device)
+
+# %% [markdown]
+# ## What this notebook does
+#
+# GRPO (Shao et al. 2024, *DeepSeekMath*) trains a policy without a value network: for every prompt
+# it samples a **group** of G answers and uses the group itself as the baseline. This notebook
+# follows one update through the library, piece by piece:
+#
+# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`), and
+#    how the rollout engine avoids computing rows that have already stopped;
+# 2. group advantages and their variants (`advantages.py`);
+# 3. log-probabilities, the ratio ρ and clipping (`losses.py`), and why the loss is about zero;
+# 4. the loss aggregations side by side;
+# 5. a rollout browser that shows which tokens the update pushes up or down;
+# 6. a short training run through the one loop (`masa_lite/trainer.py`).
+#
+# The other files named here are in `masa_lite/grpo/`.
+#
+# ```mermaid
+# flowchart LR
+#     q[prompt q] --> R["G rollouts o_1 … o_G"] --> RW["rewards r_i ∈ {0, 1}"]
+#     RW --> GR["group of q:<br/>mean, std"] --> A["Â_i = (r_i − mean) / (std + ε)"]
+#     R --> LP["log-probs<br/>new / old → ρ_t"]
+#     A --> CL["min(ρ Â, clip(ρ, 1−ε_low, 1+ε_high) Â)"]
+#     LP --> CL
+#     CL --> AG["aggregate:<br/>token-mean"] --> U["LoRA update"]
+# ```
 
 # %% [markdown]
 # ## 1 · A group of rollouts and their rewards
@@ -160,6 +162,35 @@ adv = table["group"]
 loss, stats = losses.clipped_policy_loss(logp, old_logp, adv, mask)
 print(f"loss {loss.item():+.4f}  mean entropy {(entropy * mask).sum().item() / mask.sum().item():.3f} nats/token")
 print({k: round(v, 4) for k, v in stats.items()})
+
+# %% [markdown]
+# **Why is the loss about zero, when the reward rises?** Look at the value just printed. Before
+# the update ρ = 1 for every token (the policy is compared with itself), and the clip does not
+# bind at ρ = 1, so each token's loss is just −Â_i and the token-mean is
+#
+# $$L = -\frac{\sum_i \hat A_i\,|o_i|}{\sum_i |o_i|}, \qquad \sum_{i \in \text{group}} \hat A_i = 0 .$$
+#
+# The advantages of every group sum to zero (§2), so what is left of L is only how advantage
+# correlates with length within the batch: small, of either sign, and no measure of progress.
+# Its **gradient** is not zero:
+#
+# $$\nabla_\theta L = -\frac{1}{\sum_i |o_i|} \sum_i \hat A_i \sum_t \nabla_\theta \log \pi_\theta(y_{i,t}) ,$$
+#
+# every rollout's log-probabilities pushed up or down by its advantage. So the loss curve of a GRPO
+# run hovers near zero whether it learns or not. Watch instead the **reward** (and held-out
+# pass@1), the **clip fraction** and the **KL** between the new and the old policy (both 0 on the
+# first pass, as printed above, and non-zero once ρ moves: the next cell), and the **grad norm**.
+# The cell below checks each claim on this batch; §6 prints them for a short run.
+
+# %%
+lengths = mask.sum(1)
+group_sums = torch.zeros(int(group_ids.max()) + 1).index_add_(0, group_ids, adv.float())
+params = [q for q in model.parameters() if q.requires_grad]
+grads = [g for g in torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True) if g is not None]
+print(f"Σ Â within each group: largest |sum| {group_sums.abs().max().item():.1e}")
+print(f"mean ρ {stats['ratio_mean']:.4f}; loss {loss.item():+.4f} = −Σ Â_i |o_i| / Σ |o_i| = "
+      f"{(-(adv * lengths).sum() / lengths.sum()).item():+.4f}")
+print(f"gradient norm {torch.sqrt(sum((g ** 2).sum() for g in grads)).item():.3f}: not zero, the update is real")
 
 # %% [markdown]
 # One optimiser step on this loss, then the same tokens again: now ρ ≠ 1. Tokens of rollouts with
@@ -257,6 +288,9 @@ widgets.rollout_browser(problems, groups, advs, tokenizer=tok, logprobs=lps)
 #
 # `masa_lite.trainer.train` composes all of the above each step and records what tells a working
 # run from a silently broken one: reward, zero-variance share, truncation, entropy, grad norm.
+# With one policy pass per step (`grpo.policy_epochs=1`, the default) ρ = 1 throughout the
+# update, so the clip fraction and the KL are 0 by construction and the loss stays near 0 (§3);
+# with `-o grpo.policy_epochs=2` the second pass sees ρ ≠ 1 and they become informative.
 
 # %%
 from masa_lite.trainer import train
@@ -267,8 +301,22 @@ out = train(short, resume=False)
 last = [h for h in out["history"] if h["kind"] == "eval"][-1]
 print(f"held-out pass@1 after {short.grpo.steps} steps: {last['pass@1']:.3f} ± {last['pass@1_se']:.3f} "
       f"({last['n_problems']} problems × {last['n_samples']} samples)")
+print("step  reward    loss  clip frac  approx KL  grad norm")  # the loss stays near 0 (§3)
+for h in (h for h in out["history"] if h["kind"] == "train"):
+    print(f"{h['step']:4d}  {h.get('reward', float('nan')):6.3f}  {h.get('loss', float('nan')):+.3f}"
+          f"  {h.get('clip_frac', float('nan')):9.3f}  {h.get('approx_kl', float('nan')):9.4f}"
+          f"  {h.get('grad_norm', float('nan')):9.3f}")
 plots.training_overview(out["history"])
 
 # %% [markdown]
+# ## What the study found
+#
+# GRPO alone does not make the model meta-aware: after it the meta path's predictions still say
+# nothing about a problem (notebook 03). It even makes the meta path's job harder: it raises the
+# hard levels fastest, and so flattens the difficulty curve the predictions have to follow
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 4). On a model whose
+# wrong solutions wander, GRPO trains the wandering away in
+# the first half of a 100-step run (Finding 16).
+#
 # Exercise (see `exercises/`): implement the group advantage and the clipped loss yourself and
 # check them against these functions. Next: `03_meta_awareness`.

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,40 +16,17 @@
 # %% [markdown]
 # # 03 · Meta-awareness: predicting one's own pass rate, length and notions
 #
-# MASA (arXiv 2510.03259) gives the policy a second prompt about the same problem: *don't solve
-# it — say how it will go*. The model reasons inside `<meta> … </meta>` and answers with JSON:
+# ![Predicted vs actual pass rate per held-out problem; the first panel is the base model (committed cpu run, seed 0 of 3)](../figures/calibration_pass_rate.png)
 #
-# ```
-# {"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 62}
-# ```
+# - **Reproduced (Fig. 1a):** the base model is not meta-aware: its predicted pass rates do not
+#   follow the real ones (a flat fit).
+# - **Reproduced:** after GRPO they stay flat (second panel).
+# - **In part:** MASA with our switches tilts the fit toward y = x (third panel), short of the
+#   paper's (notebook 04).
 #
-# `pass_rate` counts how many of K = 8 attempts it expects to solve. These predictions are
-# rewarded by how well they match the model's **own** solution rollouts of that problem —
-# self-alignment, no labels needed. This notebook builds the three rewards on real rollouts and
-# measures how (un)aware the base model is: the paper's Fig. 1a.
+# Numbers: [`figures/summary.md`](../figures/summary.md). Below, the three meta rewards on real
+# rollouts.
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Predicted vs actual pass rate per held-out problem; the first panel is the base model (committed cpu run, 3 seeds, seed 0 shown)](../figures/calibration_pass_rate.png)
-#
-# **Did it reproduce the paper's Fig. 1a? Yes, in kind:** the base model is not meta-aware. On
-# the committed run (`figures/summary.md`, 150 held-out problems, 3 seeds) its predicted pass
-# rates correlate with the real ones at r = 0.01 ± 0.04 (mean absolute error 0.32) — flat, like
-# the paper's base model. The other panels are the trained models of `04_masa_training`: after
-# 100 steps, GRPO's stay flat (r −0.00 ± 0.12), while MASA with our switches (the meta path on
-# its own adapter, with Expert SFT and its targets replayed) reaches r 0.35 ± 0.12 — part of the
-# way, not the paper's fit close to y = x.
-#
-# ```mermaid
-# flowchart LR
-#     q[problem q] --> MP[meta prompt] --> MR["M meta rollouts"] --> PA["parse: p̂ = pass_rate/K,<br/>ℓ̂, notions"]
-#     q --> SP[solution prompt] --> SR["G solution rollouts"] --> ST["p = mean c_i, L⁺,<br/>f(n, correct), f(n, wrong)"]
-#     PA --> RW["r_pass = 0.01^|p̂−p|<br/>r_len = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]<br/>r_notion"]
-#     ST --> RW
-#     RW --> RM["r_meta = mean of the three"]
-# ```
 
 # %%
 import matplotlib.pyplot as plt
@@ -74,6 +51,30 @@ cfg = load_config(profile_name())
 model, tok, _, _ = setup(cfg)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 print("profile:", cfg.profile, "| prompt style:", fmt.name, "| K =", cfg.meta.k)
+
+# %% [markdown]
+# ## What this notebook does
+#
+# MASA (arXiv 2510.03259) gives the policy a second prompt about the same problem: *don't solve
+# it — say how it will go*. The model reasons inside `<meta> … </meta>` and answers with JSON:
+#
+# ```
+# {"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 62}
+# ```
+#
+# `pass_rate` counts how many of K = 8 attempts it expects to solve. These predictions are
+# rewarded by how well they match the model's **own** solution rollouts of that problem —
+# self-alignment, no labels needed. This notebook builds the three rewards on real rollouts and
+# measures how (un)aware the base model is: the paper's Fig. 1a.
+#
+# ```mermaid
+# flowchart LR
+#     q[problem q] --> MP[meta prompt] --> MR["M meta rollouts"] --> PA["parse: p̂ = pass_rate/K,<br/>ℓ̂, notions"]
+#     q --> SP[solution prompt] --> SR["G solution rollouts"] --> ST["p = mean c_i, L⁺,<br/>f(n, correct), f(n, wrong)"]
+#     PA --> RW["r_pass = 0.01^|p̂−p|<br/>r_len = 1[min L⁺ ≤ ℓ̂ ≤ max L⁺]<br/>r_notion"]
+#     ST --> RW
+#     RW --> RM["r_meta = mean of the three"]
+# ```
 
 # %% [markdown]
 # ## 1 · The meta prompt
@@ -186,5 +187,16 @@ plots_meta.calibration_scatter({"base model": pairs}, quantity="length")
 widgets.meta_explorer(pairs)
 
 # %% [markdown]
+# ## What the study found
+#
+# On the committed run the base model's predicted pass rates are uncorrelated with the real ones
+# and far off on average, like the paper's base model ([`docs/results.md`](../docs/results.md)
+# gives the base row). After 100 steps GRPO's predictions are still flat, while MASA with our
+# switches (the meta path on its own adapter, with Expert SFT and its targets replayed) follows the
+# real pass rate part of the way ([`figures/summary.md`](../figures/summary.md)). How far it could
+# go: a predictor that knew only each
+# level's mean pass rate would score the summary's *level-oracle r*; beating it needs knowledge of
+# single problems ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 8).
+#
 # Exercise (see `exercises/`): implement r_meta yourself. Next: `04_masa_training`, where the
 # meta rewards train the model alongside GRPO.

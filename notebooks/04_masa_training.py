@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,36 +16,38 @@
 # %% [markdown]
 # # 04 · MASA training: GRPO plus the meta path, in one loss
 #
-# ## What you will see
+# ![Predicted vs actual pass rate on held-out problems: the base model, then after GRPO, MASA and both MASA-efficient runs (committed cpu run, seed 0 of 3)](../figures/calibration_pass_rate.png)
 #
-# ![Predicted vs actual pass rate on held-out problems: the base model, then after GRPO, MASA and both MASA-efficient runs (committed cpu run, 3 seeds, seed 0 shown)](../figures/calibration_pass_rate.png)
+# - **In part (Fig. 1b):** with our switches (the meta path on its own adapter, Expert SFT with its
+#   targets replayed), MASA's predicted pass rate follows the real one in every seed, short of the
+#   paper's fit near y = x; the paper's MASA alone does not calibrate here.
+# - **Not shown (Table 1):** MASA's accuracy is within noise of GRPO's.
+# - **This notebook** trains GRPO and MASA at your profile's budget, with the same switches.
 #
-# **Did it reproduce the paper? Calibration: partly, and only with our switches. Accuracy gains
-# over the base: yes.** The committed run (`figures/summary.md`: `cpu` profile, 100 steps, 3 seeds,
-# 150 held-out problems) trains its meta methods with the study's switches: the meta path on
-# its own LoRA adapter, Expert SFT at a gentle step with its targets replayed, unsolved prompts
-# kept (`docs/meta-awareness-study.md`, Findings 7 and 18). So its MASA row is MASA plus our
-# Expert SFT, not the paper's MASA. There the meta path's predicted pass rate does follow the
-# real one: r rises from 0.01 ± 0.04 (base) to 0.35 ± 0.12 after MASA, against −0.00 ± 0.12
-# after plain GRPO (MASA above GRPO in 3 of 3 seeds); the mean absolute error falls from 0.32 to
-# 0.21 ± 0.07 (GRPO 0.46 ± 0.01). It is still short of the paper's Fig. 1b, where MASA's fit lies
-# close to y = x, and short of 0.48 ± 0.06, what a predictor that knows each level's mean pass
-# rate would score. Accuracy rose from about 0.49 to 0.81 ± 0.03 with MASA and 0.79 ± 0.03 with
-# GRPO: no loss from the meta path, but no clear gain either (MASA higher in 2 of 3 seeds,
-# within the spread over seeds), not the paper's accuracy gain.
-#
-# This notebook trains at your profile's budget — 12 steps on the default `tiny` profile — with
-# the study's switches, as `masa-lite reproduce` does (`STUDY_SWITCHES`, printed below): the meta
-# path on its own adapter, and Expert SFT whose corrected targets are replayed, 4 more batches a
-# step. In 3 seeds of the `tiny` profile this gives r 0.35 ± 0.09 after MASA against
-# −0.00 ± 0.07 after GRPO, above it in every seed (Finding 18). With 90 held-out problems one
-# run's r has a standard error of about 0.1, so yours may land anywhere from about 0.2 to 0.5.
-# The paper's MASA (one shared adapter, no Expert SFT: `meta_overrides=[]` below, or
-# `masa-lite reproduce --paper`) gives 0.11 ± 0.11 at this budget, above GRPO in 2 of 3 seeds
-# (Finding 12). `figures/tiny/` holds the main job's run of seed 0 (r 0.41 vs −0.08). The study's own figure shows
-# the switched setting without replay at step 100, one panel per seed:
-#
-# ![Predicted vs actual pass rate: base, GRPO at 100 steps, and the calibrating setting at 100 steps, 3 seeds](../figures/study_calibration_pass_rate.png)
+# Numbers: [`figures/summary.md`](../figures/summary.md); why: "What the study found", at the end.
+
+
+# %%
+from pathlib import Path
+
+import torch
+
+from masa_lite.grpo import advantages
+from masa_lite.meta import answer as meta_answer
+from masa_lite.meta import ceiling
+from masa_lite.meta import reward as meta_rewards
+from masa_lite.teach import plots
+from masa_lite.teach import plots_meta
+from masa_lite.config import profile_name
+from masa_lite.reproduce import METHODS, STUDY_SWITCHES, load_runs, pairs_at, reproduce, summary_markdown
+
+PROFILE = profile_name()
+OUT = Path("runs/tutorial")
+print("profile:", PROFILE, "| methods:", {m: METHODS[m] for m in ("GRPO", "MASA")})
+print("the meta method also gets:", STUDY_SWITCHES)
+
+# %% [markdown]
+# ## What this notebook does
 #
 # MASA (arXiv 2510.03259) trains both paths of the **same** policy in one loss. Per training
 # prompt q:
@@ -68,25 +70,11 @@
 # outcome" the predictions are scored against (self-alignment: no labels). This notebook first
 # takes the joint objective apart on hand-made numbers, then trains GRPO and MASA from the same
 # base model, seed and budget and draws what happened.
-
-# %%
-from pathlib import Path
-
-import torch
-
-from masa_lite.grpo import advantages
-from masa_lite.meta import answer as meta_answer
-from masa_lite.meta import ceiling
-from masa_lite.meta import reward as meta_rewards
-from masa_lite.teach import plots
-from masa_lite.teach import plots_meta
-from masa_lite.config import profile_name
-from masa_lite.reproduce import METHODS, STUDY_SWITCHES, load_runs, pairs_at, reproduce, summary_markdown
-
-PROFILE = profile_name()
-OUT = Path("runs/tutorial")
-print("profile:", PROFILE, "| methods:", {m: METHODS[m] for m in ("GRPO", "MASA")})
-print("the meta method also gets:", STUDY_SWITCHES)
+#
+# It trains at your profile's budget with the study's switches, as `masa-lite reproduce` does
+# (`STUDY_SWITCHES`, printed above): the meta path on its own adapter, and Expert SFT whose
+# corrected targets are replayed. The paper's MASA (one shared adapter, no Expert SFT) is
+# `meta_overrides=[]` in §2, or `masa-lite reproduce --paper`.
 
 # %% [markdown]
 # ## 1 · The joint objective and its two groups
@@ -282,5 +270,32 @@ for name, h in hist.items():
 # rollouts are longer (more steps, redone steps) and come mostly from harder problems with more
 # operations, so they contain every notion more often. A share over all held-out rollouts mixes a
 # notion's effect with the length and difficulty of the rollouts it appears in; `r_notion`
-# compares rollouts of the *same* prompt, which removes the difficulty part.
+
+# %% [markdown]
+# ## What the study found
+#
+# The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
+# seeds, 150 held-out problems) trains
+# its meta methods with the study's switches: the meta path on its own LoRA adapter, Expert SFT at
+# a gentle step with its targets replayed, unsolved prompts kept
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 7 and 18). So
+# its MASA row is MASA plus our Expert SFT, not the paper's MASA. There the meta path's predicted
+# pass rate does follow the real one: its r rises above GRPO's in every seed, and its mean absolute
+# error falls well below GRPO's. It is still short of the paper's Fig. 1b, where MASA's fit lies
+# close to y = x, and short of the summary's *level-oracle r*, what a predictor that knows each
+# level's mean pass rate would score (Finding 8). Accuracy rose about as much with MASA as with
+# GRPO: no loss from the meta path, but no clear gain either (within the spread over seeds), not
+# the paper's accuracy gain. Read "no loss" with care: with the meta path on its own adapter
+# (`meta.adapter=separate`) the solution path is trained by GRPO alone, so an unchanged accuracy is
+# what the setting gives by construction, not evidence about the meta path.
+#
+# At your profile's budget (the default `tiny` profile) the same switches put MASA's r above
+# GRPO's in every one of 3 seeds (Finding 18; `docs/results.md`, "The tiny default run"). With
+# 90 held-out problems one run's r has a standard error of about 0.1, so yours may land well above
+# or below their mean. The paper's MASA (one shared adapter, no Expert SFT) does not calibrate at
+# this budget (Finding 12). `figures/tiny/` holds the main job's run of seed 0. The study's own
+# figure shows the switched setting without replay at step 100, one panel per seed:
+#
+# ![Predicted vs actual pass rate: base, GRPO at 100 steps, and the calibrating setting at 100 steps, 3 seeds](../figures/study_calibration_pass_rate.png)
+#
 # Next: `05_masa_efficient`.

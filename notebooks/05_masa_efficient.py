@@ -16,62 +16,17 @@
 # %% [markdown]
 # # 05 · MASA-efficient: predictive gating, early cutoff, Expert SFT
 #
-# ## What you will see
+# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed cpu run, seed 0 of 3)](../figures/gating_cutoff_prf.png)
 #
-# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed cpu run, 3 seeds, seed 0 shown)](../figures/gating_cutoff_prf.png)
+# - **In part (Table 3):** with Expert SFT the gate fires, far below the paper's F1; without it the
+#   gate never fires.
+# - **Not reproduced:** the cutoff rarely finds the wrong solutions, and MASA-efficient is never
+#   faster than GRPO: here a meta answer is as long as a solution (§7).
+# - **This notebook** trains the paper's setting at your profile's budget, where the meta path is
+#   not yet calibrated: expect a silent gate.
 #
-# **Did it reproduce the paper? The gate fires, but well below the paper's F1; the cutoff rarely
-# helps; there is no speed-up.** The committed run (`figures/summary.md`: `cpu` profile, 100
-# steps, 3 seeds) trains MASA-efficient 50 steps like MASA, then 50 in sequential mode. Its meta
-# path has its own LoRA adapter and our Expert SFT settings, targets replayed (`04_masa_training`),
-# which calibrate it in part (pass-rate r 0.30 ± 0.04). With that, MASA-efficient gates 9 ± 1 %
-# of prompts (paper about 37 %), at gate precision 0.45 ± 0.09 and F1 0.22 ± 0.04 (paper 0.485).
-# That precision is about what a merely calibrated predictor gets: a prompt with pass rate 0.9
-# has all 8 rollouts right only 43 % of the time (0.9⁸). Cutoff F1 is 0.09 ± 0.08 (paper 0.836).
-# Accuracy is kept in 2 of 3 seeds (pass@1 0.78 and 0.81; GRPO 0.79 ± 0.03); in seed 2 the
-# solutions grew in the last steps, the cutoff cut 38–55 % of the rollouts and pass@1 fell to
-# 0.39 (0.66 ± 0.24 over the 3 seeds; `docs/meta-awareness-study.md`, Finding 19).
-# MASA-efficient reached GRPO's final accuracy in only 2 of 3 seeds and was never faster
-# (speed-up 0.31 ± 0.13 in those 2; paper 1.28×). **No speed-up is possible on this task**: the
-# meta path writes 1.15 tokens per solution token, so a MASA-efficient step costs about twice a
-# GRPO step whatever the gate does, and the speed-up is bounded at about 0.5×, 0.6× even with
-# the paper's gating (section 7; Finding 9). The figure also shows the run without Expert SFT:
-# its gate never fired in any seed (its meta path predicted one constant in 2 of 3 seeds), so
-# Expert SFT raised gate F1 from 0.00 to 0.22 ± 0.04 in 3 of 3 seeds, cutoff F1 in only 1 of 3
-# (0.07 ± 0.07 → 0.09 ± 0.08); the paper: 0.411 → 0.485, 0.732 → 0.836. (In the earlier
-# comparison, without replay, one seed without Expert SFT instead collapsed to "always right"
-# and gated 38 % of prompts at precision 0.38; Finding 14.)
-# Even a perfect length prediction would give cutoff F1 0.05 at the paper's factor 2 on this
-# task: its wrong solutions are not long enough to be cut (Finding 11).
-#
-# This notebook trains at your profile's budget: 12 steps on the default `tiny` profile
-# (sequential mode after 6), without our switches (one shared adapter). At that scale the meta
-# path is not calibrated, and on an earlier run of this setting (`docs/results.md`, "Earlier") the
-# gate never fired (gate F1 0.00 without and with Expert SFT). Expect the same from your run.
-#
-# Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
-# meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
-# uses its answers to control the solution rollouts:
-#
-# ```mermaid
-# flowchart LR
-#     q[prompt q] --> M["M meta rollouts<br/>p̂_j, ℓ̂_j, notions"]
-#     M --> G{"gate:<br/>std p̂ < τ and<br/>mean p̂ ≥ 1−m or ≤ m"}
-#     G -- gated --> SKIP["no solution rollouts<br/>(an audited sample is rolled out anyway)"]
-#     G -- not gated --> B["budget = ⌈c · mean ℓ̂⌉"]
-#     B --> S["G solution rollouts,<br/>each stopped at the budget"]
-#     S -- "cut: reward 0" --> R[rewards]
-#     S -- "finished: verifier" --> R
-#     R --> L["MASA loss (both groups)"]
-#     M --> E["Expert SFT:<br/>best-notion meta rollout<br/>with the true p and ℓ"]
-#     R -- "p, L⁺" --> E
-#     E --> SFT["supervised step<br/>(its own learning rate)"]
-# ```
-#
-# Both controls are **audited**: a sample of gated prompts is rolled out anyway and a sample of
-# cut rollouts is continued to the global limit, to measure precision / recall / F1 against what
-# really happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
-# description (arXiv 2510.03259, §4).
+# Numbers: [`figures/summary.md`](../figures/summary.md); why: "What the study found", at the end.
+
 
 # %%
 from pathlib import Path
@@ -106,6 +61,38 @@ EFFICIENT = ["MASA-efficient (no Expert SFT)", "MASA-efficient"]
 print({m: METHODS[m] for m in EFFICIENT})
 
 # %% [markdown]
+# ## What this notebook does
+#
+# Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
+# meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
+# uses its answers to control the solution rollouts:
+#
+# ```mermaid
+# flowchart LR
+#     q[prompt q] --> M["M meta rollouts<br/>p̂_j, ℓ̂_j, notions"]
+#     M --> G{"gate:<br/>std p̂ < τ and<br/>mean p̂ ≥ 1−m or ≤ m"}
+#     G -- gated --> SKIP["no solution rollouts<br/>(an audited sample is rolled out anyway)"]
+#     G -- not gated --> B["budget = ⌈c · mean ℓ̂⌉"]
+#     B --> S["G solution rollouts,<br/>each stopped at the budget"]
+#     S -- "cut: reward 0" --> R[rewards]
+#     S -- "finished: verifier" --> R
+#     R --> L["MASA loss (both groups)"]
+#     M --> E["Expert SFT:<br/>best-notion meta rollout<br/>with the true p and ℓ"]
+#     R -- "p, L⁺" --> E
+#     E --> SFT["supervised step<br/>(its own learning rate)"]
+# ```
+#
+# Both controls are **audited**: a sample of gated prompts is rolled out anyway and a sample of
+# cut rollouts is continued to the global limit, to measure precision / recall / F1 against what
+# really happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
+# description (arXiv 2510.03259, §4).
+#
+# This notebook trains at your profile's budget (on the default `tiny` profile, sequential mode
+# starts halfway), without our switches (one shared adapter). At that scale the meta path is not
+# calibrated, and on an earlier run of this setting (`docs/results.md`, "Earlier") the gate never
+# fired. Expect the same from your run.
+
+# %% [markdown]
 # ## 1 · Predictive gating: the rule and its margin
 #
 # A prompt whose group would be zero-variance (all right or all wrong) gives every rollout
@@ -130,14 +117,14 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 
 # %% [markdown]
 # The margin matters: "agree: middle" has std 0 but a mean of 0.5 — a prompt the model solves
-# half the time is exactly what GRPO learns from, so it must not be skipped. And the last line is
-# (made up, but typical of uninformed guesses) is why **no prompt was ever gated in 12 steps of
-# the paper's setting** (`docs/results.md`, "Earlier"): the tiny base model learned the meta format from *random*
-# targets, so its predictions for a prompt disagree, and in 12 steps of MASA no prompt's M = 8
-# predictions ever met both conditions (gated share 0.00 at every step). After 100 steps with
-# Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`) they agree
-# often enough: 9 ± 1 % of prompts gated. `exercises/ex6_gate_threshold` loosens τ and measures
-# what the gate then does.
+# half the time is exactly what GRPO learns from, so it must not be skipped. And the last line
+# (made up, but typical of uninformed guesses) shows why **no prompt was ever gated in 12 steps of
+# the paper's setting** (`docs/results.md`, "Earlier"): the tiny base model learned the meta
+# format from *random* targets, so its predictions for a prompt disagree, and in 12 steps of MASA
+# no prompt's M = 8 predictions ever met both conditions (gated share 0.00 at every step). After
+# 100 steps with Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`)
+# they agree often enough for the gate to fire on a small share of prompts (`figures/summary.md`).
+# `exercises/ex6_gate_threshold` loosens τ and measures what the gate then does.
 #
 # ## 2 · Early cutoff: the budget rule
 #
@@ -271,9 +258,8 @@ for m, row in summary["methods"].items():
 # Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
 # time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
 # cuts correct rollouts. That is what 12 steps of the paper's setting showed (`docs/results.md`,
-# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire
-# (9 ± 1 % of prompts), and still no seed was faster than GRPO (`figures/summary.md`). The next
-# cell says why.
+# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire,
+# and still no seed was faster than GRPO (`figures/summary.md`). The next cell says why.
 #
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
 # MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution
@@ -322,5 +308,32 @@ for std_max, margin, factor in [(0.1, 0.1, 2.0), (0.2, 0.2, 1.5), (0.3, 0.25, 1.
 widgets.threshold_explorer(*args)
 
 # %% [markdown]
+# ## What the study found
+#
+# The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
+# seeds) trains MASA-efficient 50 steps
+# like MASA, then 50 in sequential mode. Its meta path has its own LoRA adapter and our Expert SFT
+# settings, targets replayed (`04_masa_training`), which calibrate it in part. With that,
+# MASA-efficient gates a small share of prompts, far fewer than the paper's (about 37 %), at a
+# gate precision and F1 well below the paper's. That precision is about what a merely calibrated
+# predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only 43 % of the time
+# (0.9⁸). The cutoff's F1 stays near noise. Accuracy is kept in 2 of 3 seeds; in the third the
+# solutions grew in the last steps, the cutoff cut a large share of the rollouts and pass@1
+# collapsed ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19).
+# MASA-efficient was never faster than GRPO (paper 1.28×).
+# **No speed-up is possible on this task**: the meta path writes about as many tokens as the
+# solution path, so a MASA-efficient step costs about twice a GRPO step whatever the gate does,
+# and the speed-up is bounded near 0.5×, a little more even with the paper's gating (§7;
+# Finding 9).
+#
+# The figure also shows the run without Expert SFT: its gate never fired in any seed (its meta
+# path predicted one constant in 2 of 3 seeds). So "Expert SFT raised the gate's F1 in every seed"
+# compares against a gate that never fired, not the paper's sharpening of a working one
+# (0.411 → 0.485); the cutoff's F1 rose in only 1 of 3 seeds (paper 0.732 → 0.836). (In the
+# earlier comparison, without replay, one seed without Expert SFT instead collapsed to "always
+# right" and gated many prompts at low precision; Finding 14.) Even a perfect length prediction
+# would give a low cutoff F1 at the paper's factor 2 on this task: its wrong solutions are not
+# long enough to be cut (Finding 11).
+#
 # Next: `06_reproduce_figures` draws every figure of the claims table from the committed `cpu`
 # run in `figures/`, with the paper's numbers beside ours.

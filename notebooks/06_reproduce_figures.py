@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,54 +16,15 @@
 # %% [markdown]
 # # 06 · The paper's figures from our runs
 #
-# Every figure of the method page's claims table that our data supports, drawn from the
-# **committed `cpu` run** in `figures/data/` (histories and calibration pairs of
-# `masa-lite reproduce`, one folder per seed; `figures/provenance.json` says which profile, seeds
-# and commit made it). Nothing is trained here. Our number stands beside the paper's under each
-# figure.
+# ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_wall.png)
 #
-# The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
-# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert
-# SFT. The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path
-# on its own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row,
-# unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are
-# seed 0's. To redraw them from the data: `masa-lite figures`. To remake the data and the figures
-# (`provenance.json` records how the committed run was made and how long it trained: about an
-# hour per seed, three seeds sharing 2 cores):
+# - **Reproduced:** accuracy gains over the base model; **in part:** calibration, with our switches.
+# - **Below the paper:** the gate fires, at far lower F1; the cutoff hardly helps.
+# - **Not reproduced:** the speed-up: GRPO reaches its final accuracy first (above).
 #
-#     masa-lite reproduce --profile cpu --seeds 0 1 2 --publish figures
-#
-# `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile,
-# 12 steps, 90 held-out problems, 1 seed, the study's switches with Expert SFT replay
-# (`masa-lite figures figures/tiny/data --out figures/tiny` redraws it). There MASA's r rose
-# −0.01 → 0.41 against GRPO's −0.08 (in 3 seeds 0.35 ± 0.09; `docs/meta-awareness-study.md`,
-# Finding 18); at that scale the paper's MASA is not calibrated (0.11 ± 0.11, Finding 12).
+# Nothing is trained here: every figure is drawn from the committed `cpu` run, the paper's number
+# beside ours. Numbers: [`figures/summary.md`](../figures/summary.md).
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_wall.png)
-#
-# **Did it reproduce the paper? Accuracy gains over the base: yes. Calibration: partly, with our
-# switches. Gating: it fires, below the paper's F1. Speed-up: no.** GRPO and MASA raise pass@1
-# from about 0.49 to 0.79 ± 0.03 and 0.81 ± 0.03; MASA-efficient reaches 0.78 and 0.81 in two
-# seeds, but its seed 2 collapsed in its last steps (0.39; `docs/meta-awareness-study.md`,
-# Finding 19). MASA's predicted pass rate follows the real one in part (r 0.35 ± 0.12 vs GRPO's
-# −0.00 ± 0.12, above GRPO in 3 of 3 seeds), below the 0.48 ± 0.06 that knowing each level's
-# mean pass rate gives (Finding 8). MASA-efficient gates 9 ± 1 % of prompts (gate F1
-# 0.22 ± 0.04, paper 0.485; cutoff F1 0.09 ± 0.08, paper 0.836) and is never faster than GRPO
-# (above: GRPO gets to its final accuracy first; speed-up 0.31 ± 0.13 in the 2 of 3 seeds that
-# got there, paper 1.28×). On this task it cannot be: the meta path writes 1.15 tokens per
-# solution token, which bounds the speed-up at about 0.5×, 0.6× with the paper's gating
-# (Finding 9). Every figure below states the paper's number beside ours.
-#
-# ```mermaid
-# flowchart LR
-#     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per seed and method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
-#     D --> F["masa_lite.teach.plots"] --> PNG["figures/*.png"]
-#     D --> AN["analysis.meta_deltas<br/>→ Δaccuracy vs Δmeta, Shapley R²"] --> F
-# ```
 
 # %%
 import json
@@ -92,6 +53,37 @@ print("methods:", list(runs))
 def panel(name, step=None):
     return pairs_at(calib[name], step)
 
+
+# %% [markdown]
+# ## The run behind the figures
+#
+# Every figure of the claims table that our data supports, drawn from the **committed `cpu` run**
+# in `figures/data/` (histories and calibration pairs of `masa-lite reproduce`, one folder per
+# seed; `figures/provenance.json` says which profile, seeds and commit made it, printed above).
+# Nothing is trained here. Our number stands beside the paper's under each figure.
+#
+# The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
+# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert
+# SFT. The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path
+# on its own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row,
+# unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are
+# seed 0's. To redraw them from the data: `masa-lite figures`. To remake the data and the figures
+# (`provenance.json` records how the committed run was made and how long it trained):
+#
+#     masa-lite reproduce --profile cpu --seeds 0 1 2 --publish figures
+#
+# `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile,
+# 1 seed, the study's switches with Expert SFT replay (`masa-lite figures figures/tiny/data --out
+# figures/tiny` redraws it; its numbers: `figures/tiny/summary.md`). The same in 3 seeds:
+# `docs/meta-awareness-study.md`, Finding 18; at that scale the paper's MASA is not calibrated
+# (Finding 12).
+#
+# ```mermaid
+# flowchart LR
+#     D["figures/data/<br/>history.jsonl, calibration.jsonl<br/>per seed and method"] --> S["reproduce.summarise"] --> T["summary table<br/>and verdicts"]
+#     D --> F["masa_lite.teach.plots"] --> PNG["figures/*.png"]
+#     D --> AN["analysis.meta_deltas<br/>→ Δaccuracy vs Δmeta, Shapley R²"] --> F
+# ```
 
 # %% [markdown]
 # ## The summary, over all seeds
@@ -222,3 +214,17 @@ if r2["shares"]:
 # %%
 for path in figures(DATA, "runs/figures"):
     print(path)
+
+# %% [markdown]
+# ## What the study found
+#
+# GRPO and MASA raise pass@1 well above the base, about equally; MASA-efficient does too in two
+# seeds, but its third seed collapsed in its last steps
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19). MASA's predicted
+# pass rate follows the real one in part, above GRPO's in every seed, below the *level-oracle r*
+# that knowing each level's mean pass rate gives (Finding 8). MASA-efficient gates a small share
+# of prompts, at a gate F1 and a cutoff F1 far below the paper's, and is never faster than GRPO.
+# On this task it cannot be: the meta path writes about as many tokens as the solution path, which
+# bounds the speed-up near 0.5× even with the paper's gating (Finding 9). Per problem, accuracy and
+# meta-awareness move apart after MASA (the summary's Δacc ~ Δmeta r is negative), the opposite of
+# the paper's Fig. 1c/d (Finding 13).

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,39 +14,20 @@
 # ---
 
 # %% [markdown]
-# # 07 · Evaluation: pass@k, notion feed-in at inference, and a real model on a GPU
+# # 07 · Evaluation: pass@k and notion feed-in at inference
 #
-# * **pass@k**, unbiased (Chen et al. 2021): with n samples of which c are correct,
-#   $\text{pass@}k = 1 - \binom{n-c}{k} / \binom{n}{k}$, averaged over problems. The paper reports
-#   the mean of 32 samples at T = 0.6; we use n = `data.eval_samples` at T = 1.
-# * **notion feed-in**: the meta path runs first and its most-predicted notions are appended to
-#   the solution prompt ("… using split, carry" for the tiny model; the paper's "The problem could
-#   be solved using the following math notions: …" for real models). Same as
-#   `masa-lite eval --feed-in`.
+# ![Held-out pass@1 against training step (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
+#
+# - **Reproduced:** accuracy gains: after GRPO and after MASA, held-out pass@1 ends well above the
+#   base model's.
+# - **Not measured in the committed runs:** the paper's inference-time gain from feeding the
+#   predicted notions back into the prompt.
+# - **This notebook** measures both on your MASA run from `04_masa_training`; on the `tiny` profile
+#   expect no feed-in gain beyond noise.
+#
+# Numbers: [`figures/summary.md`](../figures/summary.md); each run's pass@8 is in its
+# `history.jsonl` under `figures/data/`.
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Held-out pass@1 against training step (committed cpu run, 3 seeds, seed 0 shown)](../figures/accuracy_vs_step.png)
-#
-# **Did it reproduce? Accuracy gains: yes; notion feed-in: not measured in the committed runs.**
-# The committed `cpu` run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50
-# and 100: from about 0.49 to 0.79 ± 0.03 after GRPO and 0.81 ± 0.03 after MASA (3 seeds,
-# `figures/summary.md`); each run's pass@8 is in its `history.jsonl` under `figures/data/`. The
-# paper's inference-time gain from feeding predicted notions back in has no committed
-# measurement. This notebook measures it on your MASA run from `04_masa_training` — on the
-# default `tiny` profile a 12-step run whose meta path has learned roughly how hard a problem is,
-# not which notions it needs — so expect no gain beyond noise.
-#
-# ```mermaid
-# flowchart LR
-#     q[held-out problem] --> MR["meta rollouts"] --> N["most-predicted notions"]
-#     N --> SP["solution prompt + '… using split, carry'"]
-#     q --> SP0["plain solution prompt"]
-#     SP --> S1["n samples"] --> V1["pass@1 with feed-in"]
-#     SP0 --> S0["n samples"] --> V0["unbiased pass@k:<br/>1 − C(n−c, k) / C(n, k)"]
-# ```
 
 # %%
 import torch
@@ -65,6 +46,28 @@ from masa_lite.trainer import train
 
 PROFILE = profile_name()
 print("pass@k for n = 8, c = 2:", {k: round(pass_at_k(8, 2, k), 3) for k in (1, 2, 4, 8)})
+
+# %% [markdown]
+# ## What this notebook does
+#
+# * **pass@k**, unbiased (Chen et al. 2021): with n samples of which c are correct,
+#   $\text{pass@}k = 1 - \binom{n-c}{k} / \binom{n}{k}$, averaged over problems. The paper reports
+#   the mean of 32 samples at T = 0.6; we use n = `data.eval_samples` at T = 1.
+# * **notion feed-in**: the meta path runs first and its most-predicted notions are appended to
+#   the solution prompt ("… using split, carry" for the tiny model; the paper's "The problem could
+#   be solved using the following math notions: …" for real models). Same as
+#   `masa-lite eval --feed-in`.
+# * at the end, on a machine with a GPU, the `gpu` profile's real model evaluated (not yet
+#   measured; skipped without CUDA).
+#
+# ```mermaid
+# flowchart LR
+#     q[held-out problem] --> MR["meta rollouts"] --> N["most-predicted notions"]
+#     N --> SP["solution prompt + '… using split, carry'"]
+#     q --> SP0["plain solution prompt"]
+#     SP --> S1["n samples"] --> V1["pass@1 with feed-in"]
+#     SP0 --> S0["n samples"] --> V0["unbiased pass@k:<br/>1 − C(n−c, k) / C(n, k)"]
+# ```
 
 # %% [markdown]
 # ## The MASA-trained model
@@ -177,3 +180,13 @@ if torch.cuda.is_available():
 else:
     print("No GPU here: skipped the real-model evaluation (it needs CUDA and the model's weights "
           "from the Hugging Face hub or a local folder).")
+
+# %% [markdown]
+# ## What the study found
+#
+# The committed run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50 and 100,
+# so its curves have three points. The paper's inference-time gain from notion feed-in has no
+# committed measurement: the meta path of a short MASA run learns roughly how hard a problem is,
+# not which notions it needs, so its notions carry little to feed back, and the notion reward's
+# effect on concept use has not been measured across seeds
+# ([`docs/results.md`](../docs/results.md)).

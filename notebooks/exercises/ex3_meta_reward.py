@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -14,9 +16,18 @@
 # %% [markdown]
 # # Exercise 3 · The meta reward
 #
-# A meta prediction (pass rate on 0..K, solution length, notions) is scored against the problem's
-# solution rollouts (texts, correctness c_i, lengths ℓ_i). With p = mean(c_i) and L⁺ the lengths of
-# the correct rollouts:
+# Write r_meta: the reward of one meta prediction (pass rate on 0..K, solution length, notions),
+# scored against the same problem's solution rollouts (texts, correctness c_i, lengths ℓ_i).
+# The rules follow the import cell. Reference: `03_meta_awareness`, §3.
+#
+# Fill in the function, then run the check cell: it compares your answer with `masa_lite` on a
+# few cases and tells you where it is off. Solutions: `solutions/ex3_meta_reward.py` (try first!).
+
+# %%
+from masa_lite.teach.exercises import check_meta_reward
+
+# %% [markdown]
+# With p = mean(c_i) and L⁺ the lengths of the correct rollouts:
 #
 # * r_pass = 0.01^|pass_rate/K − p| (0 if the pass rate is missing);
 # * r_len = 1 if min L⁺ ≤ length ≤ max L⁺ else 0 (0 if missing or no rollout is correct);
@@ -26,14 +37,6 @@
 # * r_meta = (r_pass + r_len + r_notion) / 3.
 #
 # (The library also singularises words before matching; the check cases do not need it.)
-# Reference: `03_meta_awareness`, §3.
-#
-# Fill in the function, then run the check cell: it compares your answer with `masa_lite` on a
-# few cases and tells you where it is off. Solutions: `solutions/ex3_meta_reward.py` (try first!).
-
-# %%
-from masa_lite.teach.exercises import check_meta_reward
-
 
 # %%
 def my_meta_reward(pass_rate, solution_length, notions, problem, texts, correct, lengths, k=8):

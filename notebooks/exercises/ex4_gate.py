@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -20,15 +22,16 @@
 #
 # Write `my_gate(pred_pass, std_max, margin)` returning one bool per prompt. Then think: what does a
 # wrong gate cost (a mixed group never trained on) and what does a missed one cost (a zero-variance
-# group generated for nothing)? Reference: `05_masa_efficient`, §6.
-#
-# Fill in the function, then run the check cell: it compares your answer with `masa_lite` on a
-# few cases and tells you where it is off. Solutions: `solutions/ex4_gate.py` (try first!).
+# group generated for nothing)? Reference: `05_masa_efficient`, §1.
 
 # %%
 import numpy as np
 
 from masa_lite.teach.exercises import check_gate
+
+# %% [markdown]
+# Fill in the function, then run the check cell: it compares your answer with `masa_lite` on a
+# few cases and tells you where it is off. Solutions: `solutions/ex4_gate.py` (try first!).
 
 
 # %%

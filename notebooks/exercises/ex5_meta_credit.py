@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -15,23 +15,6 @@
 
 # %% [markdown]
 # # Exercise 5 · Who gets the credit in a meta rollout? (an experiment)
-#
-# A meta rollout ends in one JSON answer, e.g. `{"math_notion": ["split"], "pass_rate": 5,
-# "solution_length": 60}`, scored by three rewards (`03_meta_awareness`). In the paper every token
-# of the meta rollout j of prompt q gets the same advantage, from the meta group of its prompt:
-#
-# $$\hat A_{j,t} = \frac{r^\text{meta}_j - \operatorname{mean}_{j'} r^\text{meta}_{j'}}
-#                       {\operatorname{std}_{j'} r^\text{meta}_{j'} + \varepsilon}
-#   \qquad\text{for every token } t \qquad (\texttt{meta.credit=rollout})$$
-#
-# so the single pass-rate digit is pushed up or down by whatever the notion part did. masa_lite's
-# ablation `meta.credit=field` gives the tokens of each JSON value the advantage of **its own**
-# reward part, computed in the same group (every other token keeps the r_meta advantage):
-#
-# $$\hat A_{j,t} = \frac{r^{(f)}_j - \operatorname{mean}_{j'} r^{(f)}_{j'}}
-#                       {\operatorname{std}_{j'} r^{(f)}_{j'} + \varepsilon}
-#   \quad\text{for a token } t \text{ inside field } f \in \{\text{pass\_rate}, \text{solution\_length},
-#   \text{math\_notion}\}$$
 #
 # **Your task.** Change one switch — `meta.credit` from `"rollout"` to `"field"` — train, and read
 # the comparison. The reference run uses the default; everything else is the same (seed, prompts,
@@ -45,6 +28,27 @@ from masa_lite.teach import exercises
 from masa_lite.teach import plots
 
 SWITCH = "meta.credit"
+
+# %% [markdown]
+# **What the switch changes.** A meta rollout ends in one JSON answer, e.g.
+# `{"math_notion": ["split"], "pass_rate": 5, "solution_length": 60}`, scored by three rewards
+# (`03_meta_awareness`). In the paper every token of the meta rollout j of prompt q gets the same
+# advantage, from the meta group of its prompt:
+#
+# $$\hat A_{j,t} = \frac{r^\text{meta}_j - \operatorname{mean}_{j'} r^\text{meta}_{j'}}
+#                       {\operatorname{std}_{j'} r^\text{meta}_{j'} + \varepsilon}
+#   \qquad\text{for every token } t \qquad (\texttt{meta.credit=rollout})$$
+#
+# so the single pass-rate digit is pushed up or down by whatever the notion part did. masa_lite's
+# ablation `meta.credit=field` gives the tokens of each JSON value the advantage of **its own**
+# reward part, computed in the same group (every other token keeps the r_meta advantage):
+#
+# $$\hat A_{j,t} = \frac{r^{(f)}_j - \operatorname{mean}_{j'} r^{(f)}_{j'}}
+#                       {\operatorname{std}_{j'} r^{(f)}_{j'} + \varepsilon}
+#   \quad\text{for a token } t \text{ inside field } f \in \{\text{pass\_rate}, \text{solution\_length},
+#   \text{math\_notion}\}$$
+
+# %%
 reference = exercises.train_experiment({SWITCH: "rollout"}, "runs/exercises/ex5_reference")
 
 # %% [markdown]
@@ -75,4 +79,5 @@ if done:
 # %% [markdown]
 # **To think about.** Which metric would you expect field credit to move first, and why? What
 # would it take (how many steps, how many seeds) before a difference in calibration r means
-# something? The README's 40-step runs of both credits are a longer measurement of the same switch.
+# something? `docs/results.md` ("Longer, and with field-level credit") has 40- and 100-step
+# runs of both credits: a longer measurement of the same switch.
