@@ -1,0 +1,86 @@
+"""Executed copies of the notebooks (`notebooks/executed/`, made by `scripts/execute_notebooks.py`)
+show their figures and outputs on the web without running anything. Their inputs must never
+drift from the sources: a copy records the SHA-256 of the `.py` it was run from, and this test
+fails when a copy is missing or its source has changed since (it is older than its source).
+
+Copies not made yet are allowed only while ``NOT_YET_EXECUTED`` names them: the list is the
+to-do, and a name must leave it once its copy exists.
+"""
+
+import hashlib
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import execute_notebooks as ex  # noqa: E402  (the tool itself: where copies live, how sources are found)
+
+# Sources without an executed copy yet, by path under notebooks/ (issue 27: the bundled model is
+# being replaced, so the copies are made once it lands; 01 proves the tool meanwhile).
+NOT_YET_EXECUTED = {
+    "00_quickstart", "02_grpo_step_by_step", "03_meta_awareness", "04_masa_training",
+    "05_masa_efficient", "06_reproduce_figures", "07_evaluation_and_feed_in", "08_real_model_cpu",
+    *(f"exercises/{n}" for n in ("ex1_group_advantage", "ex2_clipped_loss", "ex3_meta_reward",
+                                 "ex4_gate", "ex5_meta_credit", "ex6_gate_threshold")),
+    *(f"exercises/solutions/{n}" for n in ("ex1_group_advantage", "ex2_clipped_loss", "ex3_meta_reward",
+                                           "ex4_gate", "ex5_meta_credit", "ex6_gate_threshold")),
+}
+SOURCES = ex.sources()
+
+
+def _name(source: Path) -> str:
+    return source.relative_to(ex.NOTEBOOKS).with_suffix("").as_posix()
+
+
+def test_sources_are_the_paired_notebooks():
+    assert SOURCES and all(s.with_suffix(".ipynb").exists() for s in SOURCES)
+    assert not list(ex.EXECUTED.rglob("*.py")), "notebooks/executed/ holds copies only, never sources"
+
+
+def test_allow_list_names_real_notebooks():
+    unknown = NOT_YET_EXECUTED - {_name(s) for s in SOURCES}
+    assert not unknown, f"NOT_YET_EXECUTED names no notebook source: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_name)
+def test_executed_copy_is_present_and_made_from_the_current_source(source):
+    copy = ex.executed_path(source)
+    rel = copy.relative_to(ROOT).as_posix()
+    if _name(source) in NOT_YET_EXECUTED:
+        assert not copy.exists(), f"{rel} exists: take {_name(source)!r} off NOT_YET_EXECUTED"
+        pytest.skip(f"no executed copy yet (NOT_YET_EXECUTED): {rel}")
+    fix = f"run `python scripts/execute_notebooks.py {_name(source)}` and commit {rel}"
+    assert copy.exists(), f"{rel} is missing: {fix}"
+    nb = nbformat.read(copy, as_version=4)
+    meta = nb.metadata.get("masa_lite", {})
+    assert meta.get("source") == source.relative_to(ROOT).as_posix(), f"{rel} was made from another source"
+    assert meta.get("source_sha256") == hashlib.sha256(source.read_bytes()).hexdigest(), (
+        f"{rel} is older than {source.name} (its recorded source hash differs): {fix}")
+    code = [c.source.strip() for c in jupytext.read(source).cells if c.cell_type == "code"]
+    assert [c.source.strip() for c in nb.cells if c.cell_type == "code"] == code, f"{rel}: code differs from its source"
+    assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{rel} has no outputs"
+    text = copy.read_text()
+    for local in {str(ROOT), str(Path.home())} - {"/"}:
+        assert local not in text, f"{rel} holds an absolute path of the machine that made it ({local})"
+
+
+def test_a_changed_source_is_stale(tmp_path, monkeypatch):
+    """The staleness rule on a throwaway notebook: fresh after a copy is recorded, stale after an edit."""
+    src = tmp_path / "nb" / "x.py"
+    src.parent.mkdir()
+    src.write_text("# %%\nprint(1)\n")
+    monkeypatch.setattr(ex, "NOTEBOOKS", src.parent)
+    monkeypatch.setattr(ex, "EXECUTED", src.parent / "executed")
+    copy = ex.executed_path(src)
+    assert ex.is_stale(src)  # no copy
+    copy.parent.mkdir()
+    nb = jupytext.read(src)
+    nb.metadata["masa_lite"] = {"source_sha256": ex.source_hash(src)}
+    nbformat.write(nb, copy)
+    assert not ex.is_stale(src)
+    src.write_text("# %%\nprint(2)\n")
+    assert ex.is_stale(src)
