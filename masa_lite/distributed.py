@@ -27,7 +27,7 @@ A one-process run with ``rollout.row_seeded=true`` therefore samples the same to
 rounding of batched matrix products), which is what ``tests/test_distributed.py`` checks.
 
 Tested: two gloo processes on one CPU machine. Not tested: NCCL on GPUs and several nodes; they use
-the same code paths (see the README, "Several GPUs / processes").
+the same code paths (docs/scaling.md, "Several GPUs / processes").
 """
 
 from __future__ import annotations
