@@ -24,8 +24,8 @@
 # - **Not reproduced:** MASA-efficient is not faster than GRPO on this task.
 #
 # The figure is the committed `cpu` run; its numbers are in
-# [`figures/summary.md`](../figures/summary.md). Below: the whole pipeline,
-# and a short GRPO run of your own.
+# [`figures/summary.md`](../figures/summary.md). Below: the whole pipeline, and a short GRPO run of
+# your own.
 
 
 # %%
@@ -51,11 +51,11 @@ print("profile:", cfg.profile, "| model:", cfg.model.name, "| steps:", cfg.grpo.
 # 2. the meta path: the model predicting its own pass rate, length and notions;
 # 3. a short GRPO run, and the held-out accuracy before and after.
 #
-# It is a thin runner over the `masa_lite` library: every function called here lives in a module
-# you can read (`masa_lite/task/synthetic.py`, `masa_lite/grpo/rollout.py` and `sampling.py`,
-# `masa_lite/meta/`, `masa_lite/trainer.py`, …).
-# The size profile comes from the environment variable `MASA_LITE_PROFILE` (`tiny` by default,
-# `cpu` for longer runs, `gpu` for a real model), read in one place: `masa_lite.config.profile_name`.
+# It is a thin runner over the `masa_lite` library: every function called here lives in a module you
+# can read (`masa_lite/task/synthetic.py`, `masa_lite/grpo/rollout.py` and `sampling.py`,
+# `masa_lite/meta/`, `masa_lite/trainer.py`, …). The size profile comes from the environment
+# variable `MASA_LITE_PROFILE` (`tiny` by default, `cpu` for longer runs, `gpu` for a real model),
+# read in one place: `masa_lite.config.profile_name`.
 #
 # ```mermaid
 # flowchart LR
@@ -132,16 +132,15 @@ plots.training_overview(out["history"])
 # ## What the study found
 #
 # The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
-# seeds, 150 held-out problems × 8
-# samples) lifts held-out pass@1 well above the base model with GRPO and with MASA, within noise of
-# each other. Its meta methods add our own switches to the paper's MASA: the meta path gets its own
-# LoRA adapter, trained with Expert SFT whose targets are replayed
-# ([`docs/deviations.md`](../docs/deviations.md)). With them the predicted pass rate follows the
-# real one in part, still below what knowing each level's mean pass rate gives (the summary's
-# *level-oracle r*; [`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 8).
-# MASA-efficient is not faster than GRPO on this task
-# (notebooks 04–06 show why). Your run above used the default `tiny` profile (its step count is
-# printed at the top), the scale of the main job's run in `figures/tiny/`.
+# seeds, 150 held-out problems × 8 samples) lifts held-out pass@1 well above the base model with
+# GRPO and with MASA, within noise of each other. Its meta methods add our own switches to the
+# paper's MASA: the meta path gets its own LoRA adapter, trained with Expert SFT whose targets are
+# replayed ([`docs/deviations.md`](../docs/deviations.md)). With them the predicted pass rate
+# follows the real one in part, still below what knowing each level's mean pass rate gives (the
+# summary's *level-oracle r*; [`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md),
+# Finding 8). MASA-efficient is not faster than GRPO on this task (notebooks 04–06 show why). Your
+# run above used the default `tiny` profile (its step count is printed at the top), the scale of the
+# main job's run in `figures/tiny/`.
 #
-# Next: `01_tasks_and_verification`, or run `masa-lite reproduce` for GRPO vs MASA vs
-# MASA-efficient with figures and a summary table.
+# Next: `01_tasks_and_verification`, or run `masa-lite reproduce` for GRPO vs MASA vs MASA-efficient
+# with figures and a summary table.

@@ -42,9 +42,9 @@ for level, spec in synthetic.LEVELS.items():
 # ## What this notebook does
 #
 # MASA needs a task where (a) prompts range from trivial to unsolvable, so that *gating* has
-# something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and
-# (c) solutions name the concepts they use, so that the *notion reward* can check predictions.
-# This notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
+# something to skip, (b) failing attempts run long, so that *early cutoff* saves compute, and (c)
+# solutions name the concepts they use, so that the *notion reward* can check predictions. This
+# notebook looks at how `masa_lite.task.synthetic` provides all three, and how answers are verified.
 #
 # ```mermaid
 # flowchart LR
@@ -139,11 +139,11 @@ for rec in to_records(load_math_dataset(str(folder / "gsm8k_sample.jsonl"), sour
 # ## What the study found
 #
 # The task has what MASA-efficient needs, but more weakly than a real model's reasoning: on
-# `masa-tiny` a wrong solution is rarely twice as long as a right one, so the paper's cutoff at
-# 2 × the predicted length seldom binds, and even a perfect length prediction gives a low cutoff F1
+# `masa-tiny` a wrong solution is rarely twice as long as a right one, so the paper's cutoff at 2 ×
+# the predicted length seldom binds, and even a perfect length prediction gives a low cutoff F1
 # ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 11). A sibling model
-# whose wrong solutions wander (`masa-tiny-wander`,
-# [`docs/tiny-model.md`](../docs/tiny-model.md)) did not change that: GRPO trains the wandering
-# away before the cutoff starts (Findings 16–17). The figure above also shows why a notion's share
-# over all rollouts misleads: incorrect rollouts are longer and come from harder problems, so they
-# contain every notion more often; `r_notion` compares rollouts of the same prompt instead.
+# whose wrong solutions wander (`masa-tiny-wander`, [`docs/tiny-model.md`](../docs/tiny-model.md))
+# did not change that: GRPO trains the wandering away before the cutoff starts (Findings 16–17). The
+# figure above also shows why a notion's share over all rollouts misleads: incorrect rollouts are
+# longer and come from harder problems, so they contain every notion more often; `r_notion` compares
+# rollouts of the same prompt instead.

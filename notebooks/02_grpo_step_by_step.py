@@ -56,8 +56,8 @@ print("profile:", cfg.profile, "| G =", cfg.rollout.group_size, "| device:", dev
 # it samples a **group** of G answers and uses the group itself as the baseline. This notebook
 # follows one update through the library, piece by piece:
 #
-# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`), and
-#    how the rollout engine avoids computing rows that have already stopped;
+# 1. a group of rollouts and their rewards (`masa_lite.grpo.policy.sample_solutions`, `rewards.py`),
+#    and how the rollout engine avoids computing rows that have already stopped;
 # 2. group advantages and their variants (`advantages.py`);
 # 3. log-probabilities, the ratio ρ and clipping (`losses.py`), and why the loss is about zero;
 # 4. the loss aggregations side by side;
@@ -315,8 +315,8 @@ plots.training_overview(out["history"])
 # nothing about a problem (notebook 03). It even makes the meta path's job harder: it raises the
 # hard levels fastest, and so flattens the difficulty curve the predictions have to follow
 # ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 4). On a model whose
-# wrong solutions wander, GRPO trains the wandering away in
-# the first half of a 100-step run (Finding 16).
+# wrong solutions wander, GRPO trains the wandering away in the first half of a 100-step run
+# (Finding 16).
 #
-# Exercise (see `exercises/`): implement the group advantage and the clipped loss yourself and
-# check them against these functions. Next: `03_meta_awareness`.
+# Exercise (see `exercises/`): implement the group advantage and the clipped loss yourself and check
+# them against these functions. Next: `03_meta_awareness`.

@@ -55,17 +55,17 @@ print("profile:", cfg.profile, "| prompt style:", fmt.name, "| K =", cfg.meta.k)
 # %% [markdown]
 # ## What this notebook does
 #
-# MASA (arXiv 2510.03259) gives the policy a second prompt about the same problem: *don't solve
-# it — say how it will go*. The model reasons inside `<meta> … </meta>` and answers with JSON:
+# MASA (arXiv 2510.03259) gives the policy a second prompt about the same problem: *don't solve it —
+# say how it will go*. The model reasons inside `<meta> … </meta>` and answers with JSON:
 #
 # ```
 # {"math_notion": ["carry", "split"], "pass_rate": 5, "solution_length": 62}
 # ```
 #
-# `pass_rate` counts how many of K = 8 attempts it expects to solve. These predictions are
-# rewarded by how well they match the model's **own** solution rollouts of that problem —
-# self-alignment, no labels needed. This notebook builds the three rewards on real rollouts and
-# measures how (un)aware the base model is: the paper's Fig. 1a.
+# `pass_rate` counts how many of K = 8 attempts it expects to solve. These predictions are rewarded
+# by how well they match the model's **own** solution rollouts of that problem — self-alignment, no
+# labels needed. This notebook builds the three rewards on real rollouts and measures how (un)aware
+# the base model is: the paper's Fig. 1a.
 #
 # ```mermaid
 # flowchart LR
@@ -189,14 +189,14 @@ widgets.meta_explorer(pairs)
 # %% [markdown]
 # ## What the study found
 #
-# On the committed run the base model's predicted pass rates are uncorrelated with the real ones
-# and far off on average, like the paper's base model ([`docs/results.md`](../docs/results.md)
-# gives the base row). After 100 steps GRPO's predictions are still flat, while MASA with our
-# switches (the meta path on its own adapter, with Expert SFT and its targets replayed) follows the
-# real pass rate part of the way ([`figures/summary.md`](../figures/summary.md)). How far it could
-# go: a predictor that knew only each
-# level's mean pass rate would score the summary's *level-oracle r*; beating it needs knowledge of
-# single problems ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 8).
+# On the committed run the base model's predicted pass rates are uncorrelated with the real ones and
+# far off on average, like the paper's base model ([`docs/results.md`](../docs/results.md) gives the
+# base row). After 100 steps GRPO's predictions are still flat, while MASA with our switches (the
+# meta path on its own adapter, with Expert SFT and its targets replayed) follows the real pass rate
+# part of the way ([`figures/summary.md`](../figures/summary.md)). How far it could go: a predictor
+# that knew only each level's mean pass rate would score the summary's *level-oracle r*; beating it
+# needs knowledge of single problems
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 8).
 #
-# Exercise (see `exercises/`): implement r_meta yourself. Next: `04_masa_training`, where the
-# meta rewards train the model alongside GRPO.
+# Exercise (see `exercises/`): implement r_meta yourself. Next: `04_masa_training`, where the meta
+# rewards train the model alongside GRPO.

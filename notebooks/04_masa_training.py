@@ -49,8 +49,8 @@ print("the meta method also gets:", STUDY_SWITCHES)
 # %% [markdown]
 # ## What this notebook does
 #
-# MASA (arXiv 2510.03259) trains both paths of the **same** policy in one loss. Per training
-# prompt q:
+# MASA (arXiv 2510.03259) trains both paths of the **same** policy in one loss. Per training prompt
+# q:
 #
 # ```mermaid
 # flowchart LR
@@ -67,9 +67,9 @@ print("the meta method also gets:", STUDY_SWITCHES)
 # ```
 #
 # The meta rewards need the solution rollouts of the same prompt and step: they are the "real
-# outcome" the predictions are scored against (self-alignment: no labels). This notebook first
-# takes the joint objective apart on hand-made numbers, then trains GRPO and MASA from the same
-# base model, seed and budget and draws what happened.
+# outcome" the predictions are scored against (self-alignment: no labels). This notebook first takes
+# the joint objective apart on hand-made numbers, then trains GRPO and MASA from the same base
+# model, seed and budget and draws what happened.
 #
 # It trains at your profile's budget with the study's switches, as `masa-lite reproduce` does
 # (`STUDY_SWITCHES`, printed above): the meta path on its own adapter, and Expert SFT whose
@@ -270,31 +270,31 @@ for name, h in hist.items():
 # rollouts are longer (more steps, redone steps) and come mostly from harder problems with more
 # operations, so they contain every notion more often. A share over all held-out rollouts mixes a
 # notion's effect with the length and difficulty of the rollouts it appears in; `r_notion`
+# compares rollouts of the *same* prompt, which removes the difficulty part.
 
 # %% [markdown]
 # ## What the study found
 #
 # The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
-# seeds, 150 held-out problems) trains
-# its meta methods with the study's switches: the meta path on its own LoRA adapter, Expert SFT at
-# a gentle step with its targets replayed, unsolved prompts kept
-# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 7 and 18). So
-# its MASA row is MASA plus our Expert SFT, not the paper's MASA. There the meta path's predicted
-# pass rate does follow the real one: its r rises above GRPO's in every seed, and its mean absolute
-# error falls well below GRPO's. It is still short of the paper's Fig. 1b, where MASA's fit lies
-# close to y = x, and short of the summary's *level-oracle r*, what a predictor that knows each
-# level's mean pass rate would score (Finding 8). Accuracy rose about as much with MASA as with
-# GRPO: no loss from the meta path, but no clear gain either (within the spread over seeds), not
-# the paper's accuracy gain. Read "no loss" with care: with the meta path on its own adapter
+# seeds, 150 held-out problems) trains its meta methods with the study's switches: the meta path on
+# its own LoRA adapter, Expert SFT at a gentle step with its targets replayed, unsolved prompts kept
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 7 and 18). So its
+# MASA row is MASA plus our Expert SFT, not the paper's MASA. There the meta path's predicted pass
+# rate does follow the real one: its r rises above GRPO's in every seed, and its mean absolute error
+# falls well below GRPO's. It is still short of the paper's Fig. 1b, where MASA's fit lies close to
+# y = x, and short of the summary's *level-oracle r*, what a predictor that knows each level's mean
+# pass rate would score (Finding 8). Accuracy rose about as much with MASA as with GRPO: no loss
+# from the meta path, but no clear gain either (within the spread over seeds), not the paper's
+# accuracy gain. Read "no loss" with care: with the meta path on its own adapter
 # (`meta.adapter=separate`) the solution path is trained by GRPO alone, so an unchanged accuracy is
 # what the setting gives by construction, not evidence about the meta path.
 #
-# At your profile's budget (the default `tiny` profile) the same switches put MASA's r above
-# GRPO's in every one of 3 seeds (Finding 18; `docs/results.md`, "The tiny default run"). With
-# 90 held-out problems one run's r has a standard error of about 0.1, so yours may land well above
-# or below their mean. The paper's MASA (one shared adapter, no Expert SFT) does not calibrate at
-# this budget (Finding 12). `figures/tiny/` holds the main job's run of seed 0. The study's own
-# figure shows the switched setting without replay at step 100, one panel per seed:
+# At your profile's budget (the default `tiny` profile) the same switches put MASA's r above GRPO's
+# in every one of 3 seeds (Finding 18; `docs/results.md`, "The tiny default run"). With 90 held-out
+# problems one run's r has a standard error of about 0.1, so yours may land well above or below
+# their mean. The paper's MASA (one shared adapter, no Expert SFT) does not calibrate at this budget
+# (Finding 12). `figures/tiny/` holds the main job's run of seed 0. The study's own figure shows the
+# switched setting without replay at step 100, one panel per seed:
 #
 # ![Predicted vs actual pass rate: base, GRPO at 100 steps, and the calibrating setting at 100 steps, 3 seeds](../figures/study_calibration_pass_rate.png)
 #

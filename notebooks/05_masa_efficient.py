@@ -64,8 +64,8 @@ print({m: METHODS[m] for m in EFFICIENT})
 # ## What this notebook does
 #
 # Once the meta path predicts outcomes, the predictions can save compute. MASA-efficient asks the
-# meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and
-# uses its answers to control the solution rollouts:
+# meta path **first** (sequential mode, after `efficient.warmup_steps` ordinary MASA steps) and uses
+# its answers to control the solution rollouts:
 #
 # ```mermaid
 # flowchart LR
@@ -82,9 +82,9 @@ print({m: METHODS[m] for m in EFFICIENT})
 #     E --> SFT["supervised step<br/>(its own learning rate)"]
 # ```
 #
-# Both controls are **audited**: a sample of gated prompts is rolled out anyway and a sample of
-# cut rollouts is continued to the global limit, to measure precision / recall / F1 against what
-# really happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
+# Both controls are **audited**: a sample of gated prompts is rolled out anyway and a sample of cut
+# rollouts is continued to the global limit, to measure precision / recall / F1 against what really
+# happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
 # description (arXiv 2510.03259, §4).
 #
 # This notebook trains at your profile's budget (on the default `tiny` profile, sequential mode
@@ -311,29 +311,27 @@ widgets.threshold_explorer(*args)
 # ## What the study found
 #
 # The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
-# seeds) trains MASA-efficient 50 steps
-# like MASA, then 50 in sequential mode. Its meta path has its own LoRA adapter and our Expert SFT
-# settings, targets replayed (`04_masa_training`), which calibrate it in part. With that,
-# MASA-efficient gates a small share of prompts, far fewer than the paper's (about 37 %), at a
-# gate precision and F1 well below the paper's. That precision is about what a merely calibrated
-# predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only 43 % of the time
-# (0.9⁸). The cutoff's F1 stays near noise. Accuracy is kept in 2 of 3 seeds; in the third the
-# solutions grew in the last steps, the cutoff cut a large share of the rollouts and pass@1
-# collapsed ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19).
-# MASA-efficient was never faster than GRPO (paper 1.28×).
-# **No speed-up is possible on this task**: the meta path writes about as many tokens as the
-# solution path, so a MASA-efficient step costs about twice a GRPO step whatever the gate does,
-# and the speed-up is bounded near 0.5×, a little more even with the paper's gating (§7;
-# Finding 9).
+# seeds) trains MASA-efficient 50 steps like MASA, then 50 in sequential mode. Its meta path has its
+# own LoRA adapter and our Expert SFT settings, targets replayed (`04_masa_training`), which
+# calibrate it in part. With that, MASA-efficient gates a small share of prompts, far fewer than the
+# paper's (about 37 %), at a gate precision and F1 well below the paper's. That precision is about
+# what a merely calibrated predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only
+# 43 % of the time (0.9⁸). The cutoff's F1 stays near noise. Accuracy is kept in 2 of 3 seeds; in
+# the third the solutions grew in the last steps, the cutoff cut a large share of the rollouts and
+# pass@1 collapsed ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19).
+# MASA-efficient was never faster than GRPO (paper 1.28×). **No speed-up is possible on this task**:
+# the meta path writes about as many tokens as the solution path, so a MASA-efficient step costs
+# about twice a GRPO step whatever the gate does, and the speed-up is bounded near 0.5×, a little
+# more even with the paper's gating (§7; Finding 9).
 #
-# The figure also shows the run without Expert SFT: its gate never fired in any seed (its meta
-# path predicted one constant in 2 of 3 seeds). So "Expert SFT raised the gate's F1 in every seed"
-# compares against a gate that never fired, not the paper's sharpening of a working one
-# (0.411 → 0.485); the cutoff's F1 rose in only 1 of 3 seeds (paper 0.732 → 0.836). (In the
-# earlier comparison, without replay, one seed without Expert SFT instead collapsed to "always
-# right" and gated many prompts at low precision; Finding 14.) Even a perfect length prediction
-# would give a low cutoff F1 at the paper's factor 2 on this task: its wrong solutions are not
-# long enough to be cut (Finding 11).
+# The figure also shows the run without Expert SFT: its gate never fired in any seed (its meta path
+# predicted one constant in 2 of 3 seeds). So "Expert SFT raised the gate's F1 in every seed"
+# compares against a gate that never fired, not the paper's sharpening of a working one (0.411 →
+# 0.485); the cutoff's F1 rose in only 1 of 3 seeds (paper 0.732 → 0.836). (In the earlier
+# comparison, without replay, one seed without Expert SFT instead collapsed to "always right" and
+# gated many prompts at low precision; Finding 14.) Even a perfect length prediction would give a
+# low cutoff F1 at the paper's factor 2 on this task: its wrong solutions are not long enough to be
+# cut (Finding 11).
 #
-# Next: `06_reproduce_figures` draws every figure of the claims table from the committed `cpu`
-# run in `figures/`, with the paper's numbers beside ours.
+# Next: `06_reproduce_figures` draws every figure of the claims table from the committed `cpu` run
+# in `figures/`, with the paper's numbers beside ours.

@@ -57,23 +57,23 @@ def panel(name, step=None):
 # %% [markdown]
 # ## The run behind the figures
 #
-# Every figure of the claims table that our data supports, drawn from the **committed `cpu` run**
-# in `figures/data/` (histories and calibration pairs of `masa-lite reproduce`, one folder per
-# seed; `figures/provenance.json` says which profile, seeds and commit made it, printed above).
-# Nothing is trained here. Our number stands beside the paper's under each figure.
+# Every figure of the claims table that our data supports, drawn from the **committed `cpu` run** in
+# `figures/data/` (histories and calibration pairs of `masa-lite reproduce`, one folder per seed;
+# `figures/provenance.json` says which profile, seeds and commit made it, printed above). Nothing is
+# trained here. Our number stands beside the paper's under each figure.
 #
 # The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
-# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert
-# SFT. The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path
-# on its own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row,
-# unlike the paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are
-# seed 0's. To redraw them from the data: `masa-lite figures`. To remake the data and the figures
+# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert SFT.
+# The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path on its
+# own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row, unlike the
+# paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are seed 0's. To
+# redraw them from the data: `masa-lite figures`. To remake the data and the figures
 # (`provenance.json` records how the committed run was made and how long it trained):
 #
 #     masa-lite reproduce --profile cpu --seeds 0 1 2 --publish figures
 #
-# `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile,
-# 1 seed, the study's switches with Expert SFT replay (`masa-lite figures figures/tiny/data --out
+# `figures/tiny/` keeps the CI-sized reference run, the README's main job: the `tiny` profile, 1
+# seed, the study's switches with Expert SFT replay (`masa-lite figures figures/tiny/data --out
 # figures/tiny` redraws it; its numbers: `figures/tiny/summary.md`). The same in 3 seeds:
 # `docs/meta-awareness-study.md`, Finding 18; at that scale the paper's MASA is not calibrated
 # (Finding 12).
@@ -222,9 +222,9 @@ for path in figures(DATA, "runs/figures"):
 # seeds, but its third seed collapsed in its last steps
 # ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19). MASA's predicted
 # pass rate follows the real one in part, above GRPO's in every seed, below the *level-oracle r*
-# that knowing each level's mean pass rate gives (Finding 8). MASA-efficient gates a small share
-# of prompts, at a gate F1 and a cutoff F1 far below the paper's, and is never faster than GRPO.
-# On this task it cannot be: the meta path writes about as many tokens as the solution path, which
+# that knowing each level's mean pass rate gives (Finding 8). MASA-efficient gates a small share of
+# prompts, at a gate F1 and a cutoff F1 far below the paper's, and is never faster than GRPO. On
+# this task it cannot be: the meta path writes about as many tokens as the solution path, which
 # bounds the speed-up near 0.5× even with the paper's gating (Finding 9). Per problem, accuracy and
 # meta-awareness move apart after MASA (the summary's Δacc ~ Δmeta r is negative), the opposite of
 # the paper's Fig. 1c/d (Finding 13).

@@ -50,15 +50,15 @@ print("pass@k for n = 8, c = 2:", {k: round(pass_at_k(8, 2, k), 3) for k in (1, 
 # %% [markdown]
 # ## What this notebook does
 #
-# * **pass@k**, unbiased (Chen et al. 2021): with n samples of which c are correct,
-#   $\text{pass@}k = 1 - \binom{n-c}{k} / \binom{n}{k}$, averaged over problems. The paper reports
-#   the mean of 32 samples at T = 0.6; we use n = `data.eval_samples` at T = 1.
-# * **notion feed-in**: the meta path runs first and its most-predicted notions are appended to
-#   the solution prompt ("… using split, carry" for the tiny model; the paper's "The problem could
-#   be solved using the following math notions: …" for real models). Same as
-#   `masa-lite eval --feed-in`.
-# * at the end, on a machine with a GPU, the `gpu` profile's real model evaluated (not yet
-#   measured; skipped without CUDA).
+# * **pass@k**, unbiased (Chen et al. 2021): with n samples of which c are correct, $\text{pass@}k =
+#   1 - \binom{n-c}{k} / \binom{n}{k}$, averaged over problems. The paper reports the mean of 32
+#   samples at T = 0.6; we use n = `data.eval_samples` at T = 1.
+# * **notion feed-in**: the meta path runs first and its most-predicted notions are appended to the
+#   solution prompt ("… using split, carry" for the tiny model; the paper's "The problem could be
+#   solved using the following math notions: …" for real models). Same as `masa-lite eval
+#   --feed-in`.
+# * at the end, on a machine with a GPU, the `gpu` profile's real model evaluated (not yet measured;
+#   skipped without CUDA).
 #
 # ```mermaid
 # flowchart LR
@@ -184,9 +184,8 @@ else:
 # %% [markdown]
 # ## What the study found
 #
-# The committed run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50 and 100,
-# so its curves have three points. The paper's inference-time gain from notion feed-in has no
-# committed measurement: the meta path of a short MASA run learns roughly how hard a problem is,
-# not which notions it needs, so its notions carry little to feed back, and the notion reward's
-# effect on concept use has not been measured across seeds
-# ([`docs/results.md`](../docs/results.md)).
+# The committed run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50 and 100, so
+# its curves have three points. The paper's inference-time gain from notion feed-in has no committed
+# measurement: the meta path of a short MASA run learns roughly how hard a problem is, not which
+# notions it needs, so its notions carry little to feed back, and the notion reward's effect on
+# concept use has not been measured across seeds ([`docs/results.md`](../docs/results.md)).

