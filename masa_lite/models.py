@@ -404,6 +404,8 @@ def adapter_problem(folder) -> str | None:
     if not isinstance(config, dict) or "peft_type" not in config:
         return "adapter_config.json is not a peft adapter configuration (no peft_type)"
     for sub in (path, path / META_ADAPTER) if (path / META_ADAPTER).is_dir() else (path,):
+        if (sub / "adapter_model.bin").is_file() and not (sub / "adapter_model.safetensors").exists():
+            continue  # peft's older format: torch reads it
         why = safetensors_problem(sub / "adapter_model.safetensors")
         if why is not None:
             return why if sub == path else f"{META_ADAPTER}/{why}"

@@ -5,6 +5,7 @@ kept in step with the restored history. The checkpoints inside it: :mod:`masa_li
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -62,15 +63,15 @@ class RunLock:
         and let the folder go."""
         if self.fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):
             os.ftruncate(self.fd, 0)
-        finally:
-            os.close(self.fd)  # closing drops the operating system's lock
-            self.fd = None
+        os.close(self.fd)  # closing drops the operating system's lock
+        self.fd = None
 
 
-def _try_lock(fd: int) -> bool:
-    """Take the operating system's lock on ``fd`` without waiting; False if another holds it."""
+def _try_lock(fd: int, run_dir: Path) -> bool:
+    """Take the operating system's lock on ``fd`` without waiting; False if another holds it. A
+    file system without locks (some network mounts) gets a warning, and the run goes on."""
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -80,6 +81,11 @@ def _try_lock(fd: int) -> bool:
         return True
     except (BlockingIOError, PermissionError):
         return False
+    except OSError as exc:
+        warnings.warn(f"{run_dir}: this file system cannot lock files ({exc.strerror or exc}), so a "
+                      "second run in this folder would not be stopped: start one run at a time",
+                      stacklevel=4)
+        return True
 
 
 def _holder(fd: int) -> str:
@@ -105,7 +111,7 @@ def lock_run_dir(run_dir) -> RunLock:
     except OSError as exc:
         raise RunFolderError(f"cannot write in the run folder {shorten(str(run_dir), 100)}: "
                              f"{exc.strerror or exc}; choose another --out (out_dir)") from None
-    if not _try_lock(fd):
+    if not _try_lock(fd, run_dir):
         holder = _holder(fd) or "details not written yet"
         os.close(fd)
         raise RunFolderError(f"{run_dir} is in use by another training run ({holder}): wait for it "
@@ -116,9 +122,10 @@ def lock_run_dir(run_dir) -> RunLock:
                       "releasing it (killed?); its lock is taken over", stacklevel=3)
     details = {"pid": os.getpid(), "host": socket.gethostname(),
                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, json.dumps(details).encode("utf-8"))
+    with contextlib.suppress(OSError):  # the details inform; a full disk shows up elsewhere
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(details).encode("utf-8"))
     return RunLock(path, fd)
 
 

@@ -63,8 +63,13 @@ def test_pick_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
 
 
 def test_pick_device_rejects_nonsense():
-    with pytest.raises(RuntimeError):
+    from masa_lite.config import ConfigError  # a user error: one line from the command line
+
+    with pytest.raises(ConfigError, match="model.device = 'toaster' is not a device"):
         M.pick_device("toaster")
+    if not torch.cuda.is_available():  # a device this machine lacks (issue 29)
+        with pytest.raises(ConfigError, match="model.device = 'cuda:1', but"):
+            M.pick_device("cuda:1")
 
 
 @pytest.mark.parametrize("name,expected", [("bf16", torch.bfloat16), ("bfloat16", torch.bfloat16),
