@@ -401,9 +401,10 @@ USER_ERRORS = {
     "config: lora_targets=[nosuch]": (lambda t: _argv(t.model, t.tmp / "out", 1, "model.lora_targets=[nosuch]"),
                                       "model.lora_targets: ['nosuch'] match no module"),
     "config: a seed of 2**64": (lambda t: _argv(t.model, t.tmp / "out", 1, f"seed={2**64}"), "seed must be a whole number"),
-    "config: a 5000-digit seed": (lambda t: _argv(t.model, t.tmp / "out", 1, "seed=" + "1" * 5000), "a 5000-digit number"),
+    # (Python 3.11+ refuses to read such integers, 3.10 reads them: the wording differs)
+    "config: a 5000-digit seed": (lambda t: _argv(t.model, t.tmp / "out", 1, "seed=" + "1" * 5000), ("seed", "5000")),
     "config: a 100000-digit lr": (lambda t: _argv(t.model, t.tmp / "out", 1, "grpo.lr=" + "1" * 100_000),
-                                  "grpo.lr: expected a finite number, got a 100000-digit number"),
+                                  ("grpo.lr: expected a", "100000")),
     "config: model.device=cuda without CUDA": (lambda t: _argv(t.model, t.tmp / "out", 1, "model.device=cuda"),
                                                "model.device = 'cuda', but"),
 }
@@ -430,7 +431,8 @@ def test_every_user_error_is_one_line_with_exit_code_2(case, run, random_tiny_di
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("masa-lite: error: ")]
     assert rc == 2 and len(errors) == 1 and err.rstrip("\n").endswith(errors[0]), err[-2000:]
-    assert "Traceback" not in err and message in errors[0], errors[0][:2000]
+    assert "Traceback" not in err and all(m in errors[0] for m in (message if isinstance(message, tuple)
+                                                                    else (message,))), errors[0][:2000]
     assert len(errors[0]) < 1000 and "delete" not in errors[0]
 
 
