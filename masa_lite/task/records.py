@@ -73,10 +73,25 @@ def _eval_set(name: str, pool: list[dict] | None, cfg: RunConfig, split: str = "
         if pool is not None:
             records = without_training_problems(records, pool, name, cfg.data.task)
         records = records[:cfg.data.eval_per_level]
+    return _nonempty(records, name)
+
+
+def _nonempty(records: list[dict], name: str) -> list[dict]:
+    """Evaluation records, refused when there are none: an evaluation of nothing would fail
+    after training."""
     if not records:
         raise DataError(f"evaluation data {name!r} has no problems: use a data set with at least "
                         "one record (data.eval_task, or --dataset for masa-lite eval)")
     return records
+
+
+def _evaluation(cfg: RunConfig, pool: list[dict], held: list[dict] | None,
+                split: str = "test") -> list[dict]:
+    """The evaluation records beside ``pool``: ``held`` when :func:`_pool` held them out of the
+    data set, else the evaluation set (``data.eval_task``, or the synthetic split)."""
+    if held is None:
+        return _eval_set(cfg.data.eval_task or "synthetic", pool, cfg, split)
+    return _nonempty(held, cfg.data.task)
 
 
 def _pool(cfg: RunConfig) -> tuple[list[dict], list[dict] | None]:
@@ -99,9 +114,7 @@ def run_records(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
     the training pool. A pool smaller than one step, or nothing to evaluate, is refused."""
     pool, held = _pool(cfg)
     check_pool(pool, cfg)
-    if held is None:
-        held = _eval_set(cfg.data.eval_task or "synthetic", pool, cfg)
-    return pool, held
+    return pool, _evaluation(cfg, pool, held)
 
 
 def check_pool(pool: list[dict], cfg: RunConfig) -> None:
@@ -130,15 +143,16 @@ def synthetic_eval(cfg: RunConfig, split: str = "test") -> list[dict]:
 
 
 def eval_records(cfg: RunConfig, split: str = "test", dataset: str | None = None) -> list[dict]:
-    """The evaluation records a run of ``cfg`` uses (:func:`run_records`), or ``dataset``'s
+    """The evaluation records a run of ``cfg`` uses (:func:`run_records`, less its check of the
+    training pool's size), or ``dataset``'s
     (``masa-lite eval --dataset``: its first ``data.eval_per_level`` problems, less any that a
     data set configured as ``data.task`` trains on; synthetic problems are arithmetic chains that
     no data set holds). Refused when empty: an evaluation of nothing would fail after training."""
     if dataset is not None:
         return _eval_set(dataset, None if cfg.data.task == "synthetic" else _pool(cfg)[0], cfg, split)
     if cfg.data.task == "synthetic" and cfg.data.eval_task in ("", "synthetic"):
-        return _eval_set("synthetic", None, cfg, split)
-    return run_records(cfg)[1]
+        return _eval_set("synthetic", None, cfg, split)  # without drawing the training pool
+    return _evaluation(cfg, *_pool(cfg), split)
 
 
 def model_context(model, cfg: RunConfig | None = None) -> int | None:
