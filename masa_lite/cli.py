@@ -82,13 +82,13 @@ def cmd_eval(args) -> int:
     cfg = _config(args)
     records = eval_records(cfg, dataset=args.dataset)  # data errors before the model loads
     if args.adapter:
-        from masa_lite.models import check_adapter
+        from masa_lite.adapters import check_adapter
 
         check_adapter(args.adapter)  # a run, checkpoint or damaged folder: before the model loads
     model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device,
                                           dtype=cfg.model.dtype)
     if args.adapter:
-        from masa_lite.models import load_trained_adapters
+        from masa_lite.adapters import load_trained_adapters
 
         model = load_trained_adapters(model, args.adapter)
     fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
@@ -148,8 +148,7 @@ def cmd_figures(args) -> int:
 def cmd_build_tiny(args) -> int:
     from masa_lite.task.tiny_model import build_and_card
 
-    build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems,
-                   persona=args.persona)
+    build_and_card(args.out, steps=args.steps, seed=args.seed, card_problems=args.card_problems)
     return 0
 
 
@@ -232,14 +231,9 @@ def add_study_commands(sub) -> None:
 
     b = sub.add_parser("build-tiny", help="rebuild the bundled tiny model from scratch")
     b.add_argument("--out", default="masa_lite/assets/masa-tiny")
-    b.add_argument("--steps", type=int, default=2500)
+    b.add_argument("--steps", type=int, default=3000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--card-problems", type=int, default=50, help="held-out problems per level")
-    from masa_lite.task.synthetic import PERSONAS
-
-    b.add_argument("--persona", default="default", choices=sorted(PERSONAS),
-                   help="the solver persona whose traces it imitates: 'wander' builds "
-                        "masa-tiny-wander (--out masa_lite/assets/masa-tiny-wander)")
     b.set_defaults(func=cmd_build_tiny)
 
     e = sub.add_parser("export-task", help="write the synthetic task's splits as JSONL")

@@ -48,7 +48,8 @@ from masa_lite.teach import widgets
 from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
 from masa_lite.grpo.policy import sample_solutions
-from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
+from masa_lite.adapters import load_trained_adapters
+from masa_lite.models import load_model_and_tokenizer
 from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.reproduce import METHODS, PAPER, load_runs, paper_marks, reproduce, run_folder, summary_markdown

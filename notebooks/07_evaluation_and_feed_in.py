@@ -37,7 +37,8 @@ from masa_lite.checkpoint import latest_checkpoint
 from masa_lite.config import load_config, profile_name
 from masa_lite.evaluation import evaluate_policy
 from masa_lite.stats import pass_at_k
-from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
+from masa_lite.adapters import load_trained_adapters
+from masa_lite.models import load_model_and_tokenizer
 from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.reproduce import STUDY_SWITCHES, load_runs, method_overrides, run_folder

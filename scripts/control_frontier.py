@@ -4,17 +4,14 @@ Finding 11)
 For each run folder (``masa-lite train`` output with the meta path) at its last evaluation:
 
 * **gate**: precision / recall / share gated as the margin is swept
-  (:func:`masa_lite.efficient.frontier.gate_frontier`), for two predictors of a held-out problem's
+  (:func:`masa_lite.study.frontier.gate_frontier`), for two predictors of a held-out problem's
   pass rate: the meta path's own (``calibration.jsonl``), and the *other runs*: the mean measured
   pass rate of the other run folders given on the same problems (per-problem knowledge that
   trained policies share, as in Finding 8);
 * **cutoff** (with ``--samples N``): the run's step checkpoint samples 2N solutions per held-out
   problem; the first N give the problem's measured mean correct length, the second N are the
-  rollouts the cutoff decides on (:func:`masa_lite.efficient.frontier.cutoff_frontier`), for two
+  rollouts the cutoff decides on (:func:`masa_lite.study.frontier.cutoff_frontier`), for two
   predicted lengths: the meta path's own, and that measured one;
-* **wandering** (with ``--wander``, for the wandering models of Finding 16): in those sampled
-  solutions and in the base model's, the share that wanders, fixes a step while wandering, or
-  neither, how often each ends right, and the mean length of right and of wrong solutions.
 
     python scripts/control_frontier.py runs/eff/*/ --samples 8
 """
@@ -57,7 +54,8 @@ def sample_lengths(run: Path, n: int, seed: int = 0, base: bool = False):
     evaluation."""
     from masa_lite.grpo.rewards import score_rollouts
     from masa_lite.grpo.sampling import generate_rollouts
-    from masa_lite.models import load_model_and_tokenizer, load_trained_adapters
+    from masa_lite.adapters import load_trained_adapters
+    from masa_lite.models import load_model_and_tokenizer
     from masa_lite.task.prompts import prompt_format_for
     from masa_lite.task.records import eval_records
 
@@ -101,33 +99,11 @@ def cutoff_rows(sampled, pairs: list[dict], n: int) -> dict[str, list[dict]]:
             "measured": cutoff_frontier(lengths, correct, measured_ref, floor=floor)}
 
 
-def wander_row(rollouts) -> dict:
-    """What the wandering did in ``rollouts`` (:func:`masa_lite.task.synthetic.wander_kind`): per
-    kind its share of rollouts, the share of them that is right and their mean length; and the
-    mean length of right and of wrong rollouts. For the wandering models (Finding 16)."""
-    from masa_lite.task.synthetic import wander_kind
-
-    kinds = [wander_kind(r.text) for r in rollouts]  # read each text once
-    row = {}
-    for kind in ("none", "wander", "rescue"):
-        these = [r for r, k in zip(rollouts, kinds) if k == kind]
-        row[kind] = {"share": len(these) / len(rollouts),
-                     "right": mean_or_none([float(bool(r.correct)) for r in these]),
-                     "length": mean_or_none([r.length for r in these])}
-    lengths, correct = [r.length for r in rollouts], [r.correct for r in rollouts]
-    row["len_right"] = mean_or_none(correct_lengths(lengths, correct))
-    row["len_wrong"] = mean_or_none(correct_lengths(lengths, correct, right=False))
-    return row
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--samples", type=int, default=0,
                     help="solutions per half for the cutoff frontier (0: gate only)")
-    ap.add_argument("--wander", action="store_true",
-                    help="with --samples: also what the wandering did in the sampled solutions, and "
-                         "the same for the first run's base model (no adapter)")
     args = ap.parse_args(argv)
     pairs = {run: read_jsonl(run / "calibration.jsonl") for run in args.runs}
     print("| run | predictor | margin | gated | precision | recall | F1 | zero-variance share |")
@@ -147,17 +123,6 @@ def main(argv=None) -> None:
             for r in rows:
                 print(f"| {run} | {who} | {r['factor']} | {_fmt(r['cut'])} | {_fmt(r['precision'])} | "
                       f"{_fmt(r['recall'])} | {_fmt(r['f1'])} | {_fmt(r['base_rate'])} |")
-    if not args.wander:
-        return
-    print("\n| solutions of | no wandering: share, right, length | wandering that fixes nothing | "
-          "wandering that fixes a step | length right / wrong |")
-    print("|---|---|---|---|---|")
-    base = sample_lengths(args.runs[0], args.samples, base=True)
-    for who, (_, rollouts, _) in [("base model", base)] + [(str(r), sampled[r]) for r in args.runs]:
-        w = wander_row(rollouts)
-        kinds = " | ".join(f"{_fmt(w[k]['share'])}, {_fmt(w[k]['right'])}, {_fmt(w[k]['length'])}"
-                           for k in ("none", "wander", "rescue"))
-        print(f"| {who} | {kinds} | {_fmt(w['len_right'])} / {_fmt(w['len_wrong'])} |")
 
 
 if __name__ == "__main__":

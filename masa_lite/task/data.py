@@ -1,14 +1,12 @@
 """Math-reasoning datasets, loaded into one normalised schema.
 
-MASA trains with GRPO on competition-style math and evaluates on several benchmarks. Every
-source names its columns differently and stores the reference answer differently (GSM8K hides
-it after ``####`` inside a worked solution, AMC stores it as a float). This module hides that:
-each loader returns a ``datasets.Dataset`` whose records are
+Every source names its columns and stores its answer differently (GSM8K after ``####`` inside a
+worked solution, AMC as a float); each loader returns a ``datasets.Dataset`` of records
 
     {"problem": str, "answer": str, "source": str, "level": int | None, "id": str}
 
-``id`` is stable across runs: the source's own id column where it has one, otherwise a hash of
-the problem text (so it does not change with ``limit`` or row order).
+``id`` is the source's own id column, or a hash of the problem text (stable across ``limit`` and
+row order).
 
 Known sources (column names as published on the Hugging Face hub):
 
@@ -23,9 +21,8 @@ aime25      yentinglin/aime_2025                     train  --    problem / answ
 amc         AI-MO/aimo-validation-amc                train  --    problem / answer (float) (+id, url)
 =========== ======================================== ====== ===== ==================================
 
-Every mapping also accepts ``question`` for ``problem`` (e.g. opencompass/AIME2025, whose
-configs ``AIME2025-I``/``AIME2025-II`` have ``question``/``answer``). Offline, download a file
-elsewhere and pass its path: ``load_math_dataset("gsm8k_test.jsonl", source="gsm8k")``.
+Every mapping also accepts ``question`` for ``problem`` (e.g. opencompass/AIME2025). Offline,
+pass a downloaded file: ``load_math_dataset("gsm8k_test.jsonl", source="gsm8k")``.
 """
 
 from __future__ import annotations
@@ -389,8 +386,7 @@ def load_math_dataset(name_or_path: str, split: str | None = None, source: str |
     return _to_dataset(records)
 
 
-def _to_dataset(records: list[dict]) -> datasets.Dataset:
-    # from_dict rather than from_list so that an empty result (limit=0) keeps the schema
+def _to_dataset(records: list[dict]) -> datasets.Dataset:  # from_dict: limit=0 keeps the schema
     return datasets.Dataset.from_dict({k: [r[k] for r in records] for k in FEATURES}, features=FEATURES)
 
 
