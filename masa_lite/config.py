@@ -46,6 +46,7 @@ CHOICES = {
     "grpo.adv_scale": ("group", "none", "batch"),
     "meta.adapter": ("shared", "separate"),
     "efficient.sft_labels": ("answer", "values"),
+    "efficient.gate_source": ("meta", "level"),
     "meta.credit": ("rollout", "field"),
     "model.dtype": ("auto", "bf16", "bfloat16", "fp16", "float16", "fp32", "float32"),
 }
@@ -53,7 +54,7 @@ POSITIVE = ("rollout.group_size", "rollout.max_new_tokens", "rollout.batch_size"
             "grpo.prompts_per_step", "grpo.policy_epochs", "grpo.micro_batch_size",
             "model.lora_r", "data.eval_samples", "data.eval_per_level", "meta.group_size", "meta.k",
             "meta.max_new_tokens", "efficient.sft_batch_size", "meta.eval_group_size",
-            "efficient.cutoff_floor", "efficient.sft_replay_window")
+            "efficient.cutoff_floor", "efficient.sft_replay_window", "efficient.level_window")
 NON_NEGATIVE = ("grpo.lr", "grpo.weight_decay", "grpo.warmup_steps", "grpo.grad_clip",
                 "grpo.kl_beta", "grpo.format_reward", "rollout.temperature", "rollout.top_k",
                 "save_every", "eval_every", "grpo.eps_low", "grpo.eps_high",
@@ -241,10 +242,11 @@ def _check_meta_and_efficient(cfg: RunConfig, get) -> None:
         raise ConfigError(f"meta.base must be in (0, 1) (r_pass = base^|p̂ − p|: 0 and 1 give no "
                           f"signal), got {cfg.meta.base!r}")
     e = cfg.efficient
-    if (e.expert_sft or e.gating or e.cutoff or cfg.meta.feed_in) and not cfg.meta.enabled:
+    free_gate = e.gating and e.gate_source == "level"  # the baseline gate needs no meta path
+    if (e.expert_sft or (e.gating and not free_gate) or e.cutoff or cfg.meta.feed_in) and not cfg.meta.enabled:
         raise ConfigError("efficient.expert_sft/gating/cutoff and meta.feed_in need the meta path: "
-                          "set meta.enabled=true")
-    if e.gating and not 2 <= e.gate_min_votes <= cfg.meta.group_size:
+                          "set meta.enabled=true (or efficient.gate_source=level for a gate without it)")
+    if e.gating and not free_gate and not 2 <= e.gate_min_votes <= cfg.meta.group_size:
         raise ConfigError(f"efficient.gate_min_votes must be between 2 (a spread needs two votes) "
                           f"and meta.group_size = {cfg.meta.group_size}, got {e.gate_min_votes!r}")
     if cfg.meta.enabled and not (cfg.meta.reward_pass or cfg.meta.reward_length

@@ -137,6 +137,11 @@ class EfficientConfig:
     gate_margin: float = 0.1  # gate when mean p̂ ≥ 1 − margin or ≤ margin
     gate_audit: float = 0.25  # share of gated prompts rolled out anyway (precision/recall)
     gate_min_votes: int = 2  # parseable pass-rate predictions a prompt needs before it can be gated
+    # what predicts a prompt's pass rate for the gate: "meta" (the method: its meta rollouts) or
+    # "level" (masa_lite's baseline, no meta path needed: the running pass rate of the prompt's
+    # level over the last level_window steps, what a difficulty-aware prompt filter knows)
+    gate_source: str = "meta"
+    level_window: int = 10
     cutoff: bool = False
     cutoff_factor: float = 2.0
     cutoff_floor: int = 8  # the smallest cutoff budget in tokens (a tiny prediction never cuts at 1)

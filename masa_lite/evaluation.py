@@ -43,13 +43,13 @@ def notion_frequency(texts: Sequence[str], correct: Sequence[bool],
 
 
 def per_problem_outcomes(records: list[dict], rollouts, n: int) -> list[dict]:
-    """Per record: its id, level, source, n samples, c correct, and each rollout's length and
+    """Per record: its id, level, source, kind (the synthetic task's easy/mid/hard), n samples, c correct, and each rollout's length and
     correctness (``rollouts`` prompt-major, ``n`` per record)."""
     out = []
     for i, rec in enumerate(records):
         group = rollouts[i * n:(i + 1) * n]
         out.append({"id": rec.get("id"), "level": rec.get("level"),
-                    "source": rec.get("source"), "n": n,
+                    "source": rec.get("source"), "problem_kind": rec.get("kind"), "n": n,
                     "c": sum(bool(r.correct) for r in group),
                     "lengths": [r.length for r in group],
                     "correct": [bool(r.correct) for r in group]})
@@ -139,7 +139,7 @@ def calibration_pairs(per_problem: list[dict], preds_by: list[dict] | None, step
     pairs = []
     for i, prob in enumerate(per_problem):
         pair = {"step": step, "id": prob["id"], "level": prob["level"],
-                "actual_pass_rate": prob["c"] / prob["n"],
+                "problem_kind": prob.get("problem_kind"), "actual_pass_rate": prob["c"] / prob["n"],
                 "actual_length": mean_or_none(correct_lengths(prob["lengths"], prob["correct"])),
                 "pred_pass_rate": None, "pred_length": None}
         if preds_by is not None:

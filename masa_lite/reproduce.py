@@ -11,13 +11,15 @@ Fig. 4.
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import time
 from pathlib import Path
 
 from masa_lite.config import RunConfig, load_config, to_dict
 from masa_lite.files import read_jsonl
+# the report (numbers, markdown, verdicts) lives in reproduce_report; its names are used from here too
+from masa_lite.reproduce_report import (PAPER, evals_of, last_train_value, pairs_at,  # noqa: F401
+                                        paper_marks, summarise, summary_markdown)
 
 # method → config overrides on top of the profile
 METHODS: dict[str, list[str]] = {
@@ -28,160 +30,21 @@ METHODS: dict[str, list[str]] = {
     "MASA-efficient": ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
                        "efficient.expert_sft=true"],
 }
+# A baseline the paper does not run (``--methods ... "GRPO + level gate"``): GRPO with a free gate
+# that knows only each level's running pass rate (no meta path, no cutoff) - what self-prediction
+# has to beat. MASA-efficient runs judge the same free gate on their own prompts without it.
+BASELINES: dict[str, list[str]] = {
+    "GRPO + level gate": ["meta.enabled=false", "efficient.gating=true", "efficient.gate_source=level"],
+}
 # What `masa-lite reproduce` adds to the meta methods unless `--paper` is given: the study's
 # calibrating setting (docs/meta-awareness-study.md, Findings 7 and 18). Each is a switch away from
 # the paper (README, "Deviations from the paper"); user -m flags come after and win.
 STUDY_SWITCHES: list[str] = ["meta.adapter=separate", "efficient.expert_sft=true",
                              "efficient.sft_unsolved=true", "efficient.sft_min_notion=0",
                              "efficient.sft_lr=2e-3", "efficient.sft_replay=4"]
-PAPER = {"speedup": 1.28, "gated_share": 0.37, "gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
-
-
 def run_folder(name: str) -> str:
     """The run folder of a method inside a reproduce output folder ("MASA-efficient" → "masa-efficient")."""
-    return name.lower().replace(" ", "_").replace("(", "").replace(")", "")
-
-
-def _evals(history):
-    return [h for h in history if h.get("kind") == "eval"]
-
-
-def _last_train(history, key):
-    vals = [h[key] for h in history if h.get("kind") == "train" and h.get(key) is not None]
-    return vals[-1] if vals else None
-
-
-def summarise(runs: dict[str, list[dict]], calib: dict[str, list[dict]], profile: str) -> dict:
-    """The numbers of the summary table, from run histories and calibration pairs."""
-    from masa_lite.stats import time_to_reach
-
-    grpo_final = _evals(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
-    # the paper's "reaches GRPO's accuracy faster" (Fig. 4): both times are to the first evaluation
-    # at GRPO's final accuracy, so GRPO's own row is 1 even when an earlier evaluation hit it
-    grpo_time = time_to_reach(runs["GRPO"], grpo_final, x="wall") if "GRPO" in runs else None
-    rows = {}
-    for name, hist in runs.items():
-        ev = _evals(hist)
-        first, last = ev[0], ev[-1]
-        reach = time_to_reach(hist, grpo_final, x="wall") if grpo_final is not None else None
-        rows[name] = {
-            "pass@1_before": first["pass@1"], "pass@1": last["pass@1"],
-            "pass@1_se": last.get("pass@1_se"), "pass@k": last.get(f"pass@{last['n_samples']}"),
-            "k": last["n_samples"], "problems": last["n_problems"],
-            "calib_pass_corr_before": first.get("calib_pass_corr"),
-            "calib_pass_corr": last.get("calib_pass_corr"),
-            "calib_len_corr_before": first.get("calib_len_corr"),
-            "calib_len_corr": last.get("calib_len_corr"),
-            "calib_pass_mae": last.get("calib_pass_mae"),
-            "calib_pass_level_oracle": last.get("calib_pass_level_oracle"),
-            "train_seconds": last["wall_seconds"],
-            "seconds_to_grpo_final": reach,
-            "speedup_vs_grpo": (grpo_time / reach) if reach else None,
-            "tokens_generated": sum(h.get("tokens_generated", 0) for h in hist if h.get("kind") == "train"),
-            "gated_share": _mean([h.get("gated_frac") for h in hist if h.get("kind") == "train"]),
-            "gate_f1": _last_train(hist, "gate_f1"), "gate_precision": _last_train(hist, "gate_precision"),
-            "gate_recall": _last_train(hist, "gate_recall"),
-            "cutoff_f1": _last_train(hist, "cutoff_f1"),
-            "cutoff_precision": _last_train(hist, "cutoff_precision"),
-            "cutoff_recall": _last_train(hist, "cutoff_recall"),
-            "acc_meta_corr": _acc_meta_corr(calib.get(name, [])),
-        }
-    return {"profile": profile, "grpo_final": grpo_final, "methods": rows}
-
-
-def _acc_meta_corr(pairs: list[dict]):
-    """r of Δaccuracy with Δmeta-awareness per held-out problem, first to last evaluation."""
-    from masa_lite.meta.analysis import acc_meta_corr, meta_deltas
-
-    if not pairs:
-        return None
-    return acc_meta_corr(meta_deltas(pairs_at(pairs, min(p["step"] for p in pairs)), pairs_at(pairs)))
-
-
-def _mean(values):
-    vals = [v for v in values if v is not None]
-    return sum(vals) / len(vals) if vals else None
-
-
-def _fmt(x, digits=3):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:.{digits}f}" if isinstance(x, float) else str(x)
-
-
-def summary_markdown(summary: dict) -> str:
-    """The markdown report: our numbers, the paper's beside them, and what disagrees."""
-    lines = [f"# masa-lite reproduce — profile `{summary['profile']}`", "",
-             "| method | pass@1 before → after (± se) | pass@k | calibration r (pass rate) before → after "
-             "| calibration r (length) | train time (s) | time to GRPO's final acc. (s) | speed-up vs GRPO "
-             "| gated share | gate F1 | cutoff F1 |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, r in summary["methods"].items():
-        lines.append(
-            f"| {name} | {_fmt(r['pass@1_before'])} → {_fmt(r['pass@1'])} (± {_fmt(r['pass@1_se'])}) "
-            f"| {_fmt(r['pass@k'])} (k={r['k']}) | {_fmt(r['calib_pass_corr_before'], 2)} → "
-            f"{_fmt(r['calib_pass_corr'], 2)} | {_fmt(r['calib_len_corr_before'], 2)} → "
-            f"{_fmt(r['calib_len_corr'], 2)} | {_fmt(r['train_seconds'], 0)} "
-            f"| {_fmt(r['seconds_to_grpo_final'], 0)} | {_fmt(r['speedup_vs_grpo'], 2)} "
-            f"| {_fmt(r['gated_share'], 2)} | {_fmt(r['gate_f1'], 2)} | {_fmt(r['cutoff_f1'], 2)} |")
-    any_row = next(iter(summary["methods"].values()))
-    lines += ["", f"Held-out: {any_row['problems']} problems × {any_row['k']} samples per evaluation "
-              "(T = 1). Standard errors are over problems; differences smaller than about twice "
-              "them are noise.", ""]
-    oracle = {n: r.get("calib_pass_level_oracle") for n, r in summary["methods"].items()}
-    if any(v is not None for v in oracle.values()):
-        lines += ["Reference for the pass-rate r (masa_lite/meta/ceiling.py): a predictor that knows only "
-                  "each level's mean measured pass rate would score "
-                  + ", ".join(f"{_fmt(v, 2)} ({n})" for n, v in oracle.items()) + ".", ""]
-    lines += ["Paper (Qwen3-8B-Base, DeepScaleR, 8×H100): MASA-efficient reaches GRPO's accuracy "
-              f"{PAPER['speedup']}× faster; ~{PAPER['gated_share']:.0%} of prompts gated; gating F1 "
-              f"{PAPER['gate_f1'][0]} → {PAPER['gate_f1'][1]} and cutoff F1 {PAPER['cutoff_f1'][0]} → "
-              f"{PAPER['cutoff_f1'][1]} with Expert SFT.", ""]
-    lines += _verdicts(summary)
-    return "\n".join(lines) + "\n"
-
-
-def _verdicts(summary: dict) -> list[str]:
-    """Plain statements of where our numbers agree or disagree with the paper's direction."""
-    m = summary["methods"]
-    out = ["## Against the paper", ""]
-    if "GRPO" in m and "MASA" in m:
-        g, a = m["GRPO"].get("calib_pass_corr"), m["MASA"].get("calib_pass_corr")
-        if g is not None and a is not None:
-            agree = a > g
-            out.append(f"- Calibration (pass-rate correlation) after MASA {a:.2f} vs after GRPO {g:.2f}: "
-                       + ("agrees with the paper (MASA is better aligned)." if agree else
-                          "**disagrees** with the paper at this budget."))
-    eff = m.get("MASA-efficient")
-    if eff is not None:
-        s = eff.get("speedup_vs_grpo")
-        out.append("- MASA-efficient speed-up to GRPO's final accuracy: "
-                   + (f"{s:.2f}× (paper {PAPER['speedup']}×)." if s else
-                      "never reached GRPO's final accuracy within the budget (paper: 1.28× faster)."))
-    ns = m.get("MASA-efficient (no Expert SFT)")
-    if eff is not None and ns is not None:
-        for key, label in (("gate_f1", "gating"), ("cutoff_f1", "cutoff")):
-            a, b = ns.get(key), eff.get(key)
-            if a is not None and b is not None:
-                out.append(f"- {label} F1 without → with Expert SFT: {a:.2f} → {b:.2f} "
-                           + ("(same direction as the paper)." if b > a else "(**not** the paper's direction)."))
-    return out
-
-
-def pairs_at(pairs: list[dict], step: int | None = None) -> list[dict]:
-    """The calibration pairs of one evaluation: ``step`` (0 = the base model), default the last."""
-    if step is None:
-        step = max((p["step"] for p in pairs), default=None)
-    return [p for p in pairs if p["step"] == step]
-
-
-def paper_marks(methods) -> dict:
-    """The paper's Table 3 F1 values for :func:`masa_lite.teach.plots_efficient.control_prf_bars`,
-    in the order of ``methods`` (names of :data:`METHODS`): 0.411 / 0.732 without Expert SFT,
-    0.485 / 0.836 with it; None for any other method."""
-    idx = {"MASA-efficient (no Expert SFT)": 0, "MASA-efficient": 1}
-    return {key: tuple(PAPER[key][idx[m]] if m in idx else None for m in methods)
-            for key in ("gate_f1", "cutoff_f1")}
+    return name.lower().replace(" + ", " ").replace(" ", "_").replace("(", "").replace(")", "")
 
 
 def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
@@ -204,11 +67,11 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     for q in ("pass_rate", "length"):
         written.append(plot_kit.save(plots_meta.calibration_scatter(panels, quantity=q),
                                   fig_dir / f"calibration_{q}.png"))
-    target = _evals(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
+    target = evals_of(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
     for x in ("step", "wall"):
         written.append(plot_kit.save(plots.accuracy_curves(runs, x=x, target=target),
                                   fig_dir / f"accuracy_vs_{x}.png"))
-    ctrl = {n: {k: _last_train(h, k) for k in ("gate_precision", "gate_recall", "gate_f1",
+    ctrl = {n: {k: last_train_value(h, k) for k in ("gate_precision", "gate_recall", "gate_f1",
                                                   "cutoff_precision", "cutoff_recall", "cutoff_f1")}
             for n, h in runs.items() if n.startswith("MASA-efficient")}
     if ctrl and any(v is not None for d in ctrl.values() for v in d.values()):
@@ -261,7 +124,7 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
 
     out = Path(out_dir)
     runs, calib = {}, {}
-    for name in methods or METHODS:
+    for name in methods or [*METHODS, *BASELINES]:
         folder = out / run_folder(name)
         if not (folder / "history.jsonl").exists():
             continue
@@ -315,7 +178,7 @@ def command_line(summary: dict, out, dest=None) -> str:
     meta = list(summary.get("meta_overrides", []))
     if meta[:len(STUDY_SWITCHES)] == STUDY_SWITCHES:  # the CLI's default: said by leaving them out
         meta = meta[len(STUDY_SWITCHES):]
-    elif any("meta.enabled=true" in METHODS[m] for m in summary["methods"]):  # meta methods ran
+    elif any("meta.enabled=true" in METHODS.get(m, []) for m in summary["methods"]):  # meta methods ran
         parts.append("--paper")
     parts += [f"-m {o}" for o in meta]
     parts.append(f"--out {out}")
@@ -325,8 +188,9 @@ def command_line(summary: dict, out, dest=None) -> str:
 
 
 def publish(out_dir, figures_dir="figures") -> Path:
-    """Copy a reproduce run's figures and summary into ``figures_dir`` with their provenance
-    (profile, seeds, commit, date, command) in ``provenance.json``."""
+    """Copy a reproduce run's figures, its summary (``summary.md``, and its numbers as
+    ``summary.json``) and the runs' data into ``figures_dir``, with their provenance (profile,
+    seeds, commit, date, command) in ``provenance.json``."""
     import datetime
     import shutil
     import subprocess
@@ -342,6 +206,7 @@ def publish(out_dir, figures_dir="figures") -> Path:
             if (src / f).exists():
                 shutil.copy2(src / f, to / f)
     shutil.copy2(out / "summary.md", dest / "summary.md")
+    (dest / "summary.json").write_text(json.dumps(numbers_only(summary), indent=1, default=str))
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -358,11 +223,21 @@ def publish(out_dir, figures_dir="figures") -> Path:
     return dest
 
 
+def numbers_only(summary):
+    """A summary without its run configuration and figure paths (at every level): the published
+    ``summary.json`` that the README, notebooks and tests read numbers from."""
+    if isinstance(summary, dict):
+        return {k: numbers_only(v) for k, v in summary.items() if k not in ("config", "figures")}
+    return [numbers_only(v) for v in summary] if isinstance(summary, list) else summary
+
+
 def method_overrides(name: str, overrides=None, meta_overrides=None) -> list[str]:
     """The config overrides of one method: ``overrides`` (every method), then ``meta_overrides``
     (only the methods with the meta path, e.g. ``meta.adapter=separate``), then the method's own
     defining flags (:data:`METHODS`), which win."""
-    own = METHODS[name]
+    if name not in METHODS and name not in BASELINES:
+        raise ValueError(f"unknown method {name!r}: choose from {list(METHODS) + list(BASELINES)}")
+    own = METHODS.get(name) or BASELINES[name]
     extra = list(meta_overrides or []) if "meta.enabled=true" in own else []
     return list(overrides or []) + extra + own
 
@@ -388,7 +263,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
         runs[name] = read_history(cfg.out_dir)
         calib[name] = read_jsonl(Path(cfg.out_dir) / "calibration.jsonl")
         if base is None:  # every method starts from the same base model: evaluate it once
-            base = (_evals(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
+            base = (evals_of(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
     summary = summarise(runs, calib, cfg.profile)
     summary["total_seconds"] = time.time() - t0
     summary["config"] = to_dict(cfg)

@@ -21,9 +21,11 @@ from masa_lite.reproduce import PAPER, reproduce, train_seconds_by_seed
 COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"),
            ("calib_pass_level_oracle", "level-oracle r"), ("calib_pass_mae", "pass-rate MAE"),
            ("calib_len_corr", "length r"), ("train_seconds", "train s"),
-           ("speedup_vs_grpo", "speed-up vs GRPO"), ("gated_share", "gated share"),
-           ("gate_precision", "gate precision"), ("gate_f1", "gate F1"), ("cutoff_f1", "cutoff F1"),
-           ("acc_meta_corr", "Δacc ~ Δmeta r")]
+           ("speedup_vs_grpo", "speed-up vs GRPO"), ("speedup_with_audits", "speed-up, audits counted"),
+           ("meta_share", "meta tokens / solution token"), ("gated_share", "gated share"),
+           ("gate_precision", "gate precision"), ("gate_f1", "gate F1"),
+           ("level_gate_precision", "level-gate precision"), ("level_gate_f1", "level-gate F1"),
+           ("cutoff_f1", "cutoff F1"), ("acc_meta_corr", "Δacc ~ Δmeta r")]
 
 
 def mean_sd(values) -> dict:
@@ -80,6 +82,13 @@ def direction_counts(agg: dict) -> list[str]:
         k = count(lambda r: _gt(r["MASA-efficient"].get("speedup_vs_grpo"), 1.0))
         out.append(f"- MASA-efficient reached GRPO's final accuracy sooner (speed-up > 1): {k} of {n} "
                    f"seeds (paper {PAPER['speedup']}×).")
+    if "MASA-efficient" in m and "GRPO + level gate" in m:
+        k = count(lambda r: _gt(r["MASA-efficient"].get("gate_precision"),
+                                r["GRPO + level gate"].get("gate_precision")))
+        out.append(f"- The meta path gated with higher precision than the free level gate: {k} of {n} seeds.")
+        k = count(lambda r: _gt(r["MASA-efficient"].get("speedup_vs_grpo"),
+                                r["GRPO + level gate"].get("speedup_vs_grpo") or 0.0))
+        out.append(f"- MASA-efficient faster than GRPO + level gate: {k} of {n} seeds.")
     if "MASA-efficient" in m and "MASA-efficient (no Expert SFT)" in m:
         for key, label in (("gate_f1", "gate"), ("cutoff_f1", "cutoff")):
             k = count(lambda r: _gt(r["MASA-efficient"].get(key),

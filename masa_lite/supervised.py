@@ -13,16 +13,18 @@ from masa_lite.meta.credit import field_token_parts, token_char_ends
 def supervised_batch(tokenizer, pairs: list[tuple[str, str]], device, label_fields=None) -> dict:
     """Right-padded (prompt + response + EOS) ids; labels −100 on prompt and padding, so the
     cross-entropy covers the response only. The mask comes from lengths, not from the pad id
-    (many real tokenizers pad with EOS).
+    (many real tokenizers pad with EOS). A pair may carry a third item, False for a response cut
+    by a length limit: it gets no EOS (the tiny model's lost traces must not learn to stop).
 
     ``label_fields`` (parts of ``meta.answer.PARTS``, e.g. ``("pass", "length")``): only the
     tokens of those JSON values of a meta answer are labelled (``efficient.sft_labels=values``);
     the rest of the answer is context. None labels the whole response (the paper's Expert SFT)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ids, labels = [], []
-    for prompt, response in pairs:
+    for prompt, response, *ends in pairs:
         p = tokenizer.encode(prompt, add_special_tokens=False)
-        r = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
+        eos = [tokenizer.eos_token_id] if not ends or ends[0] else []
+        r = tokenizer.encode(response, add_special_tokens=False) + eos
         ids.append(p + r)
         lab = list(r)
         if label_fields is not None:

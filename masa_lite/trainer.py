@@ -51,7 +51,7 @@ from masa_lite.config import RunConfig
 from masa_lite.efficient.cutoff import audit_cutoff, cutoff_records
 from masa_lite.efficient.expert_sft import (expert_sft_examples, ready_sft_batches, replay_batches,
                                             sft_label_fields)
-from masa_lite.efficient.gate import gate_records
+from masa_lite.efficient.gate import gate_records, level_gate, level_pass_rates, level_window_step
 from masa_lite.efficient.plan import SolutionPlan, plan_solutions
 from masa_lite.evaluation import evaluate_run
 from masa_lite.files import append_jsonl, atomic_write_text
@@ -89,6 +89,7 @@ class Step:
     sol: list = field(default_factory=list)
     stats: list = field(default_factory=list)
     scored: list = field(default_factory=list)
+    level_gated: list = field(default_factory=list)
 
     def tick(self) -> None:
         self.times.append(time.time())
@@ -177,7 +178,9 @@ def draw_prompts(run: Run, index: int) -> Step:
     cfg, e = run.cfg, run.cfg.efficient
     t0 = time.time()
     batch = run.sampler.sample(run.pool, cfg.grpo.prompts_per_step)
-    sequential = cfg.meta.enabled and index >= e.warmup_steps and (e.gating or e.cutoff or cfg.meta.feed_in)
+    free_gate = e.gating and e.gate_source == "level"  # needs no meta path
+    sequential = index >= e.warmup_steps and (
+        (cfg.meta.enabled and (e.gating or e.cutoff or cfg.meta.feed_in)) or free_gate)
     s = Step(index, batch, run.dp.shard(len(batch)), sequential,
              {"kind": "train", "step": index + 1, "sequential": sequential})
     s.times.append(t0)
@@ -201,21 +204,32 @@ def meta_path(run: Run, s: Step) -> None:
 
 def plan_step(run: Run, s: Step) -> None:
     """3. Gate, audit, budget and feed-in decisions (:func:`masa_lite.efficient.plan.plan_solutions`;
-    nothing is gated, cut or fed in outside sequential mode)."""
-    s.plan = plan_solutions(s.by_prompt or [{}] * len(s.batch), run.cfg, run.audit_rng, s.sequential)
+    nothing is gated, cut or fed in outside sequential mode). With ``efficient.gate_source=level``
+    the gate is the free predictor :func:`~masa_lite.efficient.gate.level_gate` instead."""
+    e = run.cfg.efficient
+    s.level_gated = level_gate([rec.get("level") for rec in s.batch],
+                               level_pass_rates(run.state.get("level_window", [])), e.gate_margin)
+    s.plan = plan_solutions(s.by_prompt or [{}] * len(s.batch), run.cfg, run.audit_rng, s.sequential,
+                            gated=s.level_gated if e.gate_source == "level" else None)
 
 
 def solution_path(run: Run, s: Step) -> None:
-    """4. G solution rollouts for each of this rank's prompts that is not gated (or is audited),
-    with its budget and notion hint."""
-    plan = s.plan
-    mine = set(s.mine)
-    todo = [i for i in plan.rolled_out if i in mine]  # this rank's prompts, shards are contiguous
-    sol = sample_solutions(run.model, run.tokenizer, [s.batch[i] for i in todo], run.fmt.solution, run.cfg,
-                           budgets=None if plan.budgets is None else [plan.budgets[i] for i in todo],
-                           notions=None if plan.notions is None else [plan.notions[i] for i in todo],
-                           seeds=run.seeds(s.index, "solution", todo))
-    s.sol = reindex(sol, todo)  # back to batch indices
+    """4. G solution rollouts for each of this rank's prompts that is not gated, with its budget and
+    notion hint; then those of the audited gated prompts, timed apart (``seconds_audit``): the audit
+    measures the gate, the method itself would not roll them out."""
+    plan, mine, sol = s.plan, set(s.mine), []
+    for audit in (False, True):
+        todo = [i for i in plan.rolled_out if i in mine and plan.audited[i] == audit]
+        if not todo:
+            continue
+        t = time.time()
+        sol += reindex(sample_solutions(
+            run.model, run.tokenizer, [s.batch[i] for i in todo], run.fmt.solution, run.cfg,
+            budgets=None if plan.budgets is None else [plan.budgets[i] for i in todo],
+            notions=None if plan.notions is None else [plan.notions[i] for i in todo],
+            seeds=run.seeds(s.index, "solution", todo)), todo)  # back to batch indices
+        s.m["seconds_audit"] = s.m.get("seconds_audit", 0.0) + (time.time() - t) * audit
+    s.sol = sol
     s.tick()
 
 
@@ -268,17 +282,28 @@ def audit_controls(run: Run, s: Step) -> None:
     and of the cutoff (label: the rollout would have been wrong; a sample of cut rollouts is
     continued to the global limit to find out). Weighted: an audit stands for what it samples."""
     e, state, gated, sol = run.cfg.efficient, run.state, s.plan.gated, s.sol
+    if e.gating:  # the levels' running pass rates, for the free gate (or beside the meta gate)
+        state["level_window"] = (state.get("level_window", []) + [level_window_step(
+            [rec.get("level") for rec in s.batch], s.stats)])[-e.level_window:]
     if s.sequential and e.gating:
         state["gate"] += gate_records(gated, s.stats, e.gate_audit)
         s.m["gated_frac"] = sum(gated) / len(s.batch)
         g = prf_of_records(state["gate"])
         s.m.update(gate_precision=g["precision"], gate_recall=g["recall"], gate_f1=g["f1"])
+        # the free gate on the same labelled prompts (weighted as the real gate sampled them)
+        state["level_gate"] = state.get("level_gate", []) + gate_records(
+            s.level_gated, s.stats, e.gate_audit, sampled_by=gated)
+        g = prf_of_records(state["level_gate"])
+        s.m.update(level_gated_frac=sum(s.level_gated) / len(s.batch), level_gate_precision=g["precision"],
+                   level_gate_recall=g["recall"], level_gate_f1=g["f1"])
     if s.sequential and e.cutoff:
+        t = time.time()
         full, extra = audit_cutoff(run.model, run.tokenizer, sol, s.batch, run.cfg, run.audit_rng,
                                    set(s.mine), run.seeds(s.index, "cutoff", range(len(sol))), run.dp)
         cut_n = sum(r.stop_reason == "budget" for r in sol)
         s.m.update(cut_frac=cut_n / max(len(sol), 1), **extra)
         s.m["tokens_saved_est"] = cut_n * extra.get("saved_tokens_per_audit", 0.0)
+        s.m["seconds_audit"] = s.m.get("seconds_audit", 0.0) + time.time() - t
         state["cut"] += cutoff_records(full, sol, gated, e.cutoff_audit)
         if state["cut"]:
             c = prf_of_records(state["cut"])
@@ -289,14 +314,19 @@ def update_policy(run: Run, s: Step) -> None:
     """5. Group advantages and the clipped loss on this rank's groups; with a meta adapter each
     path its own adapter, optimiser and token mean."""
     local = [only_prompts(b, set(s.mine)) for b in s.scored]  # each rank trains on its own groups
-    args = (run.model, run.tokenizer)
+    args, cfg = (run.model, run.tokenizer), run.cfg
+    sol_rows = len(s.batch) * cfg.rollout.group_size  # as drawn, gated prompts included
+    meta_rows = len(s.batch) * cfg.meta.group_size if cfg.meta.enabled else 0
     if run.separate:
-        s.m.update(policy_update(*args, run.optimizer, run.scheduler, local[:1], run.cfg, run.device, dp=run.dp))
+        s.m.update(policy_update(*args, run.optimizer, run.scheduler, local[:1], cfg, run.device, dp=run.dp,
+                                 drawn_rows=sol_rows))
         with meta_adapter(run.model):
-            meta_m = policy_update(*args, run.meta_opt, run.meta_sched, local[1:], run.cfg, run.device)
+            meta_m = policy_update(*args, run.meta_opt, run.meta_sched, local[1:], cfg, run.device,
+                                   drawn_rows=meta_rows)
         s.m.update({f"meta_{k}": v for k, v in meta_m.items()})
     else:
-        s.m.update(policy_update(*args, run.optimizer, run.scheduler, local, run.cfg, run.device, dp=run.dp))
+        s.m.update(policy_update(*args, run.optimizer, run.scheduler, local, cfg, run.device, dp=run.dp,
+                                 drawn_rows=sol_rows + meta_rows))
 
 
 def expert_sft(run: Run, s: Step) -> None:
@@ -330,7 +360,7 @@ def finish_step(run: Run, s: Step) -> None:
     evaluation: an evaluation that crashes loses no training), then the evaluation if due."""
     t0, t1, t2, t3, t4, t5 = s.times
     m, step = s.m, s.index + 1
-    run.state["wall"] += t5 - t0
+    run.state["wall"] += t5 - t0 - m.get("seconds_audit", 0.0)  # the method's time: audits are measurement
     m.update(seconds_meta=t1 - t0, seconds_generation=t2 - t1, seconds_scoring=t3 - t2,
              seconds_training=t4 - t3, seconds_sft=t5 - t4, seconds_step=t5 - t0,
              wall_seconds=run.state["wall"], peak_memory_mb=peak_memory_mb(run.device),

@@ -1,14 +1,14 @@
-"""Could early cutoff work on a task at all? The solver personas, simulated (no model, seconds).
-(docs/meta-awareness-study.md, Finding 16)
+"""Could early cutoff work on a task at all? The solver persona, simulated (no model, seconds).
+(docs/meta-awareness-study.md, Findings 16 and 21)
 
 For each persona of :data:`masa_lite.task.synthetic.PERSONAS` and each held-out test problem, the
 persona writes 2N solutions: the first N give the problem's mean correct length (a perfect length
 prediction), the second N are the rollouts the cutoff decides on, capped at ``--max-new-tokens``
 (a capped rollout counts as wrong, as in training). The cutoff frontier
-(:func:`masa_lite.efficient.frontier.cutoff_frontier`) then says what F1 a predictor that knew the
+(:func:`masa_lite.study.frontier.cutoff_frontier`) then says what F1 a predictor that knew the
 correct length exactly would reach at each factor: an upper reference for the meta path, since
-the base model imitates the persona. (The wander-fix persona's long rescues raise the mean correct
-length itself, which is why its rescue chance is kept small.)
+the base model imitates the persona. Lengths are in tiny-model tokens (EOS counted when the
+solver boxes an answer; a lost solver runs to the budget).
 
     python scripts/persona_cutoff.py
 """
@@ -21,18 +21,19 @@ import random
 from masa_lite.study.frontier import cutoff_frontier, reference_split
 from masa_lite.stats import correct_lengths, mean_or_none
 from masa_lite.task import synthetic
+from masa_lite.task.vocab import count_tokens
 
 
 def simulate(persona: synthetic.Persona, n_per_level: int = 40, samples: int = 8, seed: int = 0,
-             max_new_tokens: int = 400) -> tuple[list[int], list[bool], list[float | None]]:
-    """Lengths (tokens = characters + EOS), correctness and reference length per decided rollout."""
+             max_new_tokens: int = 256) -> tuple[list[int], list[bool], list[float | None]]:
+    """Lengths in tokens, correctness and reference length per decided rollout."""
     rng = random.Random(seed)
     lengths, correct, ref = [], [], []
     for prob in synthetic.task_splits(n_per_level, seed=0)["test"]:
         group_len, group_ok = [], []
         for _ in range(2 * samples):
             text, value, _ = synthetic.write_solution(prob.start, prob.chain, rng, persona)
-            n = len(text) + 1
+            n = count_tokens(text) + (value is not None)  # EOS when it boxes an answer
             group_len.append(min(n, max_new_tokens))
             group_ok.append(str(value) == prob.answer and n <= max_new_tokens)
         decided, ok, reference = reference_split(group_len, group_ok, samples)

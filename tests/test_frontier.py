@@ -78,32 +78,6 @@ def test_control_frontier_script_gate_rows(tmp_path):
     json.dumps(out)  # plain numbers: printable and storable
 
 
-def test_control_frontier_script_wander_row_by_hand():
-    """--wander: shares, right shares and lengths per kind of wandering, on four rollouts."""
-    import importlib.util
-    from pathlib import Path
-
-    from masa_lite.grpo.rollout import Rollout
-
-    spec = importlib.util.spec_from_file_location(
-        "control_frontier", Path(__file__).resolve().parents[1] / "scripts" / "control_frontier.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def ro(text, length, ok):
-        return Rollout(0, "", text, [], length, "eos", correct=ok)
-
-    rollouts = [ro("add 4+5=9\n\\boxed{9}", 10, True),
-                ro("add 4+5=10 no, recheck 4+5=9\n\\boxed{9}", 20, False),  # a redo, not wandering
-                ro("add 4+5=10\nrecheck 4+5=10\n\\boxed{10}", 40, False),
-                ro("add 4+5=10\nrecheck 4+5=10 no, 4+5=9\n\\boxed{9}", 50, True)]
-    row = mod.wander_row(rollouts)
-    assert row["none"] == {"share": 0.5, "right": 0.5, "length": 15.0}
-    assert row["wander"] == {"share": 0.25, "right": 0.0, "length": 40.0}
-    assert row["rescue"] == {"share": 0.25, "right": 1.0, "length": 50.0}
-    assert (row["len_right"], row["len_wrong"]) == (30.0, 30.0)
-
-
 def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
     """scripts/persona_cutoff.py: per problem the first N persona solutions give the reference
     length (mean of the right ones), the second N are decided; a capped solution counts as wrong.
@@ -128,7 +102,7 @@ def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
 
     monkeypatch.setattr(mod.synthetic, "write_solution", fake)
     lengths, correct, ref = mod.simulate(synthetic.Persona(), samples=2, max_new_tokens=400)
-    assert lengths == [30, 400]  # characters + EOS, capped at 400
+    assert lengths == [30, 400]  # tokens ('x' is one each) + EOS, capped at 400
     assert correct == [False, False]  # the second one was right but ran past the cap
     assert ref == [15.0, 15.0]  # mean of 10 and 20
 

@@ -14,6 +14,9 @@ def test_warnings_name_each_lost_signal():
                  "20% of meta predictions parsed", "50% of rollouts were cut"):
         assert part in text, part
     assert any("diverged" in x for x in signal_warnings({"loss": float("nan")}))
+    # masa-tiny's lost solvers run about 30 % of rollouts to the limit by design: no warning there
+    assert signal_warnings({"truncated_frac": 0.35}) == []
+    assert "60% of rollouts hit" in signal_warnings({"truncated_frac": 0.6})[0]
     # an undefined precision (no gated prompt yet) is not divergence
     assert signal_warnings({"gate_precision": float("nan")}) == []
 

@@ -32,6 +32,39 @@ def test_gate_agreeing_extremes_only():
     assert gate.gate_prompts(preds[:1], std_max=0.1, margin=0.03) == [False]
 
 
+def test_level_gate_by_hand():
+    """The free baseline: a level's running pass rate over the window; gated at ≥ 1 − margin or
+    ≤ margin; a level with no data, or a prompt with no level, is never gated."""
+    st = [meta_scoring.PromptStats(["a"] * 4, c, [5] * 4) for c in
+          ([True] * 4, [True, True, True, False], [False] * 4, [True, False, False, False])]
+    step = gate.level_window_step([1, 1, 6, 6], st)
+    assert step == {1: [1.0, 0.75], 6: [0.0, 0.25]}
+    assert gate.level_window_step([None, 2], [st[0], None]) == {}
+    rates = gate.level_pass_rates([step, {1: [1.0], 3: [0.5]}])
+    assert rates == {1: pytest.approx(2.75 / 3), 6: 0.125, 3: 0.5}
+    assert gate.level_gate([1, 6, 3, 4, None], rates, margin=0.1) == [True, False, False, False, False]
+    assert gate.level_gate([6], rates, margin=0.2) == [True]
+
+
+def test_gate_records_weight_by_the_gate_that_sampled():
+    """A shadow gate judged on the real gate's rolled-out prompts: each record's weight is the
+    real gate's (1/audit share for the prompts it gated and audited)."""
+    st = [meta_scoring.PromptStats(["a"] * 2, c, [5] * 2) for c in ([True, True], [True, False])]
+    assert gate.gate_records([True, False], st, 0.25) == [(True, True, 4.0), (False, False, 1.0)]
+    assert gate.gate_records([False, True], st, 0.25, sampled_by=[True, False]) == [
+        (False, True, 4.0), (True, False, 1.0)]
+
+
+def test_level_gate_needs_no_meta_path_but_the_cutoff_does():
+    cfg = load_config("tiny", overrides=["efficient.gating=true", "efficient.gate_source=level"])
+    assert cfg.efficient.gate_source == "level" and not cfg.meta.enabled
+    with pytest.raises(ConfigError, match="meta.enabled=true"):
+        load_config("tiny", overrides=["efficient.gating=true", "efficient.gate_source=level",
+                                       "efficient.cutoff=true"])
+    with pytest.raises(ConfigError, match="gate_source"):
+        load_config("tiny", overrides=["efficient.gate_source=oracle"])
+
+
 def test_cutoff_budget():
     assert cutoff.cutoff_budget([40, 60], factor=2.0) == 100
     assert cutoff.cutoff_budget([40, 61], factor=2.0) == 101  # ceil(2 × 50.5)

@@ -1,4 +1,4 @@
-"""The synthetic task: ground truth, notions, splits, persona behaviour, JSONL round trip."""
+"""The synthetic task: ground truth, kinds, notions, splits, persona behaviour, JSONL round trip."""
 
 import random
 import statistics
@@ -6,6 +6,7 @@ import statistics
 import pytest
 
 from masa_lite.task import synthetic
+from masa_lite.task.vocab import count_tokens
 
 
 def _eval_chain(start, chain):
@@ -15,19 +16,43 @@ def _eval_chain(start, chain):
     return v
 
 
+def _products(p):
+    """(a, b) of every product of a problem's chain, a being the running value."""
+    out, v = [], p.start
+    for op, b in p.chain:
+        if op == "*":
+            out.append((v, b))
+        v = _eval_chain(v, [(op, b)])
+    return out
+
+
 def test_problem_text_evaluates_to_answer_with_ordinary_precedence():
     for p in synthetic.generate_problems(300, seed=1):
         # the rendered text uses normal precedence; parentheses make it equal the left-to-right chain
         assert eval(p.problem) == int(p.answer) == _eval_chain(p.start, p.chain)
 
 
-def test_levels_have_their_operation_counts_and_ranges():
+def test_levels_have_their_operation_counts_and_kinds_their_products():
     for lv, spec in synthetic.LEVELS.items():
-        for p in synthetic.generate_problems(50, levels=(lv,), seed=lv):
+        for p in synthetic.generate_problems(60, levels=(lv,), seed=lv):
             assert p.level == lv and len(p.chain) == spec.n_ops
-            n_mul = sum(op == "*" for op, _ in p.chain)
-            assert spec.min_mul <= n_mul <= spec.max_mul
-            assert 0 <= int(p.answer) <= 999
+            assert p.kind == synthetic.kind_of(p.start, p.chain)
+            big = [(a, b) for a, b in _products(p) if a >= 10]
+            if p.kind == "hard":  # a two-digit × two-digit product
+                assert any(b >= 10 for _, b in big)
+            elif p.kind == "mid":  # a two-digit × one-digit product, none harder
+                assert big and all(b < 10 for _, b in big)
+            else:  # easy: only one-digit products
+                assert not big and int(p.answer) >= 0
+
+
+def test_each_level_draws_its_mix_of_kinds():
+    """Per level, the shares of easy/mid/hard match the level's mix within sampling noise."""
+    for lv, spec in synthetic.LEVELS.items():
+        probs = synthetic.generate_problems(400, levels=(lv,), seed=10 + lv, allow_fewer=True)
+        for kind, share in zip(synthetic.KINDS, spec.mix):
+            got = sum(p.kind == kind for p in probs) / len(probs)
+            assert abs(got - share) < 0.08, (lv, kind, got, share)
 
 
 def test_reference_solution_is_clean_and_names_its_notions():
@@ -39,23 +64,24 @@ def test_reference_solution_is_clean_and_names_its_notions():
                     "sub borrow 212-19=193\n"
                     "\\boxed{193}")
     assert notions == ["add", "sub", "mul", "carry", "borrow", "split"]
-    assert "recheck" not in text
+    # tokens: words and "\boxed{" whole, every other character one token
+    assert count_tokens("add carry 18+35=53\n") == 13 and count_tokens("\\boxed{193}") == 5
 
 
-def test_notions_are_not_in_problem_text_but_in_reference():
+def test_notions_are_not_in_problem_text_but_in_reference_and_length_is_in_tokens():
     for p in synthetic.generate_problems(200, seed=2):
         text, _, _ = synthetic.write_solution(p.start, p.chain)
         for n in p.notions:
             assert n not in p.problem and n in text
-        assert p.ref_length == len(text) + 1
+        assert p.ref_length == count_tokens(text) + 1
 
 
 def test_carry_and_borrow_columns():
-    assert synthetic._columns(18, 35, "+") == 1
-    assert synthetic._columns(95, 7, "+") == 2  # 5+7 carries, 9+0+1 carries
-    assert synthetic._columns(12, 3, "+") == 0
-    assert synthetic._columns(100, 1, "-") == 2  # borrow through two zeros
-    assert synthetic._columns(57, 23, "-") == 0
+    assert synthetic.carry_columns(18, 35, "+") == 1
+    assert synthetic.carry_columns(95, 7, "+") == 2  # 5+7 carries, 9+0+1 carries
+    assert synthetic.carry_columns(12, 3, "+") == 0
+    assert synthetic.carry_columns(100, 1, "-") == 2  # borrow through two zeros
+    assert synthetic.carry_columns(57, 23, "-") == 0
 
 
 def test_splits_are_disjoint_and_stable():
@@ -76,30 +102,36 @@ def test_generation_is_seeded():
     assert a == b and a != c
 
 
-def test_persona_pass_rate_falls_with_level_and_failures_run_longer():
-    rng = random.Random(0)
-    rates, right_len, wrong_len = {}, [], []
-    for lv in (1, 6):
-        ok = []
-        for p in synthetic.generate_problems(150, levels=(lv,), seed=lv):
-            for _ in range(4):
-                text, v, _ = synthetic.write_solution(p.start, p.chain, rng)
-                ok.append(str(v) == p.answer)
-                if lv == 6:
-                    (right_len if ok[-1] else wrong_len).append(len(text))
-        rates[lv] = sum(ok) / len(ok)
-    assert rates[1] > 0.9 and rates[6] < 0.45
-    assert statistics.mean(wrong_len) > statistics.mean(right_len) + 10
+def _persona_runs(kind, n=120, samples=4, seed=0, **kw):
+    rng = random.Random(seed)
+    probs = [p for p in synthetic.generate_problems(6 * n, seed=seed + 3) if p.kind == kind][:n]
+    return [(p, *synthetic.write_solution(p.start, p.chain, rng, **kw)) for p in probs
+            for _ in range(samples)]
 
 
-def test_split_route_is_more_reliable_than_direct():
-    rng = random.Random(1)
-    probs = synthetic.generate_problems(200, levels=(5,), seed=3)
-    acc = {}
-    for route in ("split", "direct"):
-        acc[route] = sum(str(synthetic.write_solution(p.start, p.chain, rng, route=route)[1]) == p.answer
-                         for p in probs for _ in range(3)) / (3 * len(probs))
-    assert acc["split"] > acc["direct"] + 0.15
+def test_persona_solves_easy_always_hard_never_and_mid_in_between():
+    rate = {k: statistics.mean(str(v) == p.answer for p, _, v, _ in _persona_runs(k))
+            for k in synthetic.KINDS}
+    assert rate["easy"] > 0.97 and rate["hard"] == 0.0 and 0.4 < rate["mid"] < 0.9, rate
+
+
+def test_a_lost_solver_guesses_until_the_limit_and_boxes_nothing():
+    """Every hard trace is lost: exactly ``limit`` tokens of guesses, each rejected, no box."""
+    for p, text, value, used in _persona_runs("hard", n=30):
+        assert value is None and "\\boxed" not in text and "recheck" in used
+        assert count_tokens(text) == synthetic.LOST_LIMIT
+        assert text.splitlines()[-1].count(" no, recheck ") >= 3  # the hard step's line
+
+
+def test_mid_failures_run_long_and_split_is_more_reliable():
+    runs = _persona_runs("mid", n=150, samples=4)
+    right = [count_tokens(t) for p, t, v, _ in runs if str(v) == p.answer]
+    wrong = [count_tokens(t) for p, t, v, _ in runs if str(v) != p.answer]
+    assert statistics.mean(wrong) > 2 * statistics.mean(right)
+    acc = {route: statistics.mean(str(v) == p.answer
+                                  for p, _, v, _ in _persona_runs("mid", n=150, route=route))
+           for route in ("split", "direct")}
+    assert acc["split"] > acc["direct"] + 0.2, acc
 
 
 def test_jsonl_round_trip_and_errors(tmp_path):

@@ -36,6 +36,7 @@ def test_masa_scores_the_meta_path(tmp_path):
     # evaluation time is logged beside, never inside, the training wall-clock
     assert all(0 < e["seconds_eval_meta"] < e["seconds_eval"] for e in evals)
     assert evals[-1]["wall_seconds"] == pytest.approx(sum(h["seconds_step"] for h in steps))
+    assert not any(h.get("seconds_audit") for h in steps)  # nothing to audit in parallel mode
     assert (tmp_path / "calibration.jsonl").read_text().count("\n") == 2 * 4  # 2 evals × (2 levels × 2 problems)
 
 
@@ -63,6 +64,34 @@ def test_masa_efficient_gates_cuts_audits_and_clones(tmp_path):
         assert h["tokens_saved_est"] >= 0
     # gated prompts skip their solution rollouts: fewer solution tokens than prompts × G would give
     assert min(h["solution_tokens"] for h in seq) < max(h["solution_tokens"] for h in steps[:1]) * 2
+
+
+def test_audits_are_timed_apart_and_the_level_gate_is_judged_beside(tmp_path):
+    """The gate's and the cutoff's audits (our measurement) are logged as ``seconds_audit`` and
+    left out of the method's wall-clock; the free level gate is judged on the same prompts."""
+    hist = _train(tmp_path, ["meta.enabled=true", "efficient.gating=true", "efficient.cutoff=true",
+                             "efficient.warmup_steps=1", "efficient.gate_std=1.0",
+                             "efficient.gate_margin=0.5", "efficient.gate_audit=1.0",
+                             "efficient.cutoff_factor=0.3", "efficient.cutoff_audit=1.0"])
+    steps = [h for h in hist if h["kind"] == "train"]
+    seq = steps[1:]
+    assert all(h["gated_frac"] == 1.0 and h["seconds_audit"] > 0 for h in seq)  # all gated, all audited
+    wall = [h for h in hist if h["kind"] == "eval"][-1]["wall_seconds"]
+    assert wall == pytest.approx(sum(h["seconds_step"] - h.get("seconds_audit", 0.0) for h in steps))
+    # margin 0.5: every level's running rate is >= 0.5 or <= 0.5, so the level gate gates everything
+    assert all(h["level_gated_frac"] == 1.0 and h["level_gate_precision"] is not None for h in seq)
+
+
+def test_the_level_gate_runs_without_a_meta_path(tmp_path):
+    """efficient.gate_source=level: GRPO with a free gate (the level's running pass rate), no meta
+    rollouts at all; gated prompts are skipped and a sample audited."""
+    hist = _train(tmp_path, ["efficient.gating=true", "efficient.gate_source=level",
+                             "efficient.warmup_steps=1", "efficient.gate_margin=0.5",
+                             "efficient.gate_audit=0.5"])
+    steps = [h for h in hist if h["kind"] == "train"]
+    assert [h["sequential"] for h in steps] == [False, True]
+    assert "meta_tokens" not in steps[1] and steps[1]["gated_frac"] == 1.0
+    assert 0 <= steps[1]["gate_precision"] <= 1
 
 
 def test_resume_refuses_a_checkpoint_of_another_configuration(tmp_path):
@@ -112,8 +141,8 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
         def random(self):
             return self.values.pop(0)
 
-    def plan(by_prompt, cfg, rng, sequential=True):
-        plans.append(real_plan(by_prompt, cfg, Rng() if sequential else rng, sequential))
+    def plan(by_prompt, cfg, rng, sequential=True, gated=None):
+        plans.append(real_plan(by_prompt, cfg, Rng() if sequential else rng, sequential, gated=gated))
         return plans[-1]
 
     monkeypatch.setattr(trainer, "plan_solutions", plan)
@@ -126,9 +155,9 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
     monkeypatch.setattr(trainer, "sample_solutions", sample)
     real_update, updates = trainer.policy_update, []
 
-    def update(model, tok, opt, sched, batches, cfg, device, dp=None):
+    def update(model, tok, opt, sched, batches, cfg, device, dp=None, **k):
         updates.append([sorted({r.prompt_index for r in b.rollouts}) for b in batches])
-        return real_update(model, tok, opt, sched, batches, cfg, device, dp=dp)
+        return real_update(model, tok, opt, sched, batches, cfg, device, dp=dp, **k)
 
     monkeypatch.setattr(trainer, "policy_update", update)
     real_examples = expert_sft.expert_sft_examples  # 3 pairs per usable prompt: more than a batch
@@ -138,8 +167,8 @@ def test_gating_wiring_audits_uncut_trains_meta_of_audited_only_and_sft_keeps_up
                              "efficient.cutoff_factor=0.3", "efficient.sft_batch_size=1",
                              "efficient.sft_min_notion=0.0"])
     assert plans[1].gated == [True, True, False, False] and plans[1].audited == [True, False, False, False]
-    assert seen[1][0] is None                             # audited gated prompt 0: no budget
-    assert any(b is not None for b in seen[1][1:])        # prompts 2 and 3 are budgeted
+    # step 2 rolls out prompts 2 and 3 (budgeted), then the audit of prompt 0 apart (no budget)
+    assert all(b is not None for b in seen[1]) and seen[2] == [None]
     solutions, metas = updates[1]
     assert solutions == [2, 3]                            # gated prompts' solutions: not trained
     assert metas == [0, 2, 3]                             # unaudited gated prompt 1: no meta rows
@@ -164,3 +193,30 @@ def test_study_diagnostics_and_a_kl_on_the_meta_path_only(tmp_path):
         assert "kl_ref" in h and h["kl_ref"] >= 0
     evals = [h for h in hist if h["kind"] == "eval"]
     assert all({"pred_pass_L3", "actual_pass_L4", "actual_pass_gap"} <= set(e) for e in evals)
+
+
+def test_solution_path_maps_audited_rollouts_back_to_their_own_prompts(monkeypatch):
+    """The plain and the audited prompts are rolled out in two calls (the audit timed apart); each
+    call numbers its prompts from 0, and every rollout must come back under its own prompt's
+    batch index (a regression: the audit's rollouts once landed on the plain prompts)."""
+    from types import SimpleNamespace
+
+    from masa_lite import trainer
+    from masa_lite.efficient.plan import SolutionPlan
+    from masa_lite.grpo.rollout import Rollout
+
+    def fake_sample(model, tok, records, prompt_fn, cfg, budgets=None, notions=None, seeds=None):
+        return [Rollout(i, rec["problem"], "", [1], 1, "eos") for i, rec in enumerate(records)
+                for _ in range(2)]
+
+    monkeypatch.setattr(trainer, "sample_solutions", fake_sample)
+    batch = [{"problem": f"p{i}"} for i in range(5)]
+    plan = SolutionPlan(gated=[True, False, True, False, True], audited=[True, False, False, False, True],
+                        budgets=None, notions=None)
+    run = SimpleNamespace(model=None, tokenizer=None, fmt=SimpleNamespace(solution=None), cfg=None,
+                          seeds=lambda *a: None)
+    s = trainer.Step(0, batch, list(range(5)), True, {}, plan=plan)
+    trainer.solution_path(run, s)
+    assert sorted({r.prompt_index for r in s.sol}) == [0, 1, 3, 4]  # prompt 2: gated, not audited
+    assert all(r.prompt == batch[r.prompt_index]["problem"] for r in s.sol)
+    assert s.m["seconds_audit"] >= 0

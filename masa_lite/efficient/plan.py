@@ -25,16 +25,21 @@ class SolutionPlan:
         return [i for i, (g, a) in enumerate(zip(self.gated, self.audited)) if not g or a]
 
 
-def plan_solutions(by_prompt: list[dict], cfg, audit_rng, sequential: bool = True) -> SolutionPlan:
+def plan_solutions(by_prompt: list[dict], cfg, audit_rng, sequential: bool = True,
+                   gated: list[bool] | None = None) -> SolutionPlan:
     """Gate, audit, budget and feed-in decisions from the meta path's predictions
     (:func:`predictions_by_prompt`). Audited gated prompts get no cutoff budget: their rollouts
     label the gate's audit (zero variance or not) and must not be cut. ``audit_rng`` draws one
-    number per gated prompt, in prompt order."""
+    number per gated prompt, in prompt order. ``gated``: another gate's decisions (the free
+    level gate) in place of the meta path's."""
     n, e = len(by_prompt), cfg.efficient
-    gated, audited, budgets, notions = [False] * n, [False] * n, None, None
-    if sequential and e.gating:
-        gated = gate.gate_prompts([p["pass"] for p in by_prompt], e.gate_std, e.gate_margin,
-                             min_votes=e.gate_min_votes)
+    audited, budgets, notions = [False] * n, None, None
+    if not (sequential and e.gating):
+        gated = [False] * n
+    else:
+        if gated is None:
+            gated = gate.gate_prompts([p["pass"] for p in by_prompt], e.gate_std, e.gate_margin,
+                                      min_votes=e.gate_min_votes)
         audited = [g and audit_rng.random() < e.gate_audit for g in gated]
     if sequential and e.cutoff:
         budgets = [None if gated[i] else

@@ -100,9 +100,14 @@ def train_rows(batches: list[Scored], g) -> TrainRows:
 
 
 def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored], cfg: RunConfig,
-                  device, dp=None) -> dict:
+                  device, dp=None, drawn_rows: int | None = None) -> dict:
     """Advantages per group, then ``policy_epochs`` passes of the clipped loss; one optimiser step
     per epoch. Returns the step's training metrics.
+
+    ``drawn_rows``: the rollouts the step drew (prompts × group size), gated prompts included. The
+    row-based aggregations ("dr-grpo", "seq-mean") divide by it rather than by the rows trained,
+    so that a gated prompt or a cut rollout never rescales the gradient of the others (with
+    "token-mean", the paper's, skipping long zero-advantage rollouts does rescale it).
 
     Data parallel (``dp``, a :class:`masa_lite.distributed.DataParallel` of several ranks):
     ``batches`` hold this rank's groups only. The normalisers (rollouts and tokens of the whole
@@ -125,7 +130,8 @@ def policy_update(model, tokenizer, optimizer, scheduler, batches: list[Scored],
     # sort by length so micro-batches carry little padding
     rows = rows.take(sorted(range(len(rows.rollouts)),
                             key=lambda i: rows.rollouts[i].length + len(rows.rollouts[i].prompt)))
-    pass_ = _Pass(model, tokenizer, optimizer, rows, cfg, device, dp, with_kl, n_rows, num_tokens)
+    norm_rows = max(n_rows, drawn_rows or 0)  # row-based normalisers: the batch as drawn
+    pass_ = _Pass(model, tokenizer, optimizer, rows, cfg, device, dp, with_kl, norm_rows, num_tokens)
     total, gnorm = pass_.epochs()
     scheduler.step()
     # rows-weighted means of the micro-batch statistics, summed over ranks

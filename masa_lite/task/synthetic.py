@@ -1,24 +1,29 @@
 """The synthetic arithmetic task that the bundled tiny model is built for and trained on.
 
 Why a synthetic task: nothing can be downloaded where masa_lite is tested, and RL on a real LM is
-too slow on a laptop CPU. The task is designed so that MASA has something to learn
-(a first experiment with a rigid chain format found wrong answers as long as right ones, so length carried no signal):
+too slow on a laptop CPU. The task is a *model organism*: small, but with the economics of the
+paper's setting (Qwen3-8B on DeepScaleR), which MASA-efficient needs to pay off:
 
-* **levels 1–6** (1–6 operations of + − ×, growing operands, more multiplications): the base
-  model's pass rate spans from ~1 (trivial, gating material) to ~0 (unsolvable);
+* **three kinds of problem, read off the problem text.** *easy*: only ``+``, ``-`` and one-digit
+  products (``7*8+12``) — solved every time, as the saturated prompts of a real RL set; *mid*: a
+  two-digit × one-digit product (``(18+35)*4-19``) that the solver can do ``direct`` (short,
+  error-prone) or ``split`` by the distributive law (longer, reliable) — where RL has something
+  to select; *hard*: a two-digit × two-digit product (``37*24+5``) that the solver cannot do at
+  all — never solved, as the prompts beyond a real model's reach. Levels 1–6 (1–6 operations)
+  shift the mix from mostly easy to mostly hard, but within a level the kind, not the level,
+  decides the pass rate;
+* **failures that run long, for a reason RL cannot train away.** Every result is checked; a
+  result the solver finds wrong is redone after ``no, recheck``. After ``lost_after`` rejected
+  attempts at one step the solver is *lost*: it keeps guessing and rejecting until the token
+  budget runs out and never boxes an answer — as failing chains of thought run to the response
+  limit. On a hard problem this happens every time, so its group has no variance and GRPO gets no
+  gradient to shorten it;
 * **named notions**: every step starts with the notions it uses (``add``, ``sub``, ``mul``,
-  ``carry``, ``borrow``, ``split``, ``recheck``). The problem text is symbols only, so no notion is
-  literally present in it, and the meta path's ``math_notion`` can be checked against rollouts;
-* **behaviour to select**: a multi-digit multiplication can be done ``direct`` (``53*4=212``:
-  short, error-prone) or ``split`` by the distributive law (``53*4=50*4+3*4=200+12=212``: longer,
-  reliable). The solver persona picks at random, so RL can raise accuracy by choosing better;
-* **length that carries information**: a step the solver doubts is redone after
-  ``no, recheck``; a wrong final answer mostly comes from a step that failed several attempts, so
-  failing rollouts run long and early cutoff can save compute.
+  ``carry``, ``borrow``, ``split``, ``recheck``); the problem text is symbols only.
 
-The *persona* (:func:`write_solution`) is the noisy solver whose traces the base model imitates:
-its error and detection rates are the knobs of the base model's behaviour. The *reference*
-solution (``noise=False``, always ``split``) is the ground truth for lengths and notions.
+The *persona* (:func:`write_solution`) is the noisy solver whose traces the base model imitates.
+The *reference* solution (``rng=None``, always ``split``, no slips) is the ground truth for lengths
+(in tiny-model tokens, :mod:`masa_lite.task.vocab`) and notions.
 """
 
 from __future__ import annotations
@@ -28,98 +33,39 @@ import json
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
 from masa_lite.files import write_jsonl
+from masa_lite.task.persona import PERSONAS, Persona, apply_op, carry_columns, step_error, step_kind  # noqa: F401
+from masa_lite.task.vocab import count_tokens
 
 NOTIONS = ("add", "sub", "mul", "carry", "borrow", "split", "recheck")
+KINDS = ("easy", "mid", "hard")
 SPLITS = ("train", "val", "test")
 SOLVE_TEMPLATE = "solve {problem}\n"
 HINT_TEMPLATE = "solve {problem} using {notions}\n"  # notion feed-in (method page §4)
 META_TEMPLATE = "meta {problem}\n"
+VALUE_MAX = 99  # values stay two-digit, except after a hard product (which no one reaches)
+LOST_LIMIT = 270  # tokens: where a lost trace of the persona is cut (beyond the 256-token rollout budget)
 
 
 @dataclass(frozen=True)
 class Level:
-    """How one difficulty level draws a problem."""
+    """How one difficulty level draws a problem: its operations, operand range, and the shares of
+    easy, mid and hard problems."""
 
     n_ops: int
     max_operand: int
-    min_mul: int
-    max_mul: int
+    mix: tuple[float, float, float]
 
 
 LEVELS: dict[int, Level] = {
-    1: Level(1, 20, 0, 0),
-    2: Level(2, 30, 0, 1),
-    3: Level(3, 50, 1, 1),
-    4: Level(4, 70, 1, 2),
-    5: Level(5, 99, 2, 2),
-    6: Level(6, 99, 2, 3),
+    1: Level(1, 20, (0.80, 0.15, 0.05)),
+    2: Level(2, 30, (0.50, 0.35, 0.15)),
+    3: Level(3, 50, (0.30, 0.45, 0.25)),
+    4: Level(4, 70, (0.20, 0.50, 0.30)),
+    5: Level(5, 99, (0.10, 0.55, 0.35)),
+    6: Level(6, 99, (0.10, 0.45, 0.45)),
 }
-VALUE_MAX = 99  # every intermediate value stays in 0..99: two-digit arithmetic only
-
-
-@dataclass(frozen=True)
-class Persona:
-    """Error and behaviour rates of the noisy solver the base model learns to imitate.
-
-    A step's slip chance (see :func:`step_error`) grows with carries and with the size of a
-    multiplication, and much faster for the ``direct`` route than for ``split``.
-    """
-
-    p_split: float = 0.5  # chance to split a multi-digit multiplication
-    e_easy: float = 0.02  # add/sub without carry or borrow, single-digit multiplication
-    e_carry: float = 0.2  # per carry (add) or borrow (sub) column
-    e_direct: tuple[float, float] = (0.3, 0.9)  # two-digit ×, direct: at a = 10 and a = 49
-    e_split: tuple[float, float] = (0.03, 0.12)  # the same by the distributive law
-    detect: float = 0.6  # chance that a wrong result is noticed and redone
-    false_alarm: float = 0.02  # chance that a right result is redone anyway
-    max_attempts: int = 3  # attempts per step before moving on
-    fatigue: float = 0.8  # slip chance grows by this factor per earlier step
-    p_hint: float = 0.25  # share of solution prompts that carry a notion hint
-    # Wandering (off by default): a trace with an unfixed slip re-checks its steps in
-    # ``wander_rounds`` passes of ``recheck`` lines before it boxes its answer - long because it
-    # is lost, as failing chains of thought are on real models, and what early cutoff needs.
-    wander: float = 0.0  # chance to wander when the final value is wrong
-    wander_false: float = 0.0  # chance to wander when it is right
-    wander_rounds: int = 2
-    # chance that a wandering pass fixes a wrong step it reaches and redoes the later steps: the
-    # answer is rescued when no earlier step was wrong too, as real long re-checking sometimes is
-    wander_fix: float = 0.0
-
-
-PERSONAS: dict[str, Persona] = {
-    "default": Persona(),  # the persona of the bundled masa-tiny
-    "wander": Persona(wander=0.9, wander_false=0.05),  # masa-tiny-wander: wrong traces ramble
-    # wandering that rescues about 1 in 7 wandering wrong traces, so RL might keep it; built and
-    # measured, not bundled: GRPO trains it away all the same (the study, Finding 17)
-    "wander-fix": Persona(wander=0.9, wander_false=0.05, wander_rounds=3, wander_fix=0.05),
-}
-
-
-def _columns(a: int, b: int, op: str) -> int:
-    """Number of carry (``+``) or borrow (``-``) columns in ``a op b`` for a, b ≥ 0."""
-    count, carry = 0, 0
-    while a > 0 or b > 0:
-        da, db = a % 10, b % 10
-        if op == "+":
-            carry = 1 if da + db + carry >= 10 else 0
-        else:
-            carry = 1 if da - db - carry < 0 else 0
-        count += carry
-        a, b = a // 10, b // 10
-    return count
-
-
-def step_error(op: str, a: int, b: int, split: bool, p: Persona) -> float:
-    """The persona's chance to slip on one attempt at ``a op b``."""
-    if op in "+-":
-        if a < 0 or b < 0:
-            return p.e_carry
-        return min(0.9, p.e_easy + p.e_carry * _columns(a, b, op))
-    if not _is_hard(op, a, b):
-        return p.e_easy
-    lo, hi = p.e_split if split else p.e_direct
-    return lo + (hi - lo) * (min(a, 49) - 10) / 39
 
 
 @dataclass
@@ -130,10 +76,11 @@ class Problem:
     answer: str
     level: int
     notions: list[str]
-    ref_length: int  # characters of the reference solution + 1 EOS = tokens for the tiny model
+    ref_length: int  # tiny-model tokens of the reference solution + 1 EOS
     start: int = 0
     chain: list[tuple[str, int]] = field(default_factory=list)  # (op, operand), left to right
     source: str = "synthetic"
+    kind: str = ""  # easy / mid / hard: for analysis only, never shown to the model
 
     @property
     def id(self) -> str:
@@ -152,34 +99,63 @@ def split_of(problem_text: str) -> str:
     return "train" if bucket < 80 else ("val" if bucket < 90 else "test")
 
 
-def _apply(op: str, a: int, b: int) -> int:
-    return a + b if op == "+" else a - b if op == "-" else a * b
+def kind_of(start: int, chain) -> str:
+    """The problem's kind from its steps: hard if any product is two-digit × two-digit, else mid
+    if any is two-digit × one-digit, else easy."""
+    kinds, value = set(), start
+    for op, b in chain:
+        kinds.add(step_kind(op, value, b))
+        value = apply_op(op, value, b)
+    return "hard" if "hard" in kinds else "mid" if "mid" in kinds else "easy"
 
 
-def _draw(level: int, rng: random.Random) -> tuple[int, list[tuple[str, int]]] | None:
-    """Draw a start value and a list of (op, operand); None when constraints fail (redraw)."""
+def _ops_for(kind: str, n: int, rng: random.Random) -> list[str]:
+    """The operation of each step for a problem of ``kind``: ``mid``/``hard``/``small`` mark the
+    products, the rest is ``+``/``-``."""
+    ops = [rng.choice("+-") for _ in range(n)]
+    if kind == "easy":
+        if rng.random() < 0.3:
+            ops[0] = "small"
+        return ops
+    slots = rng.sample(range(n), k=min(n, rng.choice((1, 1, 2))))
+    for s in slots:
+        ops[s] = "mid"
+    if kind == "hard":
+        ops[max(slots)] = "hard"
+    return ops
+
+
+def _draw(level: int, kind: str, rng: random.Random) -> tuple[int, list[tuple[str, int]]] | None:
+    """A start value and (op, operand) steps of ``kind``; None when a constraint fails (redraw)."""
     spec = LEVELS[level]
-    n_mul = rng.randint(spec.min_mul, spec.max_mul)
-    ops = ["*"] * n_mul + [rng.choice("+-") for _ in range(spec.n_ops - n_mul)]
-    rng.shuffle(ops)
-    value = rng.randint(2, spec.max_operand)
-    start, chain = value, []
+    ops = _ops_for(kind, spec.n_ops, rng)
+    lo_start = {"small": 2, "mid": 10, "hard": 10}.get(ops[0], 2)
+    hi_start = {"small": 9, "mid": 49, "hard": 99}.get(ops[0], spec.max_operand)
+    value = start = rng.randint(lo_start, max(lo_start, hi_start))
+    chain, past_hard = [], False
     for op in ops:
-        if op == "*":
-            if value > VALUE_MAX // 2:
+        if op == "small":
+            b = rng.randint(2, 9)
+        elif op == "mid":
+            if not 10 <= value <= 49:
                 return None
-            b = rng.randint(2, min(9, VALUE_MAX // max(value, 1)))
+            b = rng.randint(2, min(9, VALUE_MAX // value))
+        elif op == "hard":
+            if not 10 <= value <= 99:
+                return None
+            b, past_hard = rng.randint(11, 49), True
         elif op == "-":
             if value < 3:
                 return None
             b = rng.randint(2, min(value, spec.max_operand))
         else:
             b = rng.randint(2, spec.max_operand)
-        value = _apply(op, value, b)
-        if value > VALUE_MAX:
+        sym = "*" if op in ("small", "mid", "hard") else op
+        value = apply_op(sym, value, b)
+        if value > VALUE_MAX and not past_hard:
             return None
-        chain.append((op, b))
-    return start, chain
+        chain.append((sym, b))
+    return (start, chain) if kind_of(start, chain) == kind else None
 
 
 def render_problem(start: int, chain: list[tuple[str, int]]) -> str:
@@ -196,7 +172,7 @@ def render_problem(start: int, chain: list[tuple[str, int]]) -> str:
 def _notions_of_step(op: str, a: int, b: int, split: bool) -> list[str]:
     if op in "+-":
         name, extra = ("add", "carry") if op == "+" else ("sub", "borrow")
-        return [name, extra] if a >= 0 and _columns(a, b, op) else [name]
+        return [name, extra] if a >= 0 and carry_columns(a, b, op) else [name]
     return ["mul", "split"] if split else ["mul"]
 
 
@@ -208,56 +184,26 @@ def _step_body(op: str, a: int, b: int, split: bool, result: int) -> str:
     return f"{a}{op}{b}={result}"
 
 
-def _corrupt(value: int, rng: random.Random) -> int:
-    """A plausible slip: one digit off by 1–3 (never the same value; the sign is kept)."""
+def _corrupt(value: int, rng: random.Random, last_digit: bool = False) -> int:
+    """A plausible slip: one digit off by 1–3 (never the same value; the sign is kept). With
+    ``last_digit`` the units digit is the one changed (a guess whose last digit is wrong)."""
     if value < 0:
-        return -_corrupt(-value, rng)
+        return -_corrupt(-value, rng, last_digit)
     digits = list(str(value))
     for _ in range(20):
-        i = rng.randrange(len(digits))
+        i = len(digits) - 1 if last_digit else rng.randrange(len(digits))
         d = int(digits[i]) + rng.choice((-3, -2, -1, 1, 2, 3))
         if 0 <= d <= 9 and not (i == 0 and d == 0 and len(digits) > 1):
-            new = digits.copy()
-            new[i] = str(d)
-            return int("".join(new))
+            digits[i] = str(d)
+            return int("".join(digits))
     return value + 1
 
 
-def _is_hard(op: str, a: int, b: int) -> bool:
-    return op == "*" and a >= 10
-
-
-def _wander(steps: list[tuple], rng: random.Random, p: Persona) -> tuple[list[str], int | None]:
-    """``wander_rounds`` passes of ``recheck`` lines over the written steps (op, a, b, split, got),
-    values unchanged; with ``wander_fix`` a pass may catch a wrong step (each one it reaches, with
-    that chance), write the value that step should have given after ``no,`` and redo the later
-    steps from it. The answer is then right only if no earlier step was wrong too. Returns the
-    lines and the new final value (None: nothing fixed). Draws only at a wrong step and only when
-    ``wander_fix`` > 0."""
-    lines = []
-    for _ in range(p.wander_rounds):
-        for i, (op, a, b, split, got) in enumerate(steps):
-            right = _apply(op, a, b)
-            if got != right and p.wander_fix and rng.random() < p.wander_fix:
-                lines.append(f"recheck {_step_body(op, a, b, split, got)} no, "
-                             f"{_step_body(op, a, b, split, right)}")
-                value = right
-                for op2, _, b2, split2, _ in steps[i + 1:]:
-                    nxt = _apply(op2, value, b2)
-                    body = _step_body(op2, value, b2, split2 and _is_hard(op2, value, b2), nxt)
-                    lines.append(f"recheck {body}")
-                    value = nxt
-                return lines, value
-            lines.append(f"recheck {_step_body(op, a, b, split, got)}")
-    return lines, None
-
-
-def wander_kind(text: str) -> str:
-    """What a trace's wandering did: ``"none"``, ``"wander"`` (fixed nothing) or ``"rescue"`` (a
-    line ``recheck ... no, ...`` fixed a step). A step's own redo (``add 4+5=10 no, recheck
-    4+5=9``) starts with its notion tags, not ``recheck``, so it does not count."""
-    lines = [ln for ln in text.splitlines() if ln.startswith("recheck ")]
-    return "none" if not lines else "rescue" if any(" no, " in ln for ln in lines) else "wander"
+def _attempt(op, a, b, split, err, rng) -> int:
+    truth = apply_op(op, a, b)
+    if rng.random() >= err:
+        return truth
+    return _corrupt(truth, rng, last_digit=True)  # a slip shows in the units digit: checkable
 
 
 def write_solution(
@@ -266,70 +212,82 @@ def write_solution(
     rng: random.Random | None = None,
     persona: Persona | None = None,
     route: str | None = None,
-) -> tuple[str, int, list[str]]:
-    """Write a solution trace; returns (text, final value, notions used).
+    limit: int = LOST_LIMIT,
+) -> tuple[str, int | None, list[str]]:
+    """Write a solution trace; returns (text, boxed value or None if lost, notions used).
 
-    With ``rng=None`` the trace is the clean reference (no errors, ``split`` route). Otherwise the
-    persona samples each step's route (unless ``route`` forces "split"/"direct"), slips with its
-    error rates, notices a slip with probability ``detect`` and redoes the step after
-    ``no, recheck`` up to ``max_attempts`` times, then carries on with what it has. A persona with
-    ``wander`` > 0 may then re-check every step again (``recheck a+b=c`` lines, unchanged values)
-    before the boxed answer, mostly when that answer is wrong; with ``wander_fix`` > 0 such a
-    pass sometimes finds the slip and rescues the answer (:func:`_wander`).
+    With ``rng=None`` the trace is the clean reference (no slips, ``split`` route). Otherwise the
+    persona picks each two-digit × one-digit product's route (unless ``route`` forces
+    ``split``/``direct``), slips with its error rates, catches a slip with chance ``detect`` (a
+    hard product's guess always) and redoes the step after ``no, recheck``. An attempt it does
+    not reject is kept, right or wrong. After ``lost_after`` rejected attempts at one step it is
+    lost: it goes on guessing and rejecting until the trace is ``limit`` tokens long, and boxes
+    nothing (value None).
     """
     p = persona or Persona()
     lines, value, used = [], start, []
-    steps, truth_value = [], start  # each step as finally written; the slip-free running value
     for i, (op, b) in enumerate(chain):
-        a, truth = value, _apply(op, value, b)
-        split = _is_hard(op, a, b) and (
-            route == "split" if route else (rng is None or rng.random() < p.p_split)
-        )
+        a = value
+        split = step_kind(op, a, b) == "mid" and (
+            route == "split" if route else (rng is None or rng.random() < p.p_split))
         tags = _notions_of_step(op, a, b, split)
-        err = min(0.95, step_error(op, a, b, split, p) * (1 + p.fatigue * i))
-        attempts = []
-        for attempt in range(p.max_attempts):
-            got = truth if rng is None or rng.random() >= err else _corrupt(truth, rng)
-            attempts.append(_step_body(op, a, b, split, got))
-            if rng is None or attempt == p.max_attempts - 1:
+        if rng is None:
+            ref_split = split or step_kind(op, a, b) == "hard"
+            lines.append(" ".join(_notions_of_step(op, a, b, ref_split)) + " "
+                         + _step_body(op, a, b, ref_split, apply_op(op, a, b)))
+            used.extend(_notions_of_step(op, a, b, ref_split))
+            value = apply_op(op, a, b)
+            continue
+        err = 1.0 if step_kind(op, a, b) == "hard" else min(0.95, step_error(op, a, b, split, p) * (1 + p.fatigue * i))
+        line = " ".join(tags) + " "
+        rejected = 0
+        while True:
+            got = _attempt(op, a, b, split, err, rng)
+            line += _step_body(op, a, b, split, got)
+            wrong = got != apply_op(op, a, b)
+            caught = wrong and (err >= 1.0 or rng.random() < p.detect)
+            if not (caught or (not wrong and rng.random() < p.false_alarm)):
                 break
-            noticed = rng.random() < (p.detect if got != truth else p.false_alarm)
-            if not noticed:
-                break
+            rejected += 1
+            line += " no, recheck "
+            if rejected >= p.lost_after:  # lost: guess and reject until the budget runs out
+                text = "\n".join(lines + [line])
+                while count_tokens(text) < limit:
+                    text += _step_body(op, a, b, split, _corrupt(apply_op(op, a, b), rng)) + " no, recheck "
+                return _cut(text, limit), None, sorted(set(used + tags + ["recheck"]), key=NOTIONS.index)
         value = got
-        lines.append(" ".join(tags) + " " + " no, recheck ".join(attempts))
-        steps.append((op, a, b, split, got))
-        used.extend(tags + (["recheck"] if len(attempts) > 1 else []))
-        truth_value = _apply(op, truth_value, b)
-    if rng is not None and (p.wander or p.wander_false):  # never draws for the default persona
-        if rng.random() < (p.wander if value != truth_value else p.wander_false):
-            extra, fixed = _wander(steps, rng, p)
-            lines.extend(extra)
-            value = value if fixed is None else fixed
-            used.append("recheck")
+        lines.append(line)
+        used.extend(tags + (["recheck"] if rejected else []))
     lines.append(f"\\boxed{{{value}}}")
     return "\n".join(lines), value, sorted(set(used), key=NOTIONS.index)
 
 
-def make_problem(level: int, rng: random.Random) -> Problem:
-    """Draw one problem of ``level`` with its reference solution and ground truth."""
+def _cut(text: str, limit: int) -> str:
+    """The first ``limit`` tokens of ``text``."""
+    from masa_lite.task.vocab import split_tokens
+
+    return "".join(split_tokens(text)[:limit])
+
+
+def make_problem(level: int, rng: random.Random, kind: str | None = None) -> Problem:
+    """Draw one problem of ``level`` (its kind drawn by the level's mix unless given) with its
+    reference solution and ground truth."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: levels are {sorted(LEVELS)}")
-    while True:
-        drawn = _draw(level, rng)
-        if drawn is not None:
-            break
+    kind = kind or rng.choices(KINDS, weights=LEVELS[level].mix)[0]
+    while (drawn := _draw(level, kind, rng)) is None:
+        pass
     start, chain = drawn
     text, value, notions = write_solution(start, chain)
-    return Problem(render_problem(start, chain), str(value), level, notions, len(text) + 1,
-                   start, chain)
+    return Problem(render_problem(start, chain), str(value), level, notions, count_tokens(text) + 1,
+                   start, chain, kind=kind)
 
 
 def generate_problems(n: int, levels=tuple(LEVELS), seed: int = 0, split: str | None = None,
                       level_weights=None, allow_fewer: bool = False) -> list[Problem]:
     """``n`` distinct problems, levels drawn uniformly (or by weight), optionally of one split.
 
-    Level 1 has only a few hundred distinct problems: with ``allow_fewer`` the draw stops with
+    Level 1 has only a few thousand distinct problems: with ``allow_fewer`` the draw stops with
     what it found instead of raising when the level runs dry.
     """
     if split is not None and split not in SPLITS:
@@ -355,8 +313,7 @@ def generate_problems(n: int, levels=tuple(LEVELS), seed: int = 0, split: str | 
 
 
 def task_splits(n_per_level: int = 200, seed: int = 0) -> dict[str, list[Problem]]:
-    """Balanced held-out sets: ``n_per_level`` problems per level for val and for test
-    (level 1 caps out near 50: it has only about 500 distinct problems in all)."""
+    """Balanced held-out sets: ``n_per_level`` problems per level for val and for test."""
     out = {}
     for i, split in enumerate(("val", "test")):
         probs = []

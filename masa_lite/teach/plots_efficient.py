@@ -204,3 +204,42 @@ def feed_in(results: dict[str, dict]) -> Figure:
     return fig
 
 
+
+
+# ---- when does MASA-efficient pay? the cost model against measured speed-ups -------------------
+
+def speedup_map(points: list[dict], cutoff_saving: float = 0.0) -> Figure:
+    """The cost model's bound on the speed-up, 1 / ((1 − g)(1 − c) + m)
+    (:mod:`masa_lite.study.cost`), over the meta path's cost m and the gated share g, with the
+    measured regimes on it. ``points``: dicts with ``label``, ``m``, ``g`` and ``speedup`` (the
+    measured one, None when not reached), optionally ``c`` (the cutoff's saving) and ``paper`` (True
+    marks the paper's point). The 1× contour is where MASA-efficient starts to pay."""
+    from masa_lite.study.cost import speedup_bound
+
+    if not points:
+        raise ValueError("speedup_map needs at least one measured regime")
+    m = np.linspace(0, 1.3, 131)
+    g = np.linspace(0, 0.8, 81)
+    bound = np.array([[speedup_bound(mi, gi, cutoff_saving) for mi in m] for gi in g])
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    mesh = ax.pcolormesh(m, g, bound, cmap="RdYlGn", vmin=0.3, vmax=2.0, shading="auto")
+    fig.colorbar(mesh, ax=ax, label="speed-up bound 1 / ((1 − g)(1 − c) + m)")
+    cs = ax.contour(m, g, bound, levels=[0.5, 1.0, 1.28, 1.5], colors="k", linewidths=0.8)
+    ax.clabel(cs, fmt=lambda v: f"{v:g}×", fontsize=8)
+    for p in points:
+        style = dict(marker="*", s=220, c="white", edgecolors="k") if p.get("paper") else \
+            dict(marker="o", s=70, c="k")
+        ax.scatter([p["m"]], [p["g"]], zorder=3, **style)
+        measured = "not reached" if p.get("speedup") is None else f"{p['speedup']:.2f}×"
+        bnd = speedup_bound(p["m"], p["g"], p.get("c", 0.0))
+        right = p["m"] > 0.65  # labels of points on the right half go to their left
+        ax.annotate(f"{p['label']}\nmeasured {measured}, bound {bnd:.2f}×", (p["m"], p["g"]),
+                    xytext=(-8 if right else 8, 6), textcoords="offset points", fontsize=8,
+                    ha="right" if right else "left",
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", alpha=0.8))
+    ax.set_xlabel("m: meta-path tokens per solution token")
+    ax.set_ylabel("g: share of prompts gated")
+    ax.set_title("When does MASA-efficient pay? (cost model, c = cutoff saving "
+                 f"{cutoff_saving:.0%} on the map)", fontsize=10)
+    fig.tight_layout()
+    return fig
