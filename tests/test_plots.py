@@ -452,3 +452,21 @@ def test_compare_runs_one_line_per_run_and_missing_key():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
     with pytest.raises(ValueError):
         plots.compare_runs({}, [("r_pass", "")])
+
+
+def test_speedup_map_marks_every_regime_and_refuses_none():
+    """The map draws the cost model's bound with the measured points on it (the paper's as a star),
+    labels each with its measured speed-up and bound, and needs at least one point."""
+    from masa_lite.study.cost import speedup_bound
+
+    pts = [{"label": "old task", "m": 1.15, "g": 0.09, "speedup": 0.31},
+           {"label": "new task", "m": 0.14, "g": 0.45, "speedup": None},
+           {"label": "paper", "m": 0.15, "g": 0.37, "speedup": 1.28, "paper": True}]
+    fig = plots_efficient.speedup_map(pts)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("measured 0.31×" in t and f"bound {speedup_bound(1.15, 0.09):.2f}×" in t for t in texts)
+    assert any("new task" in t and "not reached" in t for t in texts)
+    assert len(fig.axes[0].collections) >= 4  # the mesh, the contours, three points
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plots_efficient.speedup_map([])

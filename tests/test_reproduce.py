@@ -47,6 +47,23 @@ def test_speedup_counts_grpo_from_its_first_evaluation_at_its_final_accuracy():
     assert m["MASA"]["speedup_vs_grpo"] == pytest.approx(50 / 80)
 
 
+def test_speedup_with_audits_adds_the_audit_seconds_back():
+    """The audit's rollouts are timed apart: 10 s of audit before the step-6 evaluation moves
+    MASA-efficient's arrival at 0.7 from 40 to 50 s (speed-up 100/40 → 100/50); the meta share is
+    meta tokens over solution tokens, and the level gate's numbers reach the row."""
+    runs = json.loads(json.dumps(RUNS))
+    eff = runs["MASA-efficient"]
+    eff.insert(1, {"kind": "train", "step": 3, "seconds_audit": 10.0, "meta_tokens": 30,
+                   "solution_tokens": 200, "level_gated_frac": 0.25, "level_gate_precision": 0.9,
+                   "level_gate_f1": 0.5})
+    m = summarise(runs, {}, "tiny")["methods"]["MASA-efficient"]
+    assert m["speedup_vs_grpo"] == pytest.approx(2.5) and m["speedup_with_audits"] == pytest.approx(2.0)
+    assert m["meta_share"] == pytest.approx(0.15)
+    assert m["level_gated_share"] == 0.25 and m["level_gate_precision"] == 0.9
+    md = summary_markdown(summarise(runs, {}, "tiny"))
+    assert "0.15" in md and "0.25, 0.90, 0.50" in md
+
+
 def test_markdown_states_agreement_and_disagreement():
     md = summary_markdown(summarise(RUNS, {}, "tiny"))
     assert "| MASA | 0.500 → 0.750 (± 0.020)" in md

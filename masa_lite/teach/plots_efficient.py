@@ -204,8 +204,6 @@ def feed_in(results: dict[str, dict]) -> Figure:
     return fig
 
 
-
-
 # ---- when does MASA-efficient pay? the cost model against measured speed-ups -------------------
 
 def speedup_map(points: list[dict], cutoff_saving: float = 0.0) -> Figure:
