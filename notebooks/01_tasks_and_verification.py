@@ -138,12 +138,12 @@ for rec in to_records(load_math_dataset(str(folder / "gsm8k_sample.jsonl"), sour
 # %% [markdown]
 # ## What the study found
 #
-# The task has what MASA-efficient needs, but more weakly than a real model's reasoning: on
-# `masa-tiny` a wrong solution is rarely twice as long as a right one, so the paper's cutoff at 2 ×
-# the predicted length seldom binds, and even a perfect length prediction gives a low cutoff F1
-# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 11). A sibling model
-# whose wrong solutions wander (`masa-tiny-wander`, [`docs/tiny-model.md`](../docs/tiny-model.md))
-# did not change that: GRPO trains the wandering away before the cutoff starts (Findings 16–17). The
+# The first `masa-tiny` had the task's notions but not the paper's economics: a wrong solution was
+# rarely twice as long as a right one, so the cutoff at 2 × the predicted length seldom bound, and a
+# sibling whose wrong solutions wandered lost the wandering to GRPO before the cutoff started
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 11, 16–17). Today's
+# task makes failure long for a reason RL cannot train away: a hard problem is never solved, so its
+# group has no variance, and the lost solver guesses to the budget (Finding 21). The
 # figure above also shows why a notion's share over all rollouts misleads: incorrect rollouts are
 # longer and come from harder problems, so they contain every notion more often; `r_notion` compares
 # rollouts of the same prompt instead.

@@ -314,9 +314,9 @@ plots.training_overview(out["history"])
 # GRPO alone does not make the model meta-aware: after it the meta path's predictions still say
 # nothing about a problem (notebook 03). It even makes the meta path's job harder: it raises the
 # hard levels fastest, and so flattens the difficulty curve the predictions have to follow
-# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 4). On a model whose
-# wrong solutions wander, GRPO trains the wandering away in the first half of a 100-step run
-# (Finding 16).
+# ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 4). On the first tiny
+# model, whose wrong solutions wandered, GRPO trained the wandering away in 50 steps (Finding 16);
+# today's hard problems are never solved, their groups give GRPO nothing to train away (Finding 21).
 #
 # Exercise (see `exercises/`): implement the group advantage and the clipped loss yourself and check
 # them against these functions. Next: `03_meta_awareness`.
