@@ -18,14 +18,13 @@
 #
 # ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed cpu run, seed 0 of 3)](../figures/gating_cutoff_prf.png)
 #
-# - **In part (Table 3):** with Expert SFT the gate fires, far below the paper's F1; without it the
-#   gate never fires.
-# - **Not reproduced:** the cutoff rarely finds the wrong solutions, and MASA-efficient is never
-#   faster than GRPO: here a meta answer is as long as a solution (§7).
-# - **This notebook** trains the paper's setting at your profile's budget, where the meta path is
-#   not yet calibrated: expect a silent gate.
+# - **Gating and cutoff (Table 3):** their precision, recall and F1, without and with Expert SFT,
+#   beside the paper's F1 marks; what reproduced is in the verdicts of the summary below.
+# - **Speed-up (Fig. 4):** §7 measures it and what bounds it.
+# - **This notebook** trains the setting that calibrates, as `masa-lite reproduce` does (our
+#   switches), long enough for the gate to fire; §6 prints how often it did.
 #
-# Numbers: [`figures/summary.md`](../figures/summary.md); why: "What the study found", at the end.
+# Numbers and verdicts: [`figures/summary.md`](../figures/summary.md); why: "What the study found".
 
 
 # %%
@@ -52,14 +51,15 @@ from masa_lite.adapters import load_trained_adapters
 from masa_lite.models import load_model_and_tokenizer
 from masa_lite.task.records import eval_records
 from masa_lite.task.prompts import prompt_format_for
-from masa_lite.reproduce import METHODS, PAPER, load_runs, paper_marks, reproduce, run_folder, summary_markdown
+from masa_lite.reproduce import (METHODS, PAPER, STUDY_SWITCHES, load_runs, method_overrides, paper_marks,
+                                  reproduce, run_folder, summary_markdown)
 from masa_lite.grpo.rewards import score_rollouts
-from masa_lite.grpo.sampling import sample_rollouts
 
 PROFILE = profile_name()
 OUT = Path("runs/tutorial")
 EFFICIENT = ["MASA-efficient (no Expert SFT)", "MASA-efficient"]
 print({m: METHODS[m] for m in EFFICIENT})
+print("the meta methods also get:", STUDY_SWITCHES)
 
 # %% [markdown]
 # ## What this notebook does
@@ -88,10 +88,13 @@ print({m: METHODS[m] for m in EFFICIENT})
 # happened (the paper's Table 3). masa_lite implements gating and cutoff from the paper's
 # description (arXiv 2510.03259, §4).
 #
-# This notebook trains at your profile's budget (on the default `tiny` profile, sequential mode
-# starts halfway), without our switches (one shared adapter). At that scale the meta path is not
-# calibrated, and on an earlier run of this setting (`docs/results.md`, "Earlier") the gate never
-# fired. Expect the same from your run.
+# This notebook trains with the switches `masa-lite reproduce` gives its meta methods (`STUDY_SWITCHES`,
+# printed above; `docs/deviations.md`): the meta path on its own LoRA adapter, and Expert SFT whose
+# targets are replayed. They are what calibrates the meta path at our budgets. The paper's setting
+# (one shared adapter) is one argument away, `meta_overrides=[]` in §4 (or `masa-lite reproduce
+# --paper`); at these budgets its meta path is not calibrated and its gate stays silent
+# (`docs/results.md`, "Earlier"). On the default `tiny` profile it also trains longer than the
+# profile's 12 steps, so that sequential mode starts later (§4 says why).
 
 # %% [markdown]
 # ## 1 · Predictive gating: the rule and its margin
@@ -118,13 +121,14 @@ for (name, counts), ps, g in zip(cases.items(), p_hat, gated):
 
 # %% [markdown]
 # The margin matters: "agree: middle" has std 0 but a mean of 0.5 — a prompt the model solves
-# half the time is exactly what GRPO learns from, so it must not be skipped. And the last line
-# (made up, but typical of uninformed guesses) shows why **no prompt was ever gated in 12 steps of
-# the paper's setting** (`docs/results.md`, "Earlier"): the tiny base model learned the meta
-# format from *random* targets, so its predictions for a prompt disagree, and in 12 steps of MASA
-# no prompt's M = 8 predictions ever met both conditions (gated share 0.00 at every step). After
-# 100 steps with Expert SFT on the meta path's own adapter (the committed `cpu` run in `figures/`)
-# they agree often enough for the gate to fire on a small share of prompts (`figures/summary.md`).
+# half the time is exactly what GRPO learns from, so it must not be skipped. The last line (made
+# up, but typical of uninformed guesses) is the base model: it learned the meta format from
+# *random* targets, so its predictions for a prompt disagree and nothing is gated. In the paper's
+# setting at small budgets they still disagree after training (`docs/results.md`, "Earlier": gated
+# share 0 at every step). Expert SFT on the meta path's own adapter teaches it the true pass
+# rates, and on this task many prompts are trivial (easy, always solved) or hopeless (hard, never
+# solved: `01_tasks_and_verification`), so the predictions come to agree and the gate fires (§6),
+# once Expert SFT has had enough steps (§4).
 # `exercises/ex6_gate_threshold` loosens τ and measures what the gate then does.
 #
 # ## 2 · Early cutoff: the budget rule
@@ -153,15 +157,11 @@ print("budget if the predictions are half as long:", cutoff.cutoff_budget([20, 2
 # %% [markdown]
 # The cutoff is only as good as ℓ̂: predictions that are too short cut correct rollouts (a
 # precision error, and a reward of 0 for a right answer); too long, and nothing is saved. The
-# paper sets c = 2. On a 12-step run of the paper's setting (`docs/results.md`, "Earlier") without
-# Expert SFT the base model's long, uninformed length predictions almost never bound (cut share
-# ≤ 2 %); with Expert SFT they were pulled towards the mean correct length, so the budgets bound
-# and cut up to half of the rollouts (51 % at the last step), and pass@1 ended lower (0.674 ± 0.030 vs
-# 0.743 ± 0.027 without it). After 100 steps (the committed `cpu` run) the cutoff's F1 is
-# 0.09 ± 0.08: a wrong solution on this task is seldom twice as long as the predicted length
-# (`docs/meta-awareness-study.md`, Findings 9 and 11). In one seed the solutions grew in the
-# last steps and the cutoff cut 38–55 % of the rollouts; cut rollouts score 0, so many groups
-# lost their signal and pass@1 fell to 0.39 (Finding 19).
+# paper sets c = 2. On this task a failing trace (a hard problem, or a solver lost after two
+# rejections) runs on to the token budget, while a correct one is about as long as its steps
+# (`01_tasks_and_verification`), so a budget of twice the predicted *correct* length cuts mostly
+# wrong rollouts — if ℓ̂ follows the correct lengths. §5 measures how often it does; a cut
+# rollout scores 0, so a cutoff that binds too early also removes the signal of right answers.
 #
 # ## 3 · Expert SFT: how a target is built
 #
@@ -203,17 +203,35 @@ print("the same rewrite, directly:", expert_sft.expert_target(meta_texts[1], 3 /
 # appears in every solution, so it does not separate them: r_notion = 1/2), and its numbers are
 # replaced by the truth: 3 of 8 and 65 tokens. Its own guesses (2 and 40) are discarded. Note what
 # the target teaches for *lengths*: the mean length of the **correct** rollouts — shorter than
-# the average rollout. That is the mechanism behind the 12-step cutoff result of §2: after Expert
-# SFT the predicted lengths, and so the budgets, shrink.
+# the average rollout. That is what makes the cutoff bind: after Expert SFT the predicted lengths,
+# and so the budgets of §2, move towards the length of the correct rollouts. The runs of §4 use
+# our switches here too: `efficient.sft_min_notion=0` (any meta rollout can carry a target),
+# `efficient.sft_unsolved=true` (a prompt with no correct rollout still teaches pass_rate 0) and
+# `efficient.sft_replay=4` (each step trains on earlier targets again; `docs/deviations.md`).
 #
 # ## 4 · Training: MASA-efficient with and without Expert SFT
 #
 # The GRPO run is reused from `04_masa_training` when it is in `runs/tutorial/` with the same
 # configuration (otherwise it is trained here), so the wall-clock comparison uses runs of the same
-# machine and session.
+# machine and session. Both MASA-efficient runs get `STUDY_SWITCHES`, as `masa-lite reproduce`
+# gives them; `meta_overrides=[]` trains the paper's setting instead.
+#
+# **Why longer than the tiny profile.** The tiny profile switches to sequential mode after 6 of
+# its 12 steps. By then the meta path has had too little Expert SFT for its predictions to agree:
+# in a `masa-lite reproduce --profile tiny` run the gate skipped almost nothing, too little for
+# its audit to measure. A run with the tiny profile's training settings and a warm-up of 15 steps
+# (the `cpu` profile's, a quarter of its run, as the paper's 80 of 314) gated prompts from its
+# first sequential step on. So where the profile's warm-up is shorter than that, every method here
+# trains 20 steps with sequential mode from step 16 (`LONGER`, printed below): a few minutes more
+# than the profile's own budget. Set `LONGER = []` to train the profile as it is.
 
 # %%
-summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, resume=True)
+profile_cfg = load_config(PROFILE)
+LONGER = ([] if profile_cfg.efficient.warmup_steps >= 15 else
+          ["efficient.warmup_steps=15", f"grpo.steps={max(profile_cfg.grpo.steps, 20)}"])
+print("every method of this notebook also gets:", LONGER or "nothing (the profile as it is)")
+summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, resume=True,
+                    overrides=LONGER, meta_overrides=STUDY_SWITCHES)
 print(summary_markdown(summary))
 
 # %% [markdown]
@@ -240,6 +258,30 @@ plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl))
 plots_efficient.efficient_steps(hist)
 
 # %% [markdown]
+# The same in numbers: every sequential-mode step of both runs, and how many prompts the gate
+# skipped in all. A gate that never fires has nothing for §5 and §8 to measure, so the cell says
+# so loudly if it happens.
+
+# %%
+for m in EFFICIENT:
+    seq = [h for h in hist[m] if h.get("kind") == "train" and h.get("gated_frac") is not None]
+    n_gated = sum(round(h["gated_frac"] * cfg.grpo.prompts_per_step) for h in seq)
+    print(f"{m}: {len(seq)} sequential steps, {n_gated} of {len(seq) * cfg.grpo.prompts_per_step} "
+          f"prompts gated (share {summary['methods'][m]['gated_share'] or 0:.2f})")
+    print("   gated share per step:", " ".join(f"{h['gated_frac']:.2f}" for h in seq))
+    print("   cut share per step:  ", " ".join(f"{h.get('cut_frac') or 0:.2f}" for h in seq))
+seq = [h for h in hist["MASA-efficient"] if h.get("kind") == "train" and h.get("gated_frac") is not None]
+fired = sum(round(h["gated_frac"] * cfg.grpo.prompts_per_step) for h in seq)
+if fired >= 3:
+    print(f"✓ the gate fired: {fired} prompts skipped in the MASA-efficient run")
+elif fired:
+    print(f"~ the gate fired on only {fired} prompt(s): too few for its audit to measure precision")
+else:
+    print("⚠ the gate did NOT fire in the MASA-efficient run: its meta path's predictions never agreed "
+          "on a trivial or hopeless prompt. Train longer before sequential mode (LONGER in §4) and "
+          "check that STUDY_SWITCHES were passed there.")
+
+# %% [markdown]
 # ## 7 · Accuracy against wall-clock (the paper's Fig. 4) and the speed-up
 #
 # The dashed line is GRPO's final accuracy; the speed-up is GRPO's training time divided by the
@@ -256,17 +298,16 @@ for m, row in summary["methods"].items():
           + (f"after {reach:.0f} s → speed-up {speedup:.2f}×" if reach else "— not within the budget"))
 
 # %% [markdown]
-# Without gating there is nothing to save on prompts, and the meta rollouts come first and cost
-# time of their own, so a speed-up could only come from the cutoff — which, where it binds, also
-# cuts correct rollouts. That is what 12 steps of the paper's setting showed (`docs/results.md`,
-# "Earlier": the gate never fired, no speed-up). In the committed `cpu` run the gate does fire,
-# and still no seed was faster than GRPO (`figures/summary.md`). The next cell says why.
+# The meta rollouts come first and cost time of their own; the gate saves a gated prompt's
+# solution rollouts, the cutoff the tail of the rollouts it cuts — and, where it binds too early,
+# also the reward of right answers. Whether that adds up to a speed-up at your budget is what the
+# lines above say; the committed `cpu` run's across seeds is in `figures/summary.md`.
 #
 # **What speed-up is possible at all?** Count a step's generated tokens with a GRPO step as 1.
 # MASA-efficient costs (1 − g)(1 − c) + m: g the share of prompts gated, c the share of solution
 # tokens the cutoff saves, m the meta path's tokens per solution token. If its steps teach as much
 # as GRPO's, the speed-up is at most 1 / that (`masa_lite/study/cost.py`). The paper's 1.28×
-# with 37 % gated fits m ≈ 0.2; here the meta answer is about as long as a solution:
+# with 37 % gated fits m ≈ 0.2; the next cell measures this run's m and bound:
 
 # %%
 eff = "MASA-efficient"
@@ -286,7 +327,7 @@ print(f"largest m that allows 1.25× at the paper's gating: {cost.max_meta_share
 # (`widgets.control_outcomes`).
 
 # %%
-cfg = load_config(PROFILE, overrides=METHODS["MASA-efficient"])
+cfg = load_config(PROFILE, overrides=method_overrides("MASA-efficient", LONGER, STUDY_SWITCHES))
 ckpt = latest_checkpoint(OUT / run_folder("MASA-efficient"))
 model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device, dtype=cfg.model.dtype)
 model = load_trained_adapters(model, ckpt / "adapter")  # and the meta adapter, if the run had one
@@ -294,9 +335,7 @@ print("loaded", ckpt)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 probs = eval_records(cfg)[::2]
 torch.manual_seed(0)
-metas = sample_rollouts(model, tok, [fmt.meta(r) for r in probs], cfg, n=cfg.meta.group_size,
-                        max_new_tokens=cfg.meta.max_new_tokens)
-preds = [meta_answer.parse_meta(r.text, k=cfg.meta.k) for r in metas]
+metas, preds = meta_scoring.sample_meta(model, tok, probs, fmt, cfg, n=cfg.meta.group_size)  # meta adapter
 by = meta_scoring.predictions_by_prompt(metas, preds, len(probs), cfg.meta.k)
 sols = sample_solutions(model, tok, probs, fmt.solution, cfg)
 score_rollouts(sols, probs, cfg)
@@ -311,28 +350,22 @@ widgets.threshold_explorer(*args)
 # %% [markdown]
 # ## What the study found
 #
-# The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
-# seeds) trains MASA-efficient 50 steps like MASA, then 50 in sequential mode. Its meta path has its
-# own LoRA adapter and our Expert SFT settings, targets replayed (`04_masa_training`), which
-# calibrate it in part. With that, MASA-efficient gates a small share of prompts, far fewer than the
-# paper's (about 37 %), at a gate precision and F1 well below the paper's. That precision is about
-# what a merely calibrated predictor gets: a prompt with pass rate 0.9 has all 8 rollouts right only
-# 43 % of the time (0.9⁸). The cutoff's F1 stays near noise. Accuracy is kept in 2 of 3 seeds; in
-# the third the solutions grew in the last steps, the cutoff cut a large share of the rollouts and
-# pass@1 collapsed ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 19).
-# MASA-efficient was never faster than GRPO (paper 1.28×). **No speed-up is possible on this task**:
-# the meta path writes about as many tokens as the solution path, so a MASA-efficient step costs
-# about twice a GRPO step whatever the gate does, and the speed-up is bounded near 0.5×, a little
-# more even with the paper's gating (§7; Finding 9).
+# The committed run ([`figures/summary.md`](../figures/summary.md): the `cpu` profile, 3
+# seeds, with our switches) trains MASA-efficient like MASA for `efficient.warmup_steps`, then in
+# sequential mode; its numbers, and in how many seeds each direction holds, are there, and every
+# measurement behind them in [`docs/results.md`](../docs/results.md). Three things to keep in mind
+# when reading them:
 #
-# The figure also shows the run without Expert SFT: its gate never fired in any seed (its meta path
-# predicted one constant in 2 of 3 seeds). So "Expert SFT raised the gate's F1 in every seed"
-# compares against a gate that never fired, not the paper's sharpening of a working one (0.411 →
-# 0.485); the cutoff's F1 rose in only 1 of 3 seeds (paper 0.732 → 0.836). (In the earlier
-# comparison, without replay, one seed without Expert SFT instead collapsed to "always right" and
-# gated many prompts at low precision; Finding 14.) Even a perfect length prediction would give a
-# low cutoff F1 at the paper's factor 2 on this task: its wrong solutions are not long enough to be
-# cut (Finding 11).
+# - **Gate precision has a ceiling even for a calibrated predictor.** A prompt with pass rate 0.9
+#   has all 8 rollouts right only 43 % of the time (0.9⁸), so "predicted trivial" and "zero-variance
+#   group" differ for mid prompts; the sure cases are the easy and hard kinds of this task.
+# - **Compare F1 only between gates that fired.** "Expert SFT raised the gate's F1" says little if
+#   the gate without it never fired (precision n/a, F1 0), which is what the paper's setting gives at
+#   small budgets; the paper's claim is the sharpening of a working gate (0.411 → 0.485).
+# - **The cutoff trades signal for tokens.** A cut rollout scores 0, so a budget below a correct
+#   solution's length turns right answers into wrong ones; if the solutions grow late in a run, a
+#   fixed factor c cuts more and more of them
+#   ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 9, 11 and 19).
 #
 # Next: `06_reproduce_figures` draws every figure of the claims table from the committed `cpu` run
 # in `figures/`, with the paper's numbers beside ours.
