@@ -77,7 +77,30 @@ if done:
                         ("r_notion", "r_notion (0–1)")])
 
 # %% [markdown]
+# **Against the reference.** One run per setting cannot tell an effect of the switch from
+# seed-to-seed noise. `python scripts/exercise_reference.py` trains the same two runs in three
+# seeds and writes their spread to [`reference/`](reference/) (`ex5_meta_credit.md`); the
+# next cell prints your difference beside it.
+
+# %%
+import json
+from pathlib import Path
+
+REF = Path("reference/ex5_meta_credit.json")
+if done and REF.exists():
+    ref = json.loads(REF.read_text())
+    print(f"{'metric':30s} {'yours':>8s}   seeds {ref['seeds']}: difference mean ± sd (higher in)")
+    for label, a, b in exercises.experiment_table(reference, experiment):
+        d = ref["summary"].get(label, {}).get("difference") or {}
+        spread = ("–" if d.get("mean") is None else
+                  f"{d['mean']:+.3f} ± {d['sd'] or 0:.3f} ({ref['summary'][label]['higher']}/{d['n']})")
+        yours = "–" if a is None or b is None else f"{b - a:+.3f}"
+        print(f"{label:30s} {yours:>8s}   {spread}")
+elif done:
+    print(f"no committed reference at {REF}: `python scripts/exercise_reference.py` makes it")
+
+# %% [markdown]
 # **To think about.** Which metric would you expect field credit to move first, and why? What
 # would it take (how many steps, how many seeds) before a difference in calibration r means
-# something? `docs/results.md` ("Longer, and with field-level credit") has 40- and 100-step
-# runs of both credits: a longer measurement of the same switch.
+# something? `docs/results.md` ("Longer, and with field-level credit") has 40- and 100-step runs
+# of both credits, made on an earlier build of `masa-tiny`: a longer measurement of the same switch.

@@ -78,7 +78,59 @@ if done:
                         ("r_notion", "r_notion (0–1)")])
 
 # %% [markdown]
+# **Against the reference.** One run per setting cannot tell an effect of the switch from
+# seed-to-seed noise. `python scripts/exercise_reference.py` trains the same two runs in three
+# seeds and writes their spread to [`../reference/`](../reference/) (`ex5_meta_credit.md`); the
+# next cell prints your difference beside it.
+
+# %%
+import json
+from pathlib import Path
+
+REF = Path("../reference/ex5_meta_credit.json")
+if done and REF.exists():
+    ref = json.loads(REF.read_text())
+    print(f"{'metric':30s} {'yours':>8s}   seeds {ref['seeds']}: difference mean ± sd (higher in)")
+    for label, a, b in exercises.experiment_table(reference, experiment):
+        d = ref["summary"].get(label, {}).get("difference") or {}
+        spread = ("–" if d.get("mean") is None else
+                  f"{d['mean']:+.3f} ± {d['sd'] or 0:.3f} ({ref['summary'][label]['higher']}/{d['n']})")
+        yours = "–" if a is None or b is None else f"{b - a:+.3f}"
+        print(f"{label:30s} {yours:>8s}   {spread}")
+elif done:
+    print(f"no committed reference at {REF}: `python scripts/exercise_reference.py` makes it")
+
+# %% [markdown]
 # **To think about.** Which metric would you expect field credit to move first, and why? What
 # would it take (how many steps, how many seeds) before a difference in calibration r means
-# something? `docs/results.md` ("Longer, and with field-level credit") has 40- and 100-step
-# runs of both credits: a longer measurement of the same switch.
+# something? `docs/results.md` ("Longer, and with field-level credit") has 40- and 100-step runs
+# of both credits, made on an earlier build of `masa-tiny`: a longer measurement of the same switch.
+
+# %% [markdown]
+# ## Worked answers
+#
+# **Which metric moves first, and why?** The pass-rate part: r_pass during training, and the
+# pass-rate MAE |p̂ − p| at the final evaluation. With rollout credit the one or two tokens of the
+# `pass_rate` value share the whole rollout's r_meta advantage, and the spread of r_meta inside a
+# meta group comes mostly from the notion part (many possible notion lists, r_notion anywhere in
+# [0, 1]) and the length part (0 or 1): whether a pass-rate digit is pushed up or down depends on
+# the notions written beside it. With field credit those tokens get the advantage of r_pass alone:
+# in each group, the predictions closer to the prompt's real pass rate than their siblings' are
+# made more likely, whatever their notions. So the *level* of the predictions improves first. The
+# calibration r moves last: it needs p̂ to differ *between* problems, easy above hard, and a few
+# steps of 8 prompts mostly teach the average. Where the M predictions of a prompt are all equal,
+# r_pass has no spread in its group and field credit gives those tokens advantage 0: it cannot
+# sharpen what the group does not vary.
+#
+# **What would it take before a difference in calibration r means something?** Work it out from
+# the check cell's own line: the held-out set here is 8 problems × 4 levels = 32, each measured
+# with 4 samples. A correlation near 0 over n = 32 problems has a standard error of about
+# 1/√(n − 1) ≈ 0.18, so the difference of two runs' r has one of about √2 × 0.18 ≈ 0.25; each
+# problem's "real" pass rate is itself a count out of 4, which adds noise on top. To call a
+# difference of 0.1 real at two standard errors, that 0.25 must shrink to 0.05: about
+# (0.25 / 0.05)² = 25 pairs of seeds at this evaluation size, or an evaluation of several hundred
+# problems per run. And steps: in 6 steps the meta path gets 6 updates, while in this project's
+# runs calibration appears only over tens of steps (`04_masa_training`; the `cpu` profile trains
+# 60). The reference in [`../reference/`](../reference/) measures the noise directly: a mean
+# difference smaller than its sd across seeds, or one whose sign changes from seed to seed ("higher
+# in" below 3/3 or above 0/3), is not an effect of the switch.
