@@ -19,7 +19,7 @@
 # ![Held-out pass@1 against training step; GRPO is the blue curve (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
 #
 # - **Reproduced:** GRPO does what it is expected to: held-out pass@1 rises well above the base
-#   model's, in the committed 100-step run and already in the short `tiny` run (`figures/tiny/`).
+#   model's, in the committed 60-step run and already in the short `tiny` run (`figures/tiny/`).
 # - **Not a claim of the paper:** GRPO is its baseline; this notebook takes one of its updates
 #   apart.
 # - **Worth knowing first:** the loss sits near zero while the reward rises (§3 says why).

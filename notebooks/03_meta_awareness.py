@@ -21,8 +21,8 @@
 # - **Reproduced (Fig. 1a):** the base model is not meta-aware: its predicted pass rates do not
 #   follow the real ones (a flat fit).
 # - **Reproduced:** after GRPO they stay flat (second panel).
-# - **In part:** MASA with our switches tilts the fit toward y = x (third panel), short of the
-#   paper's (notebook 04).
+# - **Reproduced, with our switches:** after MASA the fit lies close to y = x (third panel;
+#   notebook 04).
 #
 # Numbers: [`figures/summary.md`](../figures/summary.md). Below, the three meta rewards on real
 # rollouts.
@@ -191,9 +191,9 @@ widgets.meta_explorer(pairs)
 #
 # On the committed run the base model's predicted pass rates are uncorrelated with the real ones and
 # far off on average, like the paper's base model ([`docs/results.md`](../docs/results.md) gives the
-# base row). After 100 steps GRPO's predictions are still flat, while MASA with our switches (the
+# base row). After 60 steps GRPO's predictions are still flat, while MASA with our switches (the
 # meta path on its own adapter, with Expert SFT and its targets replayed) follows the real pass rate
-# part of the way ([`figures/summary.md`](../figures/summary.md)). How far it could go: a predictor
+# closely ([`figures/summary.md`](../figures/summary.md)). How far it could go: a predictor
 # that knew only each level's mean pass rate would score the summary's *level-oracle r*; beating it
 # needs knowledge of single problems
 # ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Finding 8).

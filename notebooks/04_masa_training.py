@@ -18,10 +18,10 @@
 #
 # ![Predicted vs actual pass rate on held-out problems: the base model, then after GRPO, MASA and both MASA-efficient runs (committed cpu run, seed 0 of 3)](../figures/calibration_pass_rate.png)
 #
-# - **In part (Fig. 1b):** with our switches (the meta path on its own adapter, Expert SFT with its
-#   targets replayed), MASA's predicted pass rate follows the real one in every seed, short of the
-#   paper's fit near y = x; the paper's MASA alone does not calibrate here.
-# - **Not shown (Table 1):** MASA's accuracy is within noise of GRPO's.
+# - **Reproduced (Fig. 1b):** with our switches (the meta path on its own adapter, Expert SFT with
+#   its targets replayed), MASA's predicted pass rate follows the real one in every seed, close to
+#   the paper's fit near y = x.
+# - **Not shown (Table 1):** MASA's accuracy is GRPO's: with its own adapter, by construction.
 # - **This notebook** trains GRPO and MASA at your profile's budget, with the same switches.
 #
 # Numbers: [`figures/summary.md`](../figures/summary.md); why: "What the study found", at the end.
@@ -194,10 +194,9 @@ plots_meta.calibration_scatter(panels, quantity="length")
 #   solution path's accuracy, and the meta path's RL (rollout credit) optimised the notion and
 #   length parts while its pass-rate value drifted.
 # - **What works at our scale**: Expert SFT (the paper's supervised step, here at lr 2e-3) on the
-#   meta path's *own* adapter, for about 100 steps: r 0.38 ± 0.07, MAE 0.32 → 0.20, length r
-#   0.59 ± 0.19, accuracy about unchanged (3 seeds; the earlier cpu comparison, without replay).
-#   Most of the slope appears after step 50. The committed `cpu` run in `figures/` adds the
-#   replay below: r 0.35 ± 0.12, MAE 0.21 ± 0.07, length r 0.68 ± 0.14 (3 seeds).
+#   meta path's *own* adapter, with its targets replayed (Findings 7 and 18, measured on the first
+#   tiny model). On today's model, whose problems say how hard they are, the committed `cpu` run
+#   calibrates within 20 steps (Finding 21; its numbers: [`figures/summary.md`](../figures/summary.md)).
 # - **And in 12 steps**: the same Expert SFT with its targets replayed (`efficient.sft_replay=4`,
 #   the run above): r 0.35 ± 0.09 (3 seeds). Without the replay, 12 steps give Expert SFT only 12
 #   batches, and the predictions reach the right mean but stay flat across levels (Finding 18).
@@ -275,27 +274,25 @@ for name, h in hist.items():
 # %% [markdown]
 # ## What the study found
 #
-# The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 100 steps, 3
-# seeds, 150 held-out problems) trains its meta methods with the study's switches: the meta path on
+# The committed run ([`figures/summary.md`](../figures/summary.md): `cpu` profile, 60 steps, 3
+# seeds, 120 held-out problems) trains its meta methods with the study's switches: the meta path on
 # its own LoRA adapter, Expert SFT at a gentle step with its targets replayed, unsolved prompts kept
 # ([`docs/meta-awareness-study.md`](../docs/meta-awareness-study.md), Findings 7 and 18). So its
 # MASA row is MASA plus our Expert SFT, not the paper's MASA. There the meta path's predicted pass
-# rate does follow the real one: its r rises above GRPO's in every seed, and its mean absolute error
-# falls well below GRPO's. It is still short of the paper's Fig. 1b, where MASA's fit lies close to
-# y = x, and short of the summary's *level-oracle r*, what a predictor that knows each level's mean
-# pass rate would score (Finding 8). Accuracy rose about as much with MASA as with GRPO: no loss
+# rate does follow the real one: its r rises far above GRPO's in every seed, and far above the
+# summary's *level-oracle r*, what a predictor that knows only each level's mean pass rate would
+# score — the meta path knows single problems, as in the paper's Fig. 1b. Accuracy rose about as much with MASA as with GRPO: no loss
 # from the meta path, but no clear gain either (within the spread over seeds), not the paper's
 # accuracy gain. Read "no loss" with care: with the meta path on its own adapter
 # (`meta.adapter=separate`) the solution path is trained by GRPO alone, so an unchanged accuracy is
 # what the setting gives by construction, not evidence about the meta path.
 #
-# At your profile's budget (the default `tiny` profile) the same switches put MASA's r above GRPO's
-# in every one of 3 seeds (Finding 18; `docs/results.md`, "The tiny default run"). With 90 held-out
-# problems one run's r has a standard error of about 0.1, so yours may land well above or below
-# their mean. The paper's MASA (one shared adapter, no Expert SFT) does not calibrate at this budget
-# (Finding 12). `figures/tiny/` holds the main job's run of seed 0. The study's own figure shows the
-# switched setting without replay at step 100, one panel per seed:
+# At your profile's budget (the default `tiny` profile) the same switches put MASA's r well above
+# GRPO's (`figures/tiny/summary.md`, the main job's seed 0). With 90 held-out problems one run's r
+# has a standard error of about 0.1, so yours may land above or below it. What the paper's MASA
+# (one shared adapter, no Expert SFT) does on this model: Finding 21. GRPO against MASA on the
+# committed `cpu` run, the three seeds' held-out problems pooled:
 #
-# ![Predicted vs actual pass rate: base, GRPO at 100 steps, and the calibrating setting at 100 steps, 3 seeds](../figures/study_calibration_pass_rate.png)
+# ![Predicted vs actual pass rate after 60 steps: GRPO (flat) and MASA (close to y = x), 3 seeds pooled](../figures/study_calibration_pass_rate.png)
 #
 # Next: `05_masa_efficient`.

@@ -18,9 +18,10 @@
 #
 # ![Held-out pass@1 against training wall-clock, with GRPO's final accuracy as the target (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_wall.png)
 #
-# - **Reproduced:** accuracy gains over the base model; **in part:** calibration, with our switches.
-# - **Below the paper:** the gate fires, at far lower F1; the cutoff hardly helps.
-# - **Not reproduced:** the speed-up: GRPO reaches its final accuracy first (above).
+# - **Reproduced:** accuracy gains; calibration, with our switches; a gate that skips half the
+#   prompts, sharpened by Expert SFT; a cutoff that finds the failing rollouts.
+# - **In part:** the speed-up (above): 1 of 3 seeds reaches GRPO's final accuracy sooner; only
+#   GRPO's and MASA-efficient's clocks compare (`figures/summary.md` says why).
 #
 # Nothing is trained here: every figure is drawn from the committed `cpu` run, the paper's number
 # beside ours. Numbers: [`figures/summary.md`](../figures/summary.md).
@@ -62,8 +63,9 @@ def panel(name, step=None):
 # `figures/provenance.json` says which profile, seeds and commit made it, printed above). Nothing is
 # trained here. Our number stands beside the paper's under each figure.
 #
-# The run: the `cpu` profile (the tiny model, 100 steps of 16 prompts, 150 held-out problems × 8
-# samples), seeds 0, 1 and 2, four methods — GRPO, MASA, MASA-efficient without and with Expert SFT.
+# The run: the `cpu` profile (the tiny model, 60 steps of 16 prompts, 120 held-out problems × 4
+# samples), seeds 0, 1 and 2, five methods — GRPO, MASA, MASA-efficient without and with Expert SFT,
+# and GRPO with a free gate that knows only each level's running pass rate (`GRPO + level gate`).
 # The meta methods use the study's switches, `masa-lite reproduce`'s default: the meta path on its
 # own LoRA adapter, with Expert SFT whose targets are replayed (also in the MASA row, unlike the
 # paper's MASA). `figures/summary.md` gives mean ± sd over the seeds; the figures are seed 0's. To
@@ -174,12 +176,12 @@ for m in ("GRPO", "MASA"):
 # For each problem: how much its pass rate rose, against how much its predictions improved
 # (|p̂ − p| and the relative length error, before vs after MASA; `masa_lite.meta.analysis`). Every Δ
 # is after − before; awareness is a *negative* error, so Δmeta > 0 means the predictions moved
-# closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. On
-# the 12-step reference run (`figures/tiny/delta_acc_vs_delta_meta.png`) the gain was smallest
-# where the predictions improved most (Δacc ~ Δmeta r −0.43) — not the paper's rising pattern. The figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column
-# "Δacc ~ Δmeta r" (the trend in one number, `analysis.acc_meta_corr`) is −0.38 ± 0.08 after
-# MASA, negative in every seed, against −0.07 ± 0.09 after GRPO: the problems whose accuracy rose
-# most are those whose predictions improved least (`docs/meta-awareness-study.md`, Finding 13).
+# closer to reality. Paper: problems whose meta-awareness improved more gained more accuracy. The
+# figure here is seed 0 of the `cpu` run. Over its 3 seeds the summary's column "Δacc ~ Δmeta r"
+# (the trend in one number, `analysis.acc_meta_corr`, in [`figures/summary.md`](../figures/summary.md))
+# is negative after MASA in every seed, and near 0 after GRPO: the problems whose accuracy rose
+# most are those whose predictions improved least — not the paper's rising pattern
+# (`docs/meta-awareness-study.md`, Findings 13 and 21).
 # Part of any such relation is mechanical (see the caveat under Fig. 6).
 
 # %%

@@ -142,7 +142,7 @@ plots_efficient.pass_at_k(results)
 # Paper (§4): feeding notions in at inference helps a meta-aware model. The tiny model saw hinted
 # prompts in a quarter of its pre-training data, so it can read a hint; whether the *predicted*
 # notions help depends on how good they are — and after the 12 steps of the default `tiny`
-# profile its meta path knows roughly how hard a problem is (pass-rate r about 0.35 in 3 seeds,
+# profile its meta path knows roughly how hard a problem is (its pass-rate r: `figures/tiny/summary.md`,
 # `04_masa_training`), not yet which notions a solution needs. Compare the difference with the
 # error bars.
 
@@ -185,8 +185,7 @@ else:
 # %% [markdown]
 # ## What the study found
 #
-# The committed run evaluated pass@1 on 150 held-out problems × 8 samples at steps 0, 50 and 100, so
-# its curves have three points. The paper's inference-time gain from notion feed-in has no committed
+# The committed run evaluated pass@1 on 120 held-out problems × 4 samples every 10 steps. The paper's inference-time gain from notion feed-in has no committed
 # measurement: the meta path of a short MASA run learns roughly how hard a problem is, not which
 # notions it needs, so its notions carry little to feed back, and the notion reward's effect on
 # concept use has not been measured across seeds ([`docs/results.md`](../docs/results.md)).

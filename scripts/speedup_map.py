@@ -35,8 +35,11 @@ def regime(summary_path: Path, label: str, method: str = "MASA-efficient") -> di
     row = json.loads(summary_path.read_text())["methods"].get(method)
     if row is None or _value(row.get("meta_share")) is None:
         return None
+    speed, seeds = row.get("speedup_vs_grpo"), row.get("pass@1")
+    if isinstance(speed, dict) and isinstance(seeds, dict) and speed.get("n", 0) < seeds.get("n", 0):
+        label += f" (speed-up: {speed['n']} of {seeds['n']} seeds reach GRPO's final)"
     return {"label": label, "m": _value(row["meta_share"]), "g": _value(row.get("gated_share")) or 0.0,
-            "speedup": _value(row.get("speedup_vs_grpo"))}
+            "speedup": _value(speed)}
 
 
 def points(root: Path = ROOT) -> list[dict]:
