@@ -117,6 +117,15 @@ def seeds_markdown(agg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seeds_figure(out: Path, seeds, methods) -> None:
+    """``accuracy_vs_step_seeds.png``: every seed's accuracy beside the mean (the summary's means)."""
+    from masa_lite.reproduce import load_runs
+    from masa_lite.teach import plot_kit, plots
+
+    runs = {s: load_runs(out / f"seed{s}", methods)[0] for s in seeds}
+    plot_kit.save(plots.accuracy_over_seeds(runs), out / "figures" / "accuracy_vs_step_seeds.png")
+
+
 def reproduce_seeds(profile: str | None, seeds, out_dir: str = "runs/reproduce", overrides=None,
                     meta_overrides=None, methods=None, progress: bool = True,
                     resume: bool = False) -> dict:
@@ -137,6 +146,7 @@ def reproduce_seeds(profile: str | None, seeds, out_dir: str = "runs/reproduce",
     if (out / "figures").exists():
         shutil.rmtree(out / "figures")
     shutil.copytree(lowest, out / "figures")
+    _seeds_figure(out, seeds, methods)
     agg["figures"] = [str(p) for p in sorted((out / "figures").glob("*.png"))]
     (out / "summary.json").write_text(json.dumps(agg, indent=1, default=str))
     train = mean_sd(train_seconds_by_seed(agg).values())

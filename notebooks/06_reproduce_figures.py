@@ -129,6 +129,14 @@ for m, r in rows.items():
 target = summary["grpo_final"]
 plots.accuracy_curves(runs, x="step", target=target)
 
+# %% [markdown]
+# The curves above are one seed. Every seed, with the mean that `figures/summary.md` reports (the
+# spread between seeds is as large as the gaps between methods):
+
+# %%
+if len(SEEDS) > 1:
+    plots.accuracy_over_seeds({s: load_runs(ROOT / "figures" / "data" / f"seed{s}")[0] for s in SEEDS})
+
 # %%
 plots.accuracy_curves(runs, x="wall", target=target)
 

@@ -470,3 +470,19 @@ def test_speedup_map_marks_every_regime_and_refuses_none():
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one"):
         plots_efficient.speedup_map([])
+
+
+def test_accuracy_over_seeds_draws_the_mean_and_every_seed():
+    """Two seeds, one method: the line is the mean per step (0.5 and 0.7 at step 10 → 0.6), and
+    each seed is a dot; a wall-clock axis is refused (each seed has its own clock)."""
+    def h(a, b):
+        return [{"kind": "eval", "step": 0, "pass@1": a}, {"kind": "eval", "step": 10, "pass@1": b}]
+
+    fig = plots.accuracy_over_seeds({0: {"GRPO": h(0.4, 0.5)}, 1: {"GRPO": h(0.4, 0.7)}})
+    line = next(ln for ln in fig.axes[0].lines if ln.get_gid() == "GRPO")
+    assert list(line.get_xdata()) == [0, 10] and list(line.get_ydata()) == pytest.approx([0.4, 0.6])
+    dots = [ln for ln in fig.axes[0].lines if ln.get_marker() == "."]
+    assert sorted(y for d in dots for y in d.get_ydata()) == pytest.approx([0.4, 0.4, 0.5, 0.7])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="step only"):
+        plots.accuracy_over_seeds({0: {"GRPO": h(0.4, 0.5)}}, x="wall")

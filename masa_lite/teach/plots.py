@@ -143,3 +143,35 @@ def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Fi
                    fontsize=8)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
+
+
+def accuracy_over_seeds(runs_by_seed: dict, x: str = "step") -> Figure:
+    """Held-out pass@1 against step for several methods over seeds: the mean over the seeds that
+    evaluated at a step (line) and each seed's value (dots), so a reader sees the spread the
+    summary's mean ± sd stands for. ``runs_by_seed``: {seed: {method: history}}."""
+    if x != "step":
+        raise ValueError("accuracy_over_seeds draws against step only (wall-clock differs per seed)")
+    methods = list(dict.fromkeys(m for runs in runs_by_seed.values() for m in runs))
+    if not methods:
+        raise ValueError("accuracy_over_seeds needs at least one run with evaluations")
+    fig, ax = plt.subplots(figsize=(8.8, 4.4))
+    for i, name in enumerate(methods):
+        by_step: dict[float, list[float]] = {}
+        for runs in runs_by_seed.values():
+            for r in eval_records(runs.get(name, [])):
+                if finite(r.get("step")) and finite(r.get("pass@1")):
+                    by_step.setdefault(r["step"], []).append(r["pass@1"])
+        steps = sorted(by_step)
+        ax.plot(steps, [np.mean(by_step[s]) for s in steps], "-", color=pick_color(i),
+                label=f"{name} (mean of {len(runs_by_seed)} seeds)", gid=name)
+        for s in steps:
+            off = (i - (len(methods) - 1) / 2) * 0.35  # side by side, not on top of each other
+            ax.plot([s + off] * len(by_step[s]), by_step[s], ".", ms=4, color=pick_color(i), alpha=0.7)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("held-out pass@1")
+    ax.set_title("Accuracy over seeds: mean (line) and each seed (dots)")
+    ax.grid(alpha=0.3)
+    legend_outside(ax, "right")
+    fig.tight_layout()
+    return fig
+
