@@ -230,6 +230,8 @@ profile_cfg = load_config(PROFILE)
 LONGER = ([] if profile_cfg.efficient.warmup_steps >= 15 else
           ["efficient.warmup_steps=15", f"grpo.steps={max(profile_cfg.grpo.steps, 20)}"])
 print("every method of this notebook also gets:", LONGER or "nothing (the profile as it is)")
+if LONGER:  # 04's runs cannot be continued with other settings (a resume refuses a changed run)
+    OUT = Path("runs/tutorial_longer")
 summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, resume=True,
                     overrides=LONGER, meta_overrides=STUDY_SWITCHES)
 print(summary_markdown(summary))
