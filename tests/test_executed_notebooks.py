@@ -19,16 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import execute_notebooks as ex  # noqa: E402  (the tool itself: where copies live, how sources are found)
 
-# Sources without an executed copy yet, by path under notebooks/ (issue 27: the bundled model is
-# being replaced, so the copies are made once it lands; 01 proves the tool meanwhile).
-NOT_YET_EXECUTED = {
-    "00_quickstart", "02_grpo_step_by_step", "03_meta_awareness", "04_masa_training",
-    "05_masa_efficient", "06_reproduce_figures", "07_evaluation_and_feed_in", "08_real_model_cpu",
-    *(f"exercises/{n}" for n in ("ex1_group_advantage", "ex2_clipped_loss", "ex3_meta_reward",
-                                 "ex4_gate", "ex5_meta_credit", "ex6_gate_threshold")),
-    *(f"exercises/solutions/{n}" for n in ("ex1_group_advantage", "ex2_clipped_loss", "ex3_meta_reward",
-                                           "ex4_gate", "ex5_meta_credit", "ex6_gate_threshold")),
-}
+# Sources without an executed copy yet, by path under notebooks/ (a to-do list: empty when every
+# notebook's copy has been made, as now).
+NOT_YET_EXECUTED: set[str] = set()
 SOURCES = ex.sources()
 
 
