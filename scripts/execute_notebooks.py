@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,9 +77,14 @@ def _rebase_links(text: str, source: Path, copy: Path) -> str:
     return LINK.sub(fix, text)
 
 
+# a warning raised in a cell names the kernel's temporary file for it, e.g. /tmp/ipykernel_123/456.py
+KERNEL_CELL = re.compile(r"[^\s\"']*/ipykernel_\d+/\d+\.py")
+
+
 def _scrub(value, replacements):
     """``value`` (an output, recursively) with this machine's absolute paths replaced."""
     if isinstance(value, str):
+        value = KERNEL_CELL.sub("<cell>", value)
         for old, new in replacements:
             value = value.replace(old, new)
         return value
@@ -90,7 +96,8 @@ def _scrub(value, replacements):
 
 
 def _replacements() -> list[tuple[str, str]]:
-    pairs = [(sys.prefix, "<venv>"), (str(ROOT) + "/", ""), (str(ROOT), "."), (str(Path.home()), "~")]
+    pairs = [(sys.prefix, "<venv>"), (str(ROOT) + "/", ""), (str(ROOT), "."), (str(Path.home()), "~"),
+             (tempfile.gettempdir() + "/", "<tmp>/")]
     return [(old, new) for old, new in pairs if old and old != "/"]
 
 
