@@ -1,5 +1,7 @@
 """The exercise checkers accept right answers and point at the usual wrong ones."""
 
+import json
+
 import numpy as np
 import torch
 
@@ -100,6 +102,23 @@ def test_check_experiment_wants_the_switch_changed_and_both_runs_finished(capsys
     assert "also differ in seed" in capsys.readouterr().out
     assert not exercises.check_experiment(None, ref, "meta.credit")
     assert "reference run is missing" in capsys.readouterr().out
+
+
+def test_compare_to_reference_prints_the_difference_beside_the_reference_spread(tmp_path, capsys):
+    """The student's pass@1 difference (0.7 − 0.6 = +0.100) beside the reference's mean ± sd and
+    in how many seeds it was higher; a metric the reference lacks shows "–"; no file: a pointer."""
+    ref, exp = _run(**{"meta.credit": "rollout"}), _run(**{"meta.credit": "field"})
+    exp["history"][-1]["pass@1"] = 0.7
+    path = tmp_path / "ex5.json"
+    exercises.compare_to_reference(ref, exp, path)
+    assert "no committed reference" in capsys.readouterr().out
+    path.write_text(json.dumps({"seeds": [0, 1, 2], "summary": {"held-out pass@1": {
+        "higher": 2, "difference": {"mean": 0.018, "sd": 0.016, "n": 3}}}}))
+    exercises.compare_to_reference(ref, exp, path)
+    lines = capsys.readouterr().out.splitlines()
+    assert "seeds [0, 1, 2]" in lines[0]
+    assert any("held-out pass@1" in ln and "+0.100" in ln and "+0.018 ± 0.016 (2/3)" in ln for ln in lines)
+    assert any("r_pass (train, mean)" in ln and ln.rstrip().endswith("–") for ln in lines)
 
 
 def test_check_experiment_reports_the_difference_without_claiming_an_effect(capsys):

@@ -16,7 +16,9 @@ can and cannot say about it.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -313,6 +315,24 @@ def experiment_table(reference: dict, experiment: dict) -> list[tuple[str, float
         if a is not None or b is not None:
             rows.append((label, a, b))
     return rows
+
+
+def compare_to_reference(reference: dict, experiment: dict, path) -> None:
+    """Print the student's difference (experiment − reference) beside the committed multi-seed
+    reference at ``path`` (``notebooks/exercises/reference/<exercise>.json``, written by
+    ``scripts/exercise_reference.py``): its mean ± sd over seeds and in how many it was higher."""
+    path = Path(path)
+    if not path.exists():
+        print(f"no committed reference at {path}: `python scripts/exercise_reference.py` makes it")
+        return
+    ref = json.loads(path.read_text())
+    print(f"{'metric':30s} {'yours':>8s}   seeds {ref['seeds']}: difference mean ± sd (higher in)")
+    for label, a, b in experiment_table(reference, experiment):
+        d = ref["summary"].get(label, {}).get("difference") or {}
+        spread = ("–" if d.get("mean") is None else
+                  f"{d['mean']:+.3f} ± {d['sd'] or 0:.3f} ({ref['summary'][label]['higher']}/{d['n']})")
+        yours = "–" if a is None or b is None else f"{b - a:+.3f}"
+        print(f"{label:30s} {yours:>8s}   {spread}")
 
 
 def _finished(run) -> bool:

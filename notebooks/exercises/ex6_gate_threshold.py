@@ -84,21 +84,8 @@ if done:
 # next cell prints your difference beside it.
 
 # %%
-import json
-from pathlib import Path
-
-REF = Path("reference/ex6_gate_threshold.json")
-if done and REF.exists():
-    ref = json.loads(REF.read_text())
-    print(f"{'metric':30s} {'yours':>8s}   seeds {ref['seeds']}: difference mean ± sd (higher in)")
-    for label, a, b in exercises.experiment_table(reference, experiment):
-        d = ref["summary"].get(label, {}).get("difference") or {}
-        spread = ("–" if d.get("mean") is None else
-                  f"{d['mean']:+.3f} ± {d['sd'] or 0:.3f} ({ref['summary'][label]['higher']}/{d['n']})")
-        yours = "–" if a is None or b is None else f"{b - a:+.3f}"
-        print(f"{label:30s} {yours:>8s}   {spread}")
-elif done:
-    print(f"no committed reference at {REF}: `python scripts/exercise_reference.py` makes it")
+if done:
+    exercises.compare_to_reference(reference, experiment, "reference/ex6_gate_threshold.json")
 
 # %% [markdown]
 # **To think about.** A gate that fires on prompts whose group would have been mixed (some right,
