@@ -8,7 +8,7 @@ For the first and the last evaluation of each run folder (``masa-lite train`` ou
 * the *noise ceiling*: the r of a predictor that knows every problem's true pass rate, given the
   binomial noise of the measured one (masa_lite/meta/ceiling.py);
 * on the synthetic task, the *persona* r: each problem's pass rate under the noisy solver the base
-  model imitates (``synthetic.Persona``), simulated ``--draws`` times per problem. It says how much
+  model imitates (``persona.Persona``), simulated ``--draws`` times per problem. It says how much
   of the per-problem structure is the task's own and survives training;
 * at the last evaluation, the *other runs* r: the mean final pass rate of the *other* runs given
   on the same held-out problems (other seeds, other settings) as the predictor. It measures the

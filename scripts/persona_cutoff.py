@@ -1,7 +1,7 @@
 """Could early cutoff work on a task at all? The solver persona, simulated (no model, seconds).
 (docs/meta-awareness-study.md, Findings 16 and 21)
 
-For each persona of :data:`masa_lite.task.synthetic.PERSONAS` and each held-out test problem, the
+For each persona of :data:`masa_lite.task.persona.PERSONAS` and each held-out test problem, the
 persona writes 2N solutions: the first N give the problem's mean correct length (a perfect length
 prediction), the second N are the rollouts the cutoff decides on, capped at ``--max-new-tokens``
 (a capped rollout counts as wrong, as in training). The cutoff frontier
@@ -21,10 +21,11 @@ import random
 from masa_lite.study.frontier import cutoff_frontier, reference_split
 from masa_lite.stats import correct_lengths, mean_or_none
 from masa_lite.task import synthetic
+from masa_lite.task.persona import PERSONAS, Persona
 from masa_lite.task.vocab import count_tokens
 
 
-def simulate(persona: synthetic.Persona, n_per_level: int = 40, samples: int = 8, seed: int = 0,
+def simulate(persona: Persona, n_per_level: int = 40, samples: int = 8, seed: int = 0,
              max_new_tokens: int = 256) -> tuple[list[int], list[bool], list[float | None]]:
     """Lengths in tokens, correctness and reference length per decided rollout."""
     rng = random.Random(seed)
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     print("| persona | mean length right / wrong | factor | cut | precision | recall | F1 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name, persona in synthetic.PERSONAS.items():
+    for name, persona in PERSONAS.items():
         lengths, correct, ref = simulate(persona, args.per_level, args.samples, args.seed)
         right = mean_or_none(correct_lengths(lengths, correct))
         wrong = mean_or_none(correct_lengths(lengths, correct, right=False))

@@ -86,6 +86,7 @@ def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
     from pathlib import Path
 
     from masa_lite.task import synthetic
+    from masa_lite.task.persona import Persona
 
     spec = importlib.util.spec_from_file_location(
         "persona_cutoff", Path(__file__).resolve().parents[1] / "scripts" / "persona_cutoff.py")
@@ -101,7 +102,7 @@ def test_persona_cutoff_script_simulates_what_the_cutoff_decides(monkeypatch):
         return "x" * n, int(prob.answer) if ok else int(prob.answer) + 1, []
 
     monkeypatch.setattr(mod.synthetic, "write_solution", fake)
-    lengths, correct, ref = mod.simulate(synthetic.Persona(), samples=2, max_new_tokens=400)
+    lengths, correct, ref = mod.simulate(Persona(), samples=2, max_new_tokens=400)
     assert lengths == [30, 400]  # tokens ('x' is one each) + EOS, capped at 400
     assert correct == [False, False]  # the second one was right but ran past the cap
     assert ref == [15.0, 15.0]  # mean of 10 and 20

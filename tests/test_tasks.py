@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from masa_lite.task import synthetic
+from masa_lite.task import persona, synthetic
 from masa_lite.task.vocab import count_tokens
 
 
@@ -77,11 +77,11 @@ def test_notions_are_not_in_problem_text_but_in_reference_and_length_is_in_token
 
 
 def test_carry_and_borrow_columns():
-    assert synthetic.carry_columns(18, 35, "+") == 1
-    assert synthetic.carry_columns(95, 7, "+") == 2  # 5+7 carries, 9+0+1 carries
-    assert synthetic.carry_columns(12, 3, "+") == 0
-    assert synthetic.carry_columns(100, 1, "-") == 2  # borrow through two zeros
-    assert synthetic.carry_columns(57, 23, "-") == 0
+    assert persona.carry_columns(18, 35, "+") == 1
+    assert persona.carry_columns(95, 7, "+") == 2  # 5+7 carries, 9+0+1 carries
+    assert persona.carry_columns(12, 3, "+") == 0
+    assert persona.carry_columns(100, 1, "-") == 2  # borrow through two zeros
+    assert persona.carry_columns(57, 23, "-") == 0
 
 
 def test_splits_are_disjoint_and_stable():

@@ -10,6 +10,7 @@ import torch
 from masa_lite.models import BUNDLED_MODELS, load_model_and_tokenizer
 from masa_lite.supervised import supervised_batch
 from masa_lite.task import synthetic
+from masa_lite.task.persona import Persona
 from masa_lite.task.tiny_model import (LOST_MIN_CUT, build_tokenizer, make_example, measure_base_model,
                                        perfect_length_cutoff_f1, train_tiny, uninformed_meta)
 from masa_lite.task.vocab import WORDS, count_tokens, split_tokens
@@ -22,7 +23,7 @@ def test_tokenizer_holds_words_whole_and_agrees_with_the_pure_python_split():
     rng = random.Random(0)
     for p in synthetic.generate_problems(100, seed=0):
         for m in (0, 1):
-            prompt, response, _ = make_example(p, rng, synthetic.Persona(), p_meta=m)
+            prompt, response, _ = make_example(p, rng, Persona(), p_meta=m)
             for text in (prompt, response):
                 ids = tok.encode(text, add_special_tokens=False)
                 assert tok.convert_ids_to_tokens(ids) == split_tokens(text)
@@ -62,7 +63,7 @@ def test_lost_traces_are_cut_without_eos_and_the_batch_leaves_eos_off():
     tok = build_tokenizer()
     rng = random.Random(2)
     hard = [p for p in synthetic.generate_problems(200, seed=2) if p.kind == "hard"][:5]
-    examples = [make_example(p, rng, synthetic.Persona(), p_meta=0) for p in hard]
+    examples = [make_example(p, rng, Persona(), p_meta=0) for p in hard]
     assert all(not ends and LOST_MIN_CUT <= count_tokens(resp) <= synthetic.LOST_LIMIT for _, resp, ends in examples)
     assert len({count_tokens(resp) for _, resp, _ in examples}) > 1  # cut at random lengths
     batch = supervised_batch(tok, examples[:1] + [("solve 1+2\n", "add 1+2=3\n\\boxed{3}", True)], "cpu")

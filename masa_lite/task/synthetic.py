@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from masa_lite.files import write_jsonl
-from masa_lite.task.persona import PERSONAS, Persona, apply_op, carry_columns, step_error, step_kind  # noqa: F401
+from masa_lite.task.persona import Persona, apply_op, carry_columns, step_error, step_kind
 from masa_lite.task.vocab import count_tokens
 
 NOTIONS = ("add", "sub", "mul", "carry", "borrow", "split", "recheck")

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from masa_lite.task import synthetic
+from masa_lite.task.persona import Persona
 from masa_lite.task.vocab import SPECIAL, TOKEN_REGEX, split_tokens, vocabulary
 
 MAX_NEW_TOKENS = 256  # the profiles' rollout.max_new_tokens: where a lost solver's trace is cut
@@ -88,7 +89,7 @@ def uninformed_meta(problem: synthetic.Problem, rng: random.Random, k: int = 8) 
     return f"<meta>{meta_reasoning(problem)}</meta>{json.dumps(payload)}"
 
 
-def make_example(problem: synthetic.Problem, rng: random.Random, persona: synthetic.Persona,
+def make_example(problem: synthetic.Problem, rng: random.Random, persona: Persona,
                  p_meta: float = 0.2) -> tuple[str, str, bool]:
     """One (prompt, response, ends with EOS?) example of the pretraining corpus: a lost trace is
     cut at a random length between ``LOST_MIN_CUT`` and ``synthetic.LOST_LIMIT`` tokens and has no
@@ -106,7 +107,7 @@ def make_example(problem: synthetic.Problem, rng: random.Random, persona: synthe
 
 def train_tiny(out_dir, steps: int = 3000, batch_size: int = 64, lr: float = 2e-3,
                warmup: int = 100, seed: int = 0, pool_size: int = 60_000, log_every: int = 50,
-               config_kwargs: dict | None = None, persona: synthetic.Persona | None = None,
+               config_kwargs: dict | None = None, persona: Persona | None = None,
                progress: bool = True):
     """Train masa-tiny from scratch and save it (safetensors + tokenizer) to ``out_dir``."""
     from tqdm.auto import tqdm
@@ -116,7 +117,7 @@ def train_tiny(out_dir, steps: int = 3000, batch_size: int = 64, lr: float = 2e-
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    persona = persona or synthetic.Persona()
+    persona = persona or Persona()
     tokenizer = build_tokenizer()
     model = LlamaForCausalLM(build_config(len(tokenizer), **(config_kwargs or {})))
     pool = synthetic.generate_problems(pool_size, seed=seed, split="train")
@@ -276,7 +277,7 @@ def write_card(out_dir, build: dict, card: dict) -> None:
     head = "| {} | problems | pass@1 | all correct | all wrong | length right | length wrong |\n"
     head += "| --- | --- | --- | --- | --- | --- | --- |\n"
     kinds = card.get("kinds", {})
-    lost = {2: "two", 3: "three"}.get(synthetic.Persona().lost_after, synthetic.Persona().lost_after)
+    lost = {2: "two", 3: "three"}.get(Persona().lost_after, Persona().lost_after)
     text = f"""# masa-tiny
 
 A {build['parameters'] / 1e6:.2f} M-parameter Llama-architecture decoder (hidden 128, 4 layers,
