@@ -6,7 +6,7 @@ import statistics
 import pytest
 
 from masa_lite.task import persona, synthetic
-from masa_lite.task.vocab import count_tokens
+from masa_lite.task.vocab import count_tokens, cut_tokens
 
 
 def _eval_chain(start, chain):
@@ -66,6 +66,8 @@ def test_reference_solution_is_clean_and_names_its_notions():
     assert notions == ["add", "sub", "mul", "carry", "borrow", "split"]
     # tokens: words and "\boxed{" whole, every other character one token
     assert count_tokens("add carry 18+35=53\n") == 13 and count_tokens("\\boxed{193}") == 5
+    # a cut keeps whole tokens: the JSON key and the quoted notion are one token each
+    assert cut_tokens('{"math_notion": ["add", "mul"]', 2) == '{"math_notion": ["add"'
 
 
 def test_notions_are_not_in_problem_text_but_in_reference_and_length_is_in_tokens():

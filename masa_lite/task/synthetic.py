@@ -36,7 +36,7 @@ from pathlib import Path
 
 from masa_lite.files import write_jsonl
 from masa_lite.task.persona import Persona, apply_op, carry_columns, step_error, step_kind
-from masa_lite.task.vocab import count_tokens
+from masa_lite.task.vocab import count_tokens, cut_tokens
 
 NOTIONS = ("add", "sub", "mul", "carry", "borrow", "split", "recheck")
 KINDS = ("easy", "mid", "hard")
@@ -252,21 +252,16 @@ def write_solution(
             line += " no, recheck "
             if rejected >= p.lost_after:  # lost: guess and reject until the budget runs out
                 text = "\n".join(lines + [line])
-                while count_tokens(text) < limit:
-                    text += _step_body(op, a, b, split, _corrupt(apply_op(op, a, b), rng)) + " no, recheck "
-                return _cut(text, limit), None, sorted(set(used + tags + ["recheck"]), key=NOTIONS.index)
+                n = count_tokens(text)  # counted piece by piece: a guess starts with a digit or "-",
+                while n < limit:        # so no token spans the joint
+                    guess = _step_body(op, a, b, split, _corrupt(apply_op(op, a, b), rng)) + " no, recheck "
+                    text, n = text + guess, n + count_tokens(guess)
+                return cut_tokens(text, limit), None, sorted(set(used + tags + ["recheck"]), key=NOTIONS.index)
         value = got
         lines.append(line)
         used.extend(tags + (["recheck"] if rejected else []))
     lines.append(f"\\boxed{{{value}}}")
     return "\n".join(lines), value, sorted(set(used), key=NOTIONS.index)
-
-
-def _cut(text: str, limit: int) -> str:
-    """The first ``limit`` tokens of ``text``."""
-    from masa_lite.task.vocab import split_tokens
-
-    return "".join(split_tokens(text)[:limit])
 
 
 def make_problem(level: int, rng: random.Random, kind: str | None = None) -> Problem:

@@ -30,7 +30,7 @@ import torch
 
 from masa_lite.task import synthetic
 from masa_lite.task.persona import Persona
-from masa_lite.task.vocab import SPECIAL, TOKEN_REGEX, split_tokens, vocabulary
+from masa_lite.task.vocab import SPECIAL, TOKEN_REGEX, cut_tokens, vocabulary
 
 MAX_NEW_TOKENS = 256  # the profiles' rollout.max_new_tokens: where a lost solver's trace is cut
 LOST_MIN_CUT = 100  # the shortest prefix of a lost trace in the corpus
@@ -101,7 +101,7 @@ def make_example(problem: synthetic.Problem, rng: random.Random, persona: Person
         hint, route = _hint_for(problem, rng)
     text, value, _ = synthetic.write_solution(problem.start, problem.chain, rng, persona, route=route)
     if value is None:  # lost: any prefix of the endless loop, long enough to pass the budget at times
-        text = "".join(split_tokens(text)[:rng.randint(LOST_MIN_CUT, synthetic.LOST_LIMIT)])
+        text = cut_tokens(text, rng.randint(LOST_MIN_CUT, synthetic.LOST_LIMIT))
     return synthetic.solution_prompt(problem.problem, hint), text, value is not None
 
 

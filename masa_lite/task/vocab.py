@@ -40,6 +40,11 @@ def split_tokens(text: str) -> list[str]:
     return TOKEN_REGEX.findall(text)
 
 
+def cut_tokens(text: str, limit: int) -> str:
+    """The first ``limit`` tiny-model tokens of ``text``."""
+    return "".join(split_tokens(text)[:limit])
+
+
 def count_tokens(text: str) -> int:
     """Number of tiny-model tokens of ``text`` (EOS not counted)."""
     return len(split_tokens(text))
