@@ -22,12 +22,12 @@ from __future__ import annotations
 import json
 import math
 import random
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from masa_lite.stats import correct_lengths, mean_or_none, prf, standard_error
 from masa_lite.task import synthetic
 from masa_lite.task.persona import Persona
 from masa_lite.task.vocab import SPECIAL, TOKEN_REGEX, cut_tokens, vocabulary
@@ -208,8 +208,6 @@ def measure_base_model(model, tokenizer, n_per_level: int = 40, samples: int = 8
 def _group_stats(probs: list[dict]) -> dict:
     """pass@1 (with its standard error over problems), all-correct and all-wrong shares, mean
     lengths of right and wrong rollouts of a group of problems (a level or a kind)."""
-    from masa_lite.stats import correct_lengths
-
     right = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"])]
     wrong = [n for p in probs for n in correct_lengths(p["lengths"], p["correct"], right=False)]
     rates = [p["c"] / p["n"] for p in probs]
@@ -217,11 +215,11 @@ def _group_stats(probs: list[dict]) -> dict:
         "problems": len(probs),
         "pass@1": sum(rates) / max(len(probs), 1),
         # standard error over problems: difficulty varies within a level, not only samples
-        "pass@1_se": statistics.stdev(rates) / math.sqrt(len(rates)) if len(rates) > 1 else None,
+        "pass@1_se": standard_error(rates) if len(rates) > 1 else None,
         "all_correct": sum(p["c"] == p["n"] for p in probs) / max(len(probs), 1),
         "all_wrong": sum(p["c"] == 0 for p in probs) / max(len(probs), 1),
-        "len_correct": sum(right) / len(right) if right else None,
-        "len_wrong": sum(wrong) / len(wrong) if wrong else None,
+        "len_correct": mean_or_none(right),
+        "len_wrong": mean_or_none(wrong),
     }
 
 
@@ -229,16 +227,15 @@ def perfect_length_cutoff_f1(per_problem: list[dict], factor: float = 2.0) -> fl
     """F1 of the early cutoff (cut ⇔ would be wrong) if every prediction were the problem's own
     mean correct length: the best the paper's 2 × predicted-length rule can do on these rollouts
     (problems without a correct rollout give no prediction and are left out)."""
-    tp = fp = fn = 0
+    cut, wrong = [], []
     for p in per_problem:
-        right = [n for n, ok in zip(p["lengths"], p["correct"]) if ok]
-        if not right:
-            continue
-        budget = factor * sum(right) / len(right)
-        for n, ok in zip(p["lengths"], p["correct"]):
-            cut = n > budget
-            tp, fp, fn = tp + (cut and not ok), fp + (cut and ok), fn + (not cut and not ok)
-    return 2 * tp / (2 * tp + fp + fn) if tp else None
+        right = correct_lengths(p["lengths"], p["correct"])
+        if right:
+            budget = factor * mean_or_none(right)
+            cut += [n > budget for n in p["lengths"]]
+            wrong += [not ok for ok in p["correct"]]
+    scores = prf(cut, wrong)
+    return scores["f1"] if scores["tp"] else None
 
 
 def _table(rows: dict, key: str) -> str:
