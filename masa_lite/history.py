@@ -48,6 +48,11 @@ def signal_warnings(m: dict) -> list[str]:
     return out
 
 
+def eval_records(history) -> list[dict]:
+    """The evaluation records of a history."""
+    return [r for r in history if r.get("kind") == "eval"]
+
+
 def train_records(history) -> list[dict]:
     """The training records of a history (``kind`` "train", or no kind)."""
     return [r for r in history if r.get("kind", "train") == "train"]

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from masa_lite.config import RunConfig, load_config, to_dict
 from masa_lite.files import read_jsonl
+from masa_lite.history import eval_records
 # the report (numbers, markdown, verdicts) lives in reproduce_report; its names are used from here too
-from masa_lite.reproduce_report import (PAPER, evals_of, last_train_value, pairs_at,  # noqa: F401
+from masa_lite.reproduce_report import (PAPER, last_train_value, pairs_at,  # noqa: F401
                                         paper_marks, summarise, summary_markdown)
 
 # method → config overrides on top of the profile
@@ -67,7 +68,7 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     for q in ("pass_rate", "length"):
         written.append(plot_kit.save(plots_meta.calibration_scatter(panels, quantity=q),
                                   fig_dir / f"calibration_{q}.png"))
-    target = evals_of(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
+    target = eval_records(runs["GRPO"])[-1]["pass@1"] if "GRPO" in runs else None
     for x in ("step", "wall"):
         written.append(plot_kit.save(plots.accuracy_curves(runs, x=x, target=target),
                                   fig_dir / f"accuracy_vs_{x}.png"))
@@ -263,7 +264,7 @@ def reproduce(profile: str | None = None, out_dir: str = "runs/reproduce", overr
         runs[name] = read_history(cfg.out_dir)
         calib[name] = read_jsonl(Path(cfg.out_dir) / "calibration.jsonl")
         if base is None:  # every method starts from the same base model: evaluate it once
-            base = (evals_of(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
+            base = (eval_records(runs[name])[0], [p for p in calib[name] if p["step"] == 0])
     summary = summarise(runs, calib, cfg.profile)
     summary["total_seconds"] = time.time() - t0
     summary["config"] = to_dict(cfg)

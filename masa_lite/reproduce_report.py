@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import math
 
+from masa_lite.history import eval_records
+
 PAPER = {"speedup": 1.28, "gated_share": 0.37, "gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
-
-
-def evals_of(history) -> list[dict]:
-    """The evaluation records of a run's history."""
-    return [h for h in history if h.get("kind") == "eval"]
 
 
 def last_train_value(history, key):
@@ -55,10 +52,10 @@ def summarise(runs: dict[str, list[dict]], calib: dict[str, list[dict]], profile
     from masa_lite.study.cost import meta_share_of
 
     grpo = runs.get("GRPO")
-    grpo_final = evals_of(grpo)[-1]["pass@1"] if grpo else None
+    grpo_final = eval_records(grpo)[-1]["pass@1"] if grpo else None
     rows = {}
     for name, hist in runs.items():
-        ev = evals_of(hist)
+        ev = eval_records(hist)
         first, last = ev[0], ev[-1]
         # the paper's "reaches GRPO's accuracy faster" (Fig. 4): both times are to the first
         # evaluation at GRPO's final accuracy, so GRPO's own row is 1 even when an earlier

@@ -22,11 +22,6 @@ def pick_color(i: int) -> str:
     return COLORS[i % len(COLORS)]
 
 
-def eval_records(history) -> list[dict]:
-    """The evaluation records of a history."""
-    return [r for r in history if r.get("kind") == "eval"]
-
-
 def series(records, key, xkey="step"):
     """(x, y) arrays for records whose ``key`` is a finite number; x falls back to the index."""
     xs, ys = [], []

@@ -22,9 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from masa_lite.stats import X_KEYS, time_to_reach
-from masa_lite.history import train_records
-from masa_lite.teach.plot_kit import (empty_panel, eval_records, finite, legend_outside, pick_color,
-                                      series)
+from masa_lite.history import eval_records, train_records
+from masa_lite.teach.plot_kit import empty_panel, finite, legend_outside, pick_color, series
 
 
 # ---- 3. accuracy vs step / wall-clock (Fig. 4) ------------------------------------------------

@@ -9,9 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from masa_lite.history import train_records
-from masa_lite.teach.plot_kit import (COLORS, eval_records, finite, fmt_edge, legend_outside,
-                                      moving_average, pick_color, series)
+from masa_lite.history import eval_records, train_records
+from masa_lite.teach.plot_kit import (COLORS, finite, fmt_edge, legend_outside, moving_average,
+                                      pick_color, series)
 
 
 # ---- 1. calibration (Fig. 1a/b) ---------------------------------------------------------------
