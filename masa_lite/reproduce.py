@@ -48,6 +48,16 @@ def run_folder(name: str) -> str:
     return name.lower().replace(" + ", " ").replace(" ", "_").replace("(", "").replace(")", "")
 
 
+CONTROL_KEYS = ("gate_precision", "gate_recall", "gate_f1", "cutoff_precision", "cutoff_recall",
+                "cutoff_f1")
+
+
+def control_values(history) -> dict:
+    """Gate and cutoff precision / recall / F1 of a run: their last training step's values, as the
+    summary reports them (Table 3's bars)."""
+    return {k: last_train_value(history, k) for k in CONTROL_KEYS}
+
+
 def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     """The claims-table figures our data supports, written into ``fig_dir``; returns their paths."""
     from masa_lite.teach import plot_kit
@@ -72,9 +82,7 @@ def make_figures(runs, calib, fig_dir: Path) -> list[Path]:
     for x in ("step", "wall"):
         written.append(plot_kit.save(plots.accuracy_curves(runs, x=x, target=target),
                                   fig_dir / f"accuracy_vs_{x}.png"))
-    ctrl = {n: {k: last_train_value(h, k) for k in ("gate_precision", "gate_recall", "gate_f1",
-                                                  "cutoff_precision", "cutoff_recall", "cutoff_f1")}
-            for n, h in runs.items() if n.startswith("MASA-efficient")}
+    ctrl = {n: control_values(h) for n, h in runs.items() if n.startswith("MASA-efficient")}
     if ctrl and any(v is not None for d in ctrl.values() for v in d.values()):
         written.append(plot_kit.save(plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl)),
                                   fig_dir / "gating_cutoff_prf.png"))
@@ -141,11 +149,31 @@ def load_runs(out_dir, methods=None) -> tuple[dict[str, list[dict]], dict[str, l
 
 def figures(data_dir, out_dir) -> list[Path]:
     """Redraw every figure from saved runs (``masa-lite figures``): PNGs into ``out_dir``. A
-    multi-seed folder (``seed<N>/`` inside) is drawn from its lowest seed, as its figures were."""
-    seeds = [p for p in Path(data_dir).glob("seed*/") if p.name[4:].isdigit()]
-    lowest = min(seeds, key=lambda p: int(p.name[4:]), default=None)
-    runs, calib = load_runs(lowest or data_dir)
-    return make_figures(runs, calib, Path(out_dir))
+    multi-seed folder (``seed<N>/`` inside) is drawn from its lowest seed, as its figures were, plus
+    the figures over all its seeds (:func:`seed_figures`)."""
+    seeds = sorted(int(p.name[4:]) for p in Path(data_dir).glob("seed*/") if p.name[4:].isdigit())
+    runs, calib = load_runs(Path(data_dir) / f"seed{seeds[0]}" if seeds else data_dir)
+    written = make_figures(runs, calib, Path(out_dir))
+    return written + (seed_figures(Path(data_dir), seeds, None, Path(out_dir)) if seeds else [])
+
+
+def seed_figures(out: Path, seeds, methods, fig_dir: Path) -> list[Path]:
+    """The figures drawn over every seed (mean, and each seed's dot) for the numbers the summary
+    gives as mean ± sd: ``accuracy_vs_step_seeds.png`` and, when MASA-efficient ran,
+    ``gating_cutoff_prf_seeds.png`` (Table 3's bars). ``out`` holds ``seed<N>/`` folders."""
+    from masa_lite.teach import plot_kit, plots, plots_efficient
+
+    runs = {s: load_runs(out / f"seed{s}", methods)[0] for s in seeds}
+    written = [plot_kit.save(plots.accuracy_over_seeds(runs), fig_dir / "accuracy_vs_step_seeds.png")]
+    names = [n for n in dict.fromkeys(n for r in runs.values() for n in r) if n.startswith("MASA-efficient")]
+    per_seed = {n: [control_values(r[n]) for r in runs.values() if n in r] for n in names}
+    ctrl = {n: {k: [v[k] for v in vals] for k in vals[0]} for n, vals in per_seed.items()}
+    if any(v is not None for d in ctrl.values() for vals in d.values() for v in vals):
+        fig = plots_efficient.control_prf_bars(ctrl, paper=paper_marks(ctrl))
+        fig.suptitle(f"Meta-based controls vs the real outcome: mean of {len(seeds)} seeds (bars), "
+                     "each seed (dots)")
+        written.append(plot_kit.save(fig, fig_dir / "gating_cutoff_prf_seeds.png"))
+    return written
 
 
 def _data_folders(out: Path, dest: Path, summary: dict):

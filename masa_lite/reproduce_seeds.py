@@ -4,7 +4,8 @@ One seed proves nothing about learning (README, "Research discipline"). This run
 :func:`masa_lite.reproduce.reproduce` once per seed into ``<out>/seed<N>/`` and writes, at the top
 of ``<out>``, ``summary.json`` (every number of every seed, with mean and sample sd) and
 ``summary.md`` (mean ± sd per method, and in how many seeds each of the paper's directions holds).
-The figures are those of the lowest seed; the summary is over all of them.
+The figures are those of the lowest seed, plus two drawn over every seed
+(:func:`masa_lite.reproduce.seed_figures`); the summary is over all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from masa_lite.reproduce import PAPER, reproduce, train_seconds_by_seed
+from masa_lite.reproduce import PAPER, reproduce, seed_figures, train_seconds_by_seed
 
 # summary row key → column title of the multi-seed table
 COLUMNS = [("pass@1", "pass@1"), ("calib_pass_corr", "pass-rate r"),
@@ -117,15 +118,6 @@ def seeds_markdown(agg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seeds_figure(out: Path, seeds, methods) -> None:
-    """``accuracy_vs_step_seeds.png``: every seed's accuracy beside the mean (the summary's means)."""
-    from masa_lite.reproduce import load_runs
-    from masa_lite.teach import plot_kit, plots
-
-    runs = {s: load_runs(out / f"seed{s}", methods)[0] for s in seeds}
-    plot_kit.save(plots.accuracy_over_seeds(runs), out / "figures" / "accuracy_vs_step_seeds.png")
-
-
 def reproduce_seeds(profile: str | None, seeds, out_dir: str = "runs/reproduce", overrides=None,
                     meta_overrides=None, methods=None, progress: bool = True,
                     resume: bool = False) -> dict:
@@ -146,12 +138,13 @@ def reproduce_seeds(profile: str | None, seeds, out_dir: str = "runs/reproduce",
     if (out / "figures").exists():
         shutil.rmtree(out / "figures")
     shutil.copytree(lowest, out / "figures")
-    _seeds_figure(out, seeds, methods)
+    seed_figures(out, seeds, methods, out / "figures")
     agg["figures"] = [str(p) for p in sorted((out / "figures").glob("*.png"))]
     (out / "summary.json").write_text(json.dumps(agg, indent=1, default=str))
     train = mean_sd(train_seconds_by_seed(agg).values())
     (out / "summary.md").write_text(
-        seeds_markdown(agg) + f"\nFigures: seed {min(seeds)}. Training time per seed, summed over "
+        seeds_markdown(agg) + f"\nFigures: seed {min(seeds)}, except the two `*_seeds.png` (every "
+        f"seed). Training time per seed, summed over "
         f"the methods (evaluation excluded): {_cell(train)} s. This call took "
         f"{agg['total_seconds'] / 60:.1f} minutes (runs found in --out are reused with --resume).\n")
     return agg

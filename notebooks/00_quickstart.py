@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 00 · Quickstart: GRPO and MASA's meta path on a laptop CPU
 #
-# ![Held-out pass@1 against training step for GRPO, MASA and both MASA-efficient runs (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
+# ![Held-out pass@1 against training step for every method: mean of the committed cpu run's 3 seeds (lines) and each seed (dots)](../figures/accuracy_vs_step_seeds.png)
 #
 # - **Reproduced:** every method learns; held-out pass@1 ends well above the base model's.
 # - **Reproduced, with our switches:** MASA's predicted pass rate follows the real one.

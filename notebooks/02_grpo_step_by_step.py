@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02 · One GRPO update, taken apart
 #
-# ![Held-out pass@1 against training step; GRPO is the blue curve (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
+# ![Held-out pass@1 against training step; GRPO is the blue curve: mean of the committed cpu run's 3 seeds (line) and each seed (dots)](../figures/accuracy_vs_step_seeds.png)
 #
 # - **Reproduced:** GRPO does what it is expected to: held-out pass@1 rises well above the base
 #   model's, in the committed 60-step run and already in the short `tiny` run (`figures/tiny/`).

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 05 · MASA-efficient: predictive gating, early cutoff, Expert SFT
 #
-# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks (committed cpu run, seed 0 of 3)](../figures/gating_cutoff_prf.png)
+# ![Precision, recall and F1 of predictive gating and early cutoff, without and with Expert SFT, with the paper's Table 3 F1 marks: mean of the committed cpu run's 3 seeds (bars) and each seed (dots)](../figures/gating_cutoff_prf_seeds.png)
 #
 # - **Gating and cutoff (Table 3):** their precision, recall and F1, without and with Expert SFT,
 #   beside the paper's F1 marks; what reproduced is in the verdicts of the summary below.

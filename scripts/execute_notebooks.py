@@ -16,6 +16,7 @@ minutes on 2 cores):
 
     OMP_NUM_THREADS=1 python scripts/execute_notebooks.py                   # every notebook
     OMP_NUM_THREADS=1 python scripts/execute_notebooks.py 01_tasks_and_verification
+    OMP_NUM_THREADS=1 python scripts/execute_notebooks.py --only-stale      # prose-only edits: no run
     python scripts/execute_notebooks.py --stale                              # list, run nothing
 """
 
@@ -131,6 +132,37 @@ def execute(source: Path) -> tuple[Path, float]:
     return copy, seconds
 
 
+def refresh_prose(source: Path) -> Path | None:
+    """Bring a stale copy up to date without running it, when only the prose changed: if the
+    source's code cells are the copy's, in order, the copy takes the source's markdown (links
+    rebased) and keeps each code cell's outputs, and records the new source hash. Outputs depend
+    on the code alone, so they are what a run would print. Returns the copy, or None (the code
+    changed, or there is no copy): then it must be executed."""
+    copy = executed_path(source)
+    if not copy.exists():
+        return None
+    old = nbformat.read(copy, as_version=4)
+    new = jupytext.read(source)
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    new_code = [c for c in new.cells if c.cell_type == "code"]
+    if [c.source.strip() for c in old_code] != [c.source.strip() for c in new_code]:
+        return None
+    for cell, ran in zip(new_code, old_code):  # the run's outputs, ids and timings
+        cell.outputs, cell.execution_count = ran.outputs, ran.get("execution_count")
+        cell.metadata, cell.id = ran.metadata, ran.get("id", cell.get("id"))
+    for cell in new.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _rebase_links(cell.source, source, copy)
+    new.metadata = old.metadata  # kernel, language and the widgets' saved state
+    new.metadata.pop("jupytext", None)  # a copy is not a jupytext pair
+    new.metadata["masa_lite"] = dict(old.metadata.get("masa_lite", {}),
+                                     source_sha256=source_hash(source), prose_refreshed=True)
+    tmp = copy.with_suffix(".ipynb.tmp")
+    nbformat.write(new, tmp)
+    tmp.replace(copy)
+    return copy
+
+
 def _select(names: list[str]) -> list[Path]:
     every = sources()
     if not names:
@@ -149,7 +181,8 @@ def main(argv=None) -> int:
     ap.add_argument("names", nargs="*", help="notebook stems, e.g. 01_tasks_and_verification or "
                                              "exercises/solutions/ex1_group_advantage (default: all)")
     ap.add_argument("--stale", action="store_true", help="only list the sources whose copy is missing or stale")
-    ap.add_argument("--only-stale", action="store_true", help="execute only the missing or stale ones")
+    ap.add_argument("--only-stale", action="store_true", help="execute only the missing or stale ones; a "
+                    "stale copy whose source changed only in its prose is refreshed without running")
     args = ap.parse_args(argv)
     chosen = _select(args.names)
     if args.stale or args.only_stale:
@@ -159,6 +192,9 @@ def main(argv=None) -> int:
             print(s.relative_to(ROOT).as_posix())
         return 0
     for s in chosen:
+        if args.only_stale and refresh_prose(s):
+            print(f"{s.relative_to(ROOT).as_posix()}: prose refreshed (its code is unchanged)", flush=True)
+            continue
         print(f"{s.relative_to(ROOT).as_posix()} …", flush=True)
         copy, seconds = execute(s)
         print(f"  → {copy.relative_to(ROOT).as_posix()} ({seconds:.0f} s)", flush=True)

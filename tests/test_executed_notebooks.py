@@ -78,3 +78,34 @@ def test_a_changed_source_is_stale(tmp_path, monkeypatch):
     assert not ex.is_stale(src)
     src.write_text("# %%\nprint(2)\n")
     assert ex.is_stale(src)
+
+
+def test_a_prose_only_edit_keeps_the_outputs_and_a_code_edit_needs_a_run(tmp_path, monkeypatch):
+    """refresh_prose: new markdown (a cell added too) over the old outputs when the code is the
+    same, recorded as fresh; nothing done when a code cell changed."""
+    src = tmp_path / "nb" / "x.py"
+    src.parent.mkdir()
+    src.write_text("# %% [markdown]\n# old words\n\n# %%\nprint(1)\n")
+    monkeypatch.setattr(ex, "NOTEBOOKS", src.parent)
+    monkeypatch.setattr(ex, "EXECUTED", src.parent / "executed")
+    copy = ex.executed_path(src)
+    assert ex.refresh_prose(src) is None  # no copy yet
+    copy.parent.mkdir()
+    nb = jupytext.read(src)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.metadata["masa_lite"] = {"source_sha256": ex.source_hash(src), "seconds": 3.0}
+    nb.metadata["widgets"] = {"state": {"w1": 1}}
+    code.metadata["execution"] = {"start": "t0"}
+    nbformat.write(nb, copy)
+    src.write_text("# %% [markdown]\n# new words\n\n# %% [markdown]\n# and more\n\n# %%\nprint(1)\n")
+    assert ex.is_stale(src)
+    assert ex.refresh_prose(src) == copy and not ex.is_stale(src)
+    got = nbformat.read(copy, as_version=4)
+    assert [c.source for c in got.cells if c.cell_type == "markdown"] == ["new words", "and more"]
+    (ran,) = [c for c in got.cells if c.cell_type == "code"]
+    assert ran.outputs[0]["text"] == "1\n" and got.metadata["masa_lite"]["seconds"] == 3.0
+    assert got.metadata["widgets"] == {"state": {"w1": 1}}  # saved widget views stay
+    assert ran.metadata["execution"] == {"start": "t0"} and "jupytext" not in got.metadata
+    src.write_text("# %% [markdown]\n# new words\n\n# %%\nprint(2)\n")
+    assert ex.refresh_prose(src) is None and ex.is_stale(src)

@@ -1,5 +1,8 @@
 """Figures: each function returns a Figure with the expected axes and artists, by hand-made data."""
 
+import json
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -213,6 +216,67 @@ def test_reproduce_paper_marks_follow_method_names():
     assert marks == {"gate_f1": (0.411, 0.485), "cutoff_f1": (0.732, 0.836)}
     assert paper_marks(["MASA-efficient", "other"]) == {"gate_f1": (0.485, None),
                                                         "cutoff_f1": (0.836, None)}
+
+
+def test_control_prf_bars_over_seeds_draws_the_mean_and_each_seed():
+    """Per-seed lists: the bar is the mean of the seeds with a number (a None seed is left out), each
+    seed a dot; a metric no seed has is n/a."""
+    fig = plots_efficient.control_prf_bars({"SFT": {"gate_precision": [0.6, 1.0, None],
+                                                    "gate_recall": [0.2, 0.4, 0.3],
+                                                    "gate_f1": [None, None, None]}})
+    gate = fig.axes[0]
+    assert sorted(p.get_height() for p in gate.patches) == pytest.approx([0.3, 0.8])
+    dots = gid_lines(gate, "seed")
+    assert sorted(y for d in dots for y in d.get_ydata()) == pytest.approx([0.2, 0.3, 0.4, 0.6, 1.0])
+    assert "n/a" in texts(gate)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels.count("each seed") == 1
+    plt.close(fig)
+
+
+def test_seed_figures_match_the_summary_means(tmp_path, monkeypatch):
+    """The Table 3 bars over seeds are the means of the values the per-seed summaries report (the
+    last training step's), drawn from runs laid out as ``reproduce --seeds`` writes them."""
+    from masa_lite.reproduce import seed_figures
+
+    for seed, prec in ((0, 0.5), (1, 0.9)):
+        run = tmp_path / f"seed{seed}" / "masa-efficient"
+        run.mkdir(parents=True)
+        rows = [{"kind": "eval", "step": 0, "pass@1": 0.4},
+                {"kind": "train", "step": 1, "gate_precision": 0.1, "cutoff_f1": 0.2},
+                {"kind": "train", "step": 2, "gate_precision": prec, "cutoff_f1": 0.6},
+                {"kind": "eval", "step": 2, "pass@1": 0.5}]
+        (run / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    drawn = {}
+    real_save = plot_kit.save
+
+    def keep(fig, path):
+        drawn[Path(path).name] = fig
+        return real_save(fig, path)
+
+    monkeypatch.setattr(plot_kit, "save", keep)
+    written = seed_figures(tmp_path, [0, 1], None, tmp_path / "figs")
+    assert [p.name for p in written] == ["accuracy_vs_step_seeds.png", "gating_cutoff_prf_seeds.png"]
+    assert all(p.exists() for p in written)
+    gate, cut = drawn["gating_cutoff_prf_seeds.png"].axes
+    assert [p.get_height() for p in gate.patches] == pytest.approx([0.7])
+    assert [p.get_height() for p in cut.patches] == pytest.approx([0.6])
+
+
+def test_feed_in_over_seeds_bars_are_means_with_seed_dots():
+    fig = plots_efficient.feed_in_over_seeds({"base": {"no feed-in": [0.6, 0.7]},
+                                              "MASA": {"no feed-in": [0.8, 0.9], "hint": [0.5, None]}})
+    ax = fig.axes[0]
+    assert sorted(p.get_height() for p in ax.patches) == pytest.approx([0.5, 0.65, 0.85])
+    dots = gid_lines(ax, "seed")
+    assert sorted(y for d in dots for y in d.get_ydata()) == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["base", "MASA"]
+    assert "2 seeds" in ax.get_title()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["each seed", "hint", "no feed-in"]  # each once, "hint" though base lacks it
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        plots_efficient.feed_in_over_seeds({})
 
 
 def test_control_prf_bars_bad_input():

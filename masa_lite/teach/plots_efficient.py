@@ -21,7 +21,8 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
     (same order as ``results``; None to skip) drawn as dashed black marks (gid "paper") across the
     F1 bars and labelled with the value. A metric that is missing or undefined (precision when
     nothing was gated: 0/0) is marked "n/a" instead of a bar; a panel with nothing at all reads
-    "not recorded". The legend sits under the panels.
+    "not recorded". The legend sits under the panels. A value may be a list, one per seed: the bar
+    is then the mean of the seeds that have a number, and each seed is a dot on it.
     """
     if not results:
         raise ValueError("control_prf_bars needs at least one method")
@@ -38,13 +39,19 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
         missing = []
         for j, name in enumerate(names):
             offs = np.arange(3) - 0.4 + width * (j + 0.5)
-            vals = [results[name].get(f"{prefix}_{m}") for m in metrics]
+            seeds = [_seed_values(results[name].get(f"{prefix}_{m}")) for m in metrics]
+            vals = [float(np.mean(v)) if v else None for v in seeds]
             keep = [k for k, v in enumerate(vals) if finite(v)]
             missing += [offs[k] for k in range(3) if k not in keep]
             if keep:
                 bars = ax.bar(offs[keep], [vals[k] for k in keep], width * 0.95, color=pick_color(j),
                               label=name)
                 ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+            for k in keep:
+                if isinstance(results[name].get(f"{prefix}_{metrics[k]}"), (list, tuple)):
+                    first = not any(ln.get_gid() == "seed" for ln in ax.lines)
+                    ax.plot([offs[k]] * len(seeds[k]), seeds[k], "o", ms=3, color="0.15", gid="seed",
+                            label="each seed" if first else None)
             ref = (paper or {}).get(f"{prefix}_f1")
             if ref is not None and finite(ref[j]):
                 first = not any(ln.get_gid() == "paper" for ln in ax.lines)
@@ -73,6 +80,12 @@ def control_prf_bars(results: dict[str, dict], paper: dict | None = None) -> Fig
     fig.suptitle("Meta-based controls vs the real outcome")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def _seed_values(value) -> list[float]:
+    """The finite numbers of a bar's value: one number, or a list of one per seed."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [float(v) for v in values if finite(v)]
 
 
 # ---- 8. MASA-efficient per step: gated / cut shares and time per phase --------------------------
@@ -198,6 +211,40 @@ def feed_in(results: dict[str, dict]) -> Figure:
     ax.set_ylabel("held-out pass@1 (share correct)")
     ax.set_ylim(0, 1.02)
     ax.set_title("Notion feed-in at inference")
+    ax.grid(axis="y", alpha=0.3)
+    legend_outside(ax, "right")
+    fig.tight_layout()
+    return fig
+
+
+def feed_in_over_seeds(by_method: dict[str, dict[str, list[float]]], conditions=None) -> Figure:
+    """Notion feed-in over seeds: for each method (group) and condition (bar, e.g. "no feed-in",
+    "predicted notions", "true notions"), the mean held-out pass@1 of the seeds that have a number
+    (bar, labelled) and each seed's value (dots). ``by_method``: {method: {condition: [per seed]}};
+    ``conditions``: their order and colours (default: as first met)."""
+    conditions = list(conditions or dict.fromkeys(c for conds in by_method.values() for c in conds))
+    if not conditions:
+        raise ValueError("feed_in_over_seeds needs at least one method with a condition")
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(conditions)
+    seeds = 0
+    for i, cond in enumerate(conditions):
+        for j, conds in enumerate(by_method.values()):
+            vals = _seed_values(conds.get(cond))
+            if not vals:
+                continue
+            seeds = max(seeds, len(vals))
+            x = j - 0.4 + width * (i + 0.5)
+            labelled = {c.get_label() for c in ax.containers}
+            bar = ax.bar([x], [np.mean(vals)], width * 0.95, color=pick_color(i), gid=cond,
+                         label=None if cond in labelled else cond)
+            ax.bar_label(bar, fmt="%.3f", fontsize=7, padding=2)
+            ax.plot([x] * len(vals), vals, "o", ms=3, color="0.15", gid="seed",
+                    label=None if ax.lines else "each seed")
+    ax.set_xticks(range(len(by_method)), list(by_method))
+    ax.set_ylabel("held-out pass@1 (share correct)")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Notion feed-in at inference: mean of {seeds} seeds (bars), each seed (dots)")
     ax.grid(axis="y", alpha=0.3)
     legend_outside(ax, "right")
     fig.tight_layout()
