@@ -16,17 +16,16 @@
 # %% [markdown]
 # # 07 · Evaluation: pass@k and notion feed-in at inference
 #
-# ![Held-out pass@1 against training step (committed cpu run, seed 0 of 3)](../figures/accuracy_vs_step.png)
+# ![Held-out pass@1 without feed-in, with the meta path's predicted notions and with the problem's true notions in the solution prompt, for the base model, MASA and MASA-efficient: mean of the committed cpu run's 3 seeds (bars) and each seed (dots)](../figures/feed_in_seeds.png)
 #
-# - **Reproduced:** accuracy gains: after GRPO and after MASA, held-out pass@1 ends well above the
-#   base model's.
-# - **Not measured in the committed runs:** the paper's inference-time gain from feeding the
-#   predicted notions back into the prompt.
-# - **This notebook** measures both on your MASA run from `04_masa_training`; on the `tiny` profile
-#   expect no feed-in gain beyond noise.
+# - **Not seen here:** the help the paper expects from feeding the predicted notions back. They
+#   lower pass@1 after MASA, 0.761 → 0.691, in 3 of 3 seeds; after MASA-efficient too.
+# - **Why, in part:** the true notions raise the base model's pass@1 (0.646 → 0.685) but lower
+#   MASA's (0.732), likely because RL trained it only on prompts without hints.
+# - **This notebook** measures pass@k and feed-in on your MASA run from `04_masa_training`.
 #
-# Numbers: [`figures/summary.md`](../figures/summary.md); each run's pass@8 is in its
-# `history.jsonl` under `figures/data/`.
+# Numbers: [`figures/feed_in.json`](../figures/feed_in.json) (`python scripts/feed_in_reference.py`);
+# accuracy over training: [`figures/summary.md`](../figures/summary.md).
 
 
 # %%
@@ -185,7 +184,16 @@ else:
 # %% [markdown]
 # ## What the study found
 #
-# The committed run evaluated pass@1 on 120 held-out problems × 4 samples every 10 steps. The paper's inference-time gain from notion feed-in has no committed
-# measurement: the meta path of a short MASA run learns roughly how hard a problem is, not which
-# notions it needs, so its notions carry little to feed back, and the notion reward's effect on
-# concept use has not been measured across seeds ([`docs/results.md`](../docs/results.md)).
+# The committed run evaluated pass@1 on 120 held-out problems × 4 samples every 10 steps
+# ([`figures/summary.md`](../figures/summary.md)). Notion feed-in was then measured on its final
+# checkpoints, on the same problems and sampling seeds, so each change is paired
+# ([`figures/feed_in.json`](../figures/feed_in.json), `python scripts/feed_in_reference.py`):
+#
+# * predicted notions lower pass@1 after MASA by 0.07 on average (per seed −0.071, −0.098 and
+#   −0.042, each with a paired standard error of about 0.02), after MASA-efficient by 0.056;
+# * true notions raise the base model's by 0.04 in every seed, but lower MASA's by 0.029 and
+#   MASA-efficient's by 0.026 (lower in every seed): a hint is a prompt RL never trained on, and
+#   the adapters do worse on it;
+# * so what feed-in could give here is bounded by that, before the meta path's notions are even
+#   right. Training with hints in some prompts (the paper feeds notions in at training too) is the
+#   experiment that would tell; it has not been run ([`docs/results.md`](../docs/results.md)).

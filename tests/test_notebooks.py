@@ -62,3 +62,28 @@ def test_opener_is_short(source):
         f"{source.name} opens with {n} words before its first code cell (at most {MAX_OPENER_WORDS}): "
         "keep the figure and three lines on what reproduced; move the rest after the first code cell "
         "or into the closing \"What the study found\"")
+
+
+NUMBER = re.compile(r"(?<![\w.])[-−]?\d+\.\d+")
+LINK = re.compile(r"\]\(([^)#]+)(?:#[^)]*)?\)")
+COURSE = [s for s in SOURCES if s.parent == NB_DIR]  # the exercises' openers hold settings, not results
+
+
+def opener_text(nb) -> str:
+    return "\n".join(c.source for c in nb.cells[:next((i for i, c in enumerate(nb.cells)
+                                                        if c.cell_type == "code"), len(nb.cells))]
+                     if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("source", COURSE, ids=lambda p: p.name)
+def test_opener_numbers_come_from_the_files_it_links(source):
+    """Issue 27: no number in a notebook disagrees with figures/. A measured number in an opener
+    (one with a decimal point) must appear in a file under figures/ that the opener links to."""
+    text = IMAGE.sub(" ", opener_text(jupytext.read(source)))
+    linked = [(source.parent / t).resolve() for t in LINK.findall(text)]
+    sources = "\n".join(p.read_text().replace("−", "-") for p in linked
+                        if p.is_file() and "figures" in p.parts and p.suffix in {".md", ".json"})
+    for number in NUMBER.findall(text):
+        assert number.replace("−", "-") in sources, (
+            f"{source.name}'s opener says {number}, which no figures/ file it links to holds: "
+            "take the number from figures/ and link the file")
