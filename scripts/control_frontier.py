@@ -28,7 +28,6 @@ from masa_lite.config import load_config
 from masa_lite.study.frontier import cutoff_frontier, gate_frontier, other_runs_pass_rates, reference_split
 from masa_lite.files import read_jsonl
 from masa_lite.reproduce import pairs_at
-from masa_lite.stats import correct_lengths, mean_or_none
 
 
 def _fmt(x) -> str:

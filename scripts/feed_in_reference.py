@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -39,6 +38,7 @@ from masa_lite.history import eval_records as history_evals
 from masa_lite.history import read_history
 from masa_lite.models import load_model_and_tokenizer
 from masa_lite.reproduce import run_folder
+from masa_lite.stats import paired_difference
 from masa_lite.task import synthetic
 from masa_lite.task.prompts import prompt_format_for
 from masa_lite.task.records import eval_records
@@ -53,11 +53,9 @@ def per_problem_pass(pairs: list[dict]) -> list[float]:
 
 
 def paired(base: list[float], other: list[float]) -> dict:
-    """Mean difference other − base over problems and its standard error."""
-    d = [b - a for a, b in zip(base, other)]
-    m = sum(d) / len(d)
-    sd = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1))
-    return {"diff": m, "se": sd / math.sqrt(len(d))}
+    """Mean change other − base over the same problems, and its standard error."""
+    diff, se = paired_difference(base, other)
+    return {"diff": diff, "se": se}
 
 
 def evaluate_one(run_dir: Path) -> dict:

@@ -108,7 +108,6 @@ def test_meta_loss_weight_scales_that_paths_advantages(random_tiny):
     ρ = 1, so the token-mean loss −Σ Â / N doubles when the weight doubles."""
     from masa_lite.grpo.scored import Scored
     from masa_lite.grpo.update import policy_update
-    from masa_lite.grpo.policy import setup  # noqa: F401
 
     model, tok = random_tiny
     from masa_lite.models import LoraSettings, wrap_lora

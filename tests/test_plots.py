@@ -516,6 +516,11 @@ def test_compare_runs_one_line_per_run_and_missing_key():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
     with pytest.raises(ValueError):
         plots.compare_runs({}, [("r_pass", "")])
+    keys = [("r_pass", "r_pass", (0, 1)), ("gated_frac", "share"), ("r_len", "r_len")]
+    wrapped = plots.compare_runs(runs, keys, cols=2)  # 2 + 1 panels, the empty fourth removed
+    assert len(wrapped.axes) == 3 and [a.get_title() for a in wrapped.axes] == ["r_pass", "gated_frac", "r_len"]
+    assert len({round(a.get_position().y0, 3) for a in wrapped.axes}) == 2  # two rows
+    assert wrapped.axes[0].get_ylim() == (0, 1)  # a key's own y-range
 
 
 def test_speedup_map_marks_every_regime_and_refuses_none():

@@ -112,14 +112,22 @@ def training_overview(history) -> Figure:
 
 # ---- 10. several runs, several training signals -------------------------------------------------
 
-def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Figure:
+def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]], cols: int | None = None) -> Figure:
     """One panel per training signal, one line per run: ``keys`` is a list of (history key,
     axis label with its unit), e.g. ``[("r_pass", "r_pass (0–1)"), ("gated_frac", "share gated")]``.
-    A key no run recorded leaves "not recorded". Raises ValueError without runs or keys."""
+    A key may carry a third item, its y-range (e.g. ``("accuracy", "share correct", (0, 1))``).
+    ``cols`` panels a row (default: all in one row). A key no run recorded leaves "not recorded".
+    Raises ValueError without runs or keys."""
     if not runs or not keys:
         raise ValueError("compare_runs needs at least one run and one key")
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
-    for ax, (key, label) in zip(axes[0], keys):
+    cols = min(cols or len(keys), len(keys))
+    rows = -(-len(keys) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(keys):]:
+        ax.remove()
+    axes = [axes[:len(keys)]]
+    for ax, (key, label, *ylim) in zip(axes[0], keys):
         drawn = 0
         for i, (name, hist) in enumerate(runs.items()):
             x, y = series(train_records(hist), key)
@@ -132,6 +140,8 @@ def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Fi
             continue
         ax.set_xlabel("training step")
         ax.set_ylabel(label)
+        if ylim:
+            ax.set_ylim(*ylim[0])
         ax.grid(alpha=0.3)
     handles = {}
     for ax in axes[0]:
@@ -140,7 +150,7 @@ def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]]) -> Fi
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles),
                    fontsize=8)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.tight_layout(rect=(0, 0.1 / rows, 1, 1))
     return fig
 
 
