@@ -21,13 +21,14 @@
 # - **Gating and cutoff (Table 3):** their precision, recall and F1, without and with Expert SFT,
 #   beside the paper's F1 marks; what reproduced is in the verdicts of the summary below.
 # - **Speed-up (Fig. 4):** §7 measures it and what bounds it.
-# - **This notebook** trains the setting that calibrates, as `masa-lite reproduce` does (our
-#   switches), long enough for the gate to fire; §6 prints how often it did.
+# - **This notebook** loads the committed `cpu` run (seed 0), trained in the setting that calibrates
+#   long enough for the gate to fire, or trains it at your profile (`TRAIN = True`, §4).
 #
 # Numbers and verdicts: [`figures/summary.md`](../figures/summary.md); why: "What the study found".
 
 
 # %%
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -209,31 +210,40 @@ print("the same rewrite, directly:", expert_sft.expert_target(meta_texts[1], 3 /
 # `efficient.sft_unsolved=true` (a prompt with no correct rollout still teaches pass_rate 0) and
 # `efficient.sft_replay=4` (each step trains on earlier targets again; `docs/deviations.md`).
 #
-# ## 4 · Training: MASA-efficient with and without Expert SFT
+# ## 4 · The runs: the committed cpu run, or your own
 #
-# The GRPO run is reused from `04_masa_training` when it is in `runs/tutorial/` with the same
-# configuration (otherwise it is trained here), so the wall-clock comparison uses runs of the same
-# machine and session. Both MASA-efficient runs get `STUDY_SWITCHES`, as `masa-lite reproduce`
-# gives them; `meta_overrides=[]` trains the paper's setting instead.
+# The sections below need GRPO and both MASA-efficient runs trained long enough for the gate to
+# fire. By default they **load the committed `cpu` run** (seed 0 of 3, 60 steps, sequential mode
+# from step 16: `figures/data/seed0/`, with the MASA-efficient run's final adapters), so every
+# figure here shows a gate that fired, in seconds. Its numbers against the other seeds:
+# [`figures/summary.md`](../figures/summary.md).
 #
-# **Why longer than the tiny profile.** The tiny profile switches to sequential mode after 6 of
-# its 12 steps. By then the meta path has had too little Expert SFT for its predictions to agree:
-# in a `masa-lite reproduce --profile tiny` run the gate skipped almost nothing, too little for
-# its audit to measure. A run with the tiny profile's training settings and a warm-up of 15 steps
-# (the `cpu` profile's, a quarter of its run, as the paper's 80 of 314) gated prompts from its
-# first sequential step on. So where the profile's warm-up is shorter than that, every method here
-# trains 20 steps with sequential mode from step 16 (`LONGER`, printed below): a few minutes more
-# than the profile's own budget. Set `LONGER = []` to train the profile as it is.
+# **To train them yourself**, set `TRAIN = True`: the three runs are trained at your profile with
+# `STUDY_SWITCHES`, as `masa-lite reproduce` trains them (`meta_overrides=[]` trains the paper's
+# setting). The tiny profile switches to sequential mode after 6 of its 12 steps, too early for
+# the meta path's predictions to agree, and its gate skips almost nothing; so where the profile's
+# warm-up is under 15 steps every run trains 20 steps with sequential mode from step 16 (`LONGER`,
+# about 9 minutes on two cores).
 
 # %%
-profile_cfg = load_config(PROFILE)
-LONGER = ([] if profile_cfg.efficient.warmup_steps >= 15 else
-          ["efficient.warmup_steps=15", f"grpo.steps={max(profile_cfg.grpo.steps, 20)}"])
-print("every method of this notebook also gets:", LONGER or "nothing (the profile as it is)")
-if LONGER:  # 04's runs cannot be continued with other settings (a resume refuses a changed run)
-    OUT = Path("runs/tutorial_longer")
-summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, resume=True,
-                    overrides=LONGER, meta_overrides=STUDY_SWITCHES)
+TRAIN = False  # True: train the three runs here instead of loading the committed cpu run
+if TRAIN:
+    profile_cfg = load_config(PROFILE)
+    LONGER = ([] if profile_cfg.efficient.warmup_steps >= 15 else
+              ["efficient.warmup_steps=15", f"grpo.steps={max(profile_cfg.grpo.steps, 20)}"])
+    print("every method of this notebook also gets:", LONGER or "nothing (the profile as it is)")
+    if LONGER:  # 04's runs cannot be continued with other settings (a resume refuses a changed run)
+        OUT = Path("runs/tutorial_longer")
+    summary = reproduce(PROFILE, out_dir=str(OUT), methods=["GRPO"] + EFFICIENT, resume=True,
+                        overrides=LONGER, meta_overrides=STUDY_SWITCHES)
+    cfg = load_config(PROFILE, overrides=method_overrides("MASA-efficient", LONGER, STUDY_SWITCHES))
+    ADAPTER = latest_checkpoint(OUT / run_folder("MASA-efficient")) / "adapter"
+else:
+    OUT = Path("../figures/data/seed0")
+    summary = json.loads(Path("../figures/summary.json").read_text())["per_seed"]["0"]
+    cfg = load_config(path=OUT / run_folder("MASA-efficient") / "config.yaml")
+    ADAPTER = OUT / run_folder("MASA-efficient") / "adapter"
+    print(f"loaded the committed {summary['profile']} run, seed 0: {OUT}")
 print(summary_markdown(summary))
 
 # %% [markdown]
@@ -287,7 +297,9 @@ else:
 # ## 7 · Accuracy against wall-clock (the paper's Fig. 4) and the speed-up
 #
 # The dashed line is GRPO's final accuracy; the speed-up is GRPO's training time divided by the
-# time each method needed to reach that accuracy (paper: 1.28× for MASA-efficient).
+# time each method needed to reach that accuracy (paper: 1.28× for MASA-efficient). In the
+# committed run only GRPO's and MASA-efficient's clocks were taken on idle cores; the other three
+# methods shared their cores with other jobs, so their times are too slow to compare.
 
 # %%
 target = [h for h in hist["GRPO"] if h["kind"] == "eval"][-1]["pass@1"]
@@ -323,17 +335,15 @@ print(f"largest m that allows 1.25× at the paper's gating: {cost.max_meta_share
 # %% [markdown]
 # ## 8 · Threshold explorer
 #
-# What would gating and cutoff do at other thresholds? Load the trained MASA-efficient adapter
-# from its last checkpoint, get M meta predictions and G full-length solution rollouts for
+# What would gating and cutoff do at other thresholds? Load the trained MASA-efficient adapters
+# (§4: the committed run's, or your run's last checkpoint), get M meta predictions and G full-length solution rollouts for
 # held-out problems, and recompute the decisions for any std / margin / cutoff factor
 # (`widgets.control_outcomes`).
 
 # %%
-cfg = load_config(PROFILE, overrides=method_overrides("MASA-efficient", LONGER, STUDY_SWITCHES))
-ckpt = latest_checkpoint(OUT / run_folder("MASA-efficient"))
 model, tok = load_model_and_tokenizer(cfg.model.name, device=cfg.model.device, dtype=cfg.model.dtype)
-model = load_trained_adapters(model, ckpt / "adapter")  # and the meta adapter, if the run had one
-print("loaded", ckpt)
+model = load_trained_adapters(model, ADAPTER)  # and the meta adapter, if the run had one
+print("loaded", ADAPTER)
 fmt = prompt_format_for(cfg.model.name, tok, k=cfg.meta.k)
 probs = eval_records(cfg)[::2]
 torch.manual_seed(0)
