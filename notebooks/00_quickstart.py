@@ -104,12 +104,18 @@ for m in metas:
 # `masa_lite.trainer.train` runs the loop: rollouts → rewards → group advantages → clipped loss
 # → LoRA update, with evaluations on held-out problems at the start, every `eval_every` steps and
 # at the end. Set `meta.enabled=true` in the overrides to train MASA's meta path alongside.
+#
+# The run is GRPO exactly as `masa-lite reproduce` trains it, in `runs/tutorial/grpo`:
+# `04_masa_training` reuses it as its GRPO baseline instead of training it again. A finished run
+# there is reused here too; delete the folder to train afresh.
 
 # %%
+from masa_lite.reproduce import method_overrides, run_folder
 from masa_lite.trainer import train
 
-run_cfg = load_config(profile_name(), overrides=["out_dir=runs/quickstart"])
-out = train(run_cfg, resume=False)
+RUN = f"runs/tutorial/{run_folder('GRPO')}"
+run_cfg = load_config(profile_name(), overrides=method_overrides("GRPO") + [f"out_dir={RUN}", "method=GRPO"])
+out = train(run_cfg, resume=True)
 evals = [h for h in out["history"] if h["kind"] == "eval"]
 for e in evals:
     print(f"step {e['step']:3d}: held-out pass@1 {e['pass@1']:.3f} ± {e['pass@1_se']:.3f} "
