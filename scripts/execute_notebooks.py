@@ -35,6 +35,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from masa_lite.files import atomic_target
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = NOTEBOOKS / "executed"
@@ -114,9 +116,7 @@ def execute(source: Path) -> tuple[Path, float]:
     seconds = time.time() - start
     replacements = _replacements()
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = _rebase_links(cell.source, source, copy)
-        elif cell.cell_type == "code":
+        if cell.cell_type == "code":
             cell.outputs = _scrub(cell.outputs, replacements)
     nb.metadata["masa_lite"] = {
         "source": source.relative_to(ROOT).as_posix(),
@@ -125,11 +125,17 @@ def execute(source: Path) -> tuple[Path, float]:
         "seconds": round(seconds, 1),
         "made_by": "python scripts/execute_notebooks.py",
     }
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    tmp = copy.with_suffix(".ipynb.tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(copy)
+    _write_copy(nb, source, copy)
     return copy, seconds
+
+
+def _write_copy(nb, source: Path, copy: Path) -> None:
+    """Write an executed copy: its markdown links rebased to the copy's folder, atomically."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _rebase_links(cell.source, source, copy)
+    with atomic_target(copy) as tmp:
+        nbformat.write(nb, tmp)
 
 
 def refresh_prose(source: Path) -> Path | None:
@@ -150,16 +156,11 @@ def refresh_prose(source: Path) -> Path | None:
     for cell, ran in zip(new_code, old_code):  # the run's outputs, ids and timings
         cell.outputs, cell.execution_count = ran.outputs, ran.get("execution_count")
         cell.metadata, cell.id = ran.metadata, ran.get("id", cell.get("id"))
-    for cell in new.cells:
-        if cell.cell_type == "markdown":
-            cell.source = _rebase_links(cell.source, source, copy)
     new.metadata = old.metadata  # kernel, language and the widgets' saved state
     new.metadata.pop("jupytext", None)  # a copy is not a jupytext pair
     new.metadata["masa_lite"] = dict(old.metadata.get("masa_lite", {}),
                                      source_sha256=source_hash(source), prose_refreshed=True)
-    tmp = copy.with_suffix(".ipynb.tmp")
-    nbformat.write(new, tmp)
-    tmp.replace(copy)
+    _write_copy(new, source, copy)
     return copy
 
 

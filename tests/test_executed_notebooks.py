@@ -62,13 +62,20 @@ def test_executed_copy_is_present_and_made_from_the_current_source(source):
         assert local not in text, f"{rel} holds an absolute path of the machine that made it ({local})"
 
 
-def test_a_changed_source_is_stale(tmp_path, monkeypatch):
-    """The staleness rule on a throwaway notebook: fresh after a copy is recorded, stale after an edit."""
+@pytest.fixture
+def throwaway(tmp_path, monkeypatch):
+    """A source path in a throwaway notebooks folder, with the tool pointed at it."""
     src = tmp_path / "nb" / "x.py"
     src.parent.mkdir()
-    src.write_text("# %%\nprint(1)\n")
     monkeypatch.setattr(ex, "NOTEBOOKS", src.parent)
     monkeypatch.setattr(ex, "EXECUTED", src.parent / "executed")
+    return src
+
+
+def test_a_changed_source_is_stale(throwaway):
+    """The staleness rule on a throwaway notebook: fresh after a copy is recorded, stale after an edit."""
+    src = throwaway
+    src.write_text("# %%\nprint(1)\n")
     copy = ex.executed_path(src)
     assert ex.is_stale(src)  # no copy
     copy.parent.mkdir()
@@ -80,14 +87,11 @@ def test_a_changed_source_is_stale(tmp_path, monkeypatch):
     assert ex.is_stale(src)
 
 
-def test_a_prose_only_edit_keeps_the_outputs_and_a_code_edit_needs_a_run(tmp_path, monkeypatch):
+def test_a_prose_only_edit_keeps_the_outputs_and_a_code_edit_needs_a_run(throwaway):
     """refresh_prose: new markdown (a cell added too) over the old outputs when the code is the
     same, recorded as fresh; nothing done when a code cell changed."""
-    src = tmp_path / "nb" / "x.py"
-    src.parent.mkdir()
+    src = throwaway
     src.write_text("# %% [markdown]\n# old words\n\n# %%\nprint(1)\n")
-    monkeypatch.setattr(ex, "NOTEBOOKS", src.parent)
-    monkeypatch.setattr(ex, "EXECUTED", src.parent / "executed")
     copy = ex.executed_path(src)
     assert ex.refresh_prose(src) is None  # no copy yet
     copy.parent.mkdir()

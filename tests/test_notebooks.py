@@ -37,16 +37,21 @@ def test_pair_in_sync_and_without_outputs(source):
                 f"{twin.name} has committed outputs: clear them (jupytext --sync regenerates it)")
 
 
-def opener_words(nb) -> int:
-    """Words of a notebook's opener: every markdown cell before its first code cell, images left
-    out (their alt text describes the figure, it is not read as prose)."""
+def opener_text(nb) -> str:
+    """A notebook's opener: every markdown cell before its first code cell."""
     text = []
     for cell in nb.cells:
         if cell.cell_type == "code":
             break
         if cell.cell_type == "markdown":
-            text.append(IMAGE.sub(" ", cell.source))
-    return len(" ".join(text).split())
+            text.append(cell.source)
+    return "\n".join(text)
+
+
+def opener_words(nb) -> int:
+    """Words of a notebook's opener, images left out (their alt text describes the figure, it is
+    not read as prose)."""
+    return len(IMAGE.sub(" ", opener_text(nb)).split())
 
 
 def test_opener_word_count_by_hand():
@@ -67,12 +72,6 @@ def test_opener_is_short(source):
 NUMBER = re.compile(r"(?<![\w.])[-−]?\d+\.\d+")
 LINK = re.compile(r"\]\(([^)#]+)(?:#[^)]*)?\)")
 COURSE = [s for s in SOURCES if s.parent == NB_DIR]  # the exercises' openers hold settings, not results
-
-
-def opener_text(nb) -> str:
-    return "\n".join(c.source for c in nb.cells[:next((i for i, c in enumerate(nb.cells)
-                                                        if c.cell_type == "code"), len(nb.cells))]
-                     if c.cell_type == "markdown")
 
 
 @pytest.mark.parametrize("source", COURSE, ids=lambda p: p.name)

@@ -123,11 +123,10 @@ def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]], cols:
     cols = min(cols or len(keys), len(keys))
     rows = -(-len(keys) // cols)
     fig, grid = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.6 * rows), squeeze=False)
-    axes = grid.ravel()
-    for ax in axes[len(keys):]:
+    for ax in grid.ravel()[len(keys):]:  # the last row's empty places
         ax.remove()
-    axes = [axes[:len(keys)]]
-    for ax, (key, label, *ylim) in zip(axes[0], keys):
+    axes = grid.ravel()[:len(keys)]
+    for ax, (key, label, *ylim) in zip(axes, keys):
         drawn = 0
         for i, (name, hist) in enumerate(runs.items()):
             x, y = series(train_records(hist), key)
@@ -144,7 +143,7 @@ def compare_runs(runs: dict[str, list[dict]], keys: list[tuple[str, str]], cols:
             ax.set_ylim(*ylim[0])
         ax.grid(alpha=0.3)
     handles = {}
-    for ax in axes[0]:
+    for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     if handles:
