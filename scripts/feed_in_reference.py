@@ -58,8 +58,9 @@ def paired(base: list[float], other: list[float]) -> dict:
     return {"diff": diff, "se": se}
 
 
-def evaluate_one(run_dir: Path) -> dict:
-    """The three conditions for one run's last checkpoint."""
+def evaluate_one(run_dir: Path, base_model: bool) -> dict:
+    """The three conditions for one run's last checkpoint; with ``base_model``, also the base
+    model's two (the same network in every method of a seed, so measured with the first only)."""
     cfg = load_config(path=run_dir / "config.yaml")
     ckpt = latest_checkpoint(run_dir)
     torch.manual_seed(cfg.seed)
@@ -82,6 +83,8 @@ def evaluate_one(run_dir: Path) -> dict:
                          "true notions": true.get("per_level")},
            "paired": {"predicted notions": paired(base, per_problem_pass(fed_pairs)),
                       "true notions": paired(base, true["pass"])}}
+    if not base_model:
+        return out
     with model.disable_adapter():  # the base model: can it use a true hint at all?
         plain0 = solve(model, tok, fmt, records, cfg, None)
         true0 = solve(model, tok, fmt, records, cfg, [r["notions"] for r in records])
@@ -127,9 +130,11 @@ def main() -> None:
     for name in METHODS:
         result["methods"][name] = {}
         for seed in args.seeds:
-            one = evaluate_one(Path(args.runs) / f"seed{seed}" / run_folder(name))
+            one = evaluate_one(Path(args.runs) / f"seed{seed}" / run_folder(name), name == METHODS[0])
             result["methods"][name][str(seed)] = one
-            for who, res in ((name, one), ("  base model", one["base"])):
+            for who, res in ((name, one), ("  base model", one.get("base"))):
+                if res is None:
+                    continue
                 print(who, seed, {k: round(v, 3) for k, v in res["pass@1"].items()},
                       {k: f"{v['diff']:+.3f} ± {v['se']:.3f}" for k, v in res["paired"].items()},
                       flush=True)
